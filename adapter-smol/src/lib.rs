@@ -1,0 +1,153 @@
+//! Runs roadrunner on smol, on a multi-threaded executor.
+//!
+//! ```no_run
+//! use roadrunner_core::{Options, Request, Routes};
+//!
+//! let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//! let listener = roadrunner_smol::start("web", Options::new(8080, routes)).unwrap();
+//! println!("listening on port {}", listener.port());
+//! smol::block_on(smol::Timer::after(std::time::Duration::from_secs(60)));
+//! smol::block_on(listener.stop());
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use roadrunner_core::runtime::{Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::{Listener, Options, StartError};
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::{Async, Executor};
+
+pub use roadrunner_core as core;
+
+/// Starts a listener on a shared executor with one worker thread per core (made on
+/// first use).
+pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
+    start_on(default_executor().clone(), name, opts)
+}
+
+/// Starts a listener on `executor`; the caller runs that executor on its own threads.
+pub fn start_on(
+    executor: Arc<Executor<'static>>,
+    name: &str,
+    opts: Options,
+) -> Result<Listener, StartError> {
+    Listener::start(name, opts, Smol(executor), |opts| {
+        Async::new(bind(opts)?).map(Tcp)
+    })
+}
+
+/// An executor run by `threads` threads of its own, which live as long as the process.
+pub fn spawn_executor(threads: usize) -> Arc<Executor<'static>> {
+    let ex = Arc::new(Executor::new());
+    for i in 0..threads.max(1) {
+        let ex = ex.clone();
+        std::thread::Builder::new()
+            .name(format!("roadrunner-smol-{i}"))
+            .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())))
+            .expect("spawning an executor thread");
+    }
+    ex
+}
+
+fn default_executor() -> &'static Arc<Executor<'static>> {
+    static EXECUTOR: OnceLock<Arc<Executor<'static>>> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| spawn_executor(std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+fn bind(opts: &Options) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let addr = SocketAddr::new(opts.ip, opts.port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    // Validated to fit an i32.
+    socket.listen(opts.socket_backlog as i32)?;
+    Ok(socket.into())
+}
+
+/// A smol executor seen through the core's [`Runtime`] trait.
+#[derive(Clone)]
+struct Smol(Arc<Executor<'static>>);
+
+impl Runtime for Smol {
+    type Timer = SmolTimer;
+
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(fut).detach();
+    }
+
+    fn timer(&self, deadline: Instant) -> SmolTimer {
+        SmolTimer(smol::Timer::at(deadline))
+    }
+}
+
+/// smol's timer, which is already `Unpin` and resettable.
+struct SmolTimer(smol::Timer);
+
+impl Future for SmolTimer {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl Timer for SmolTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+}
+
+/// A listening socket registered with smol's reactor.
+struct Tcp(Async<TcpListener>);
+
+impl Acceptor for Tcp {
+    type Stream = Conn;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Conn, SocketAddr)>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Ok((stream, peer)) => {
+                    // Responses are written whole; waiting to coalesce them only adds latency.
+                    let _ = stream.set_nodelay(true);
+                    return Poll::Ready(Async::new(stream).map(|s| (Conn(s), peer)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::task::ready!(self.0.poll_readable(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+}
+
+/// An accepted connection.
+struct Conn(Async<TcpStream>);
+
+impl ByteStream for Conn {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}

@@ -1,0 +1,131 @@
+//! Runs roadrunner on tokio.
+//!
+//! ```no_run
+//! use roadrunner_core::{Options, Request, Routes};
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//!     let listener = roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
+//!     println!("listening on port {}", listener.port());
+//!     tokio::signal::ctrl_c().await.unwrap();
+//!     listener.stop().await;
+//! }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use roadrunner_core::runtime::{Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::{Listener, Options, StartError};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
+
+pub use roadrunner_core as core;
+
+/// Starts a listener on the current tokio runtime (call it from within one).
+pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
+    start_on(Handle::current(), name, opts)
+}
+
+/// Starts a listener whose tasks run on `handle`'s runtime.
+pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
+    let rt = Tokio(handle.clone());
+    Listener::start(name, opts, rt, |opts| {
+        let std = bind(opts)?;
+        let _guard = handle.enter();
+        TcpListener::from_std(std).map(Tcp)
+    })
+}
+
+fn bind(opts: &Options) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let addr = SocketAddr::new(opts.ip, opts.port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    // Validated to fit an i32.
+    socket.listen(opts.socket_backlog as i32)?;
+    Ok(socket.into())
+}
+
+/// The tokio runtime seen through the core's [`Runtime`] trait.
+#[derive(Clone)]
+struct Tokio(Handle);
+
+impl Runtime for Tokio {
+    type Timer = Sleep;
+
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(fut);
+    }
+
+    fn timer(&self, deadline: Instant) -> Sleep {
+        Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))
+    }
+}
+
+/// A boxed tokio sleep, so that it is `Unpin` and can be reset in place.
+struct Sleep(Pin<Box<tokio::time::Sleep>>);
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Timer for Sleep {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.as_mut().reset(deadline.into());
+    }
+}
+
+/// A listening socket.
+struct Tcp(TcpListener);
+
+impl Acceptor for Tcp {
+    type Stream = Conn;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Conn, SocketAddr)>> {
+        self.0.poll_accept(cx).map_ok(|(stream, peer)| {
+            // Responses are written whole; waiting to coalesce them only adds latency.
+            let _ = stream.set_nodelay(true);
+            (Conn(stream), peer)
+        })
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// An accepted connection.
+struct Conn(TcpStream);
+
+impl ByteStream for Conn {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        Pin::new(&mut self.0)
+            .poll_read(cx, &mut rb)
+            .map_ok(|()| rb.filled().len())
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}

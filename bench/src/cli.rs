@@ -1,0 +1,242 @@
+//! Command-line parsing (by hand).
+
+use std::path::PathBuf;
+
+use crate::report;
+
+/// `--help` text.
+pub const USAGE: &str = "\
+roadrunner-bench: benchmark roadrunner against hyper with wrk
+
+USAGE:
+    roadrunner-bench [OPTIONS]
+    roadrunner-bench hyper-server --port N
+
+OPTIONS:
+    --duration SECS     measured seconds per run (default 10)
+    --warmup SECS       unmeasured warm-up seconds before each run (default 2)
+    --quick             3 s runs, 1 s warm-up
+    --connections N     wrk connections (default 50)
+    --servers LIST      comma-separated subset of hyper,roadrunner-tokio,roadrunner-smol
+                        (default: all)
+    --scenarios LIST    comma-separated subset of keep-alive,pipelined (default: both)
+    --demo PATH         roadrunner-demo binary (default: next to this binary, then
+                        $CARGO_TARGET_DIR/release/roadrunner-demo)
+    --server-cpu N      core the server is pinned to (default 0)
+    --client-cpu N      core wrk is pinned to (default 1)
+    --markdown FILE     also write the table, command line, date, nproc and wrk
+                        version to FILE
+    -h, --help          this help
+
+The `hyper-server` mode runs the baseline hyper hello-world server alone.
+";
+
+/// A server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Hyper,
+    RoadrunnerTokio,
+    RoadrunnerSmol,
+}
+
+impl Server {
+    pub const ALL: [Server; 3] = [
+        Server::Hyper,
+        Server::RoadrunnerTokio,
+        Server::RoadrunnerSmol,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Hyper => report::BASELINE,
+            Server::RoadrunnerTokio => "roadrunner-tokio",
+            Server::RoadrunnerSmol => "roadrunner-smol",
+        }
+    }
+}
+
+/// A wrk load pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// One request in flight per keep-alive connection.
+    KeepAlive,
+    /// 16 pipelined requests per write (`bench/wrk/pipeline.lua`).
+    Pipelined,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 2] = [Scenario::KeepAlive, Scenario::Pipelined];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::KeepAlive => "keep-alive",
+            Scenario::Pipelined => "pipelined",
+        }
+    }
+}
+
+/// Benchmark options from the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub duration_secs: u64,
+    pub warmup_secs: u64,
+    pub connections: u32,
+    pub servers: Vec<Server>,
+    pub scenarios: Vec<Scenario>,
+    pub demo: Option<PathBuf>,
+    pub server_cpu: usize,
+    pub client_cpu: usize,
+    pub markdown: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Mode {
+    Help,
+    HyperServer { port: u16 },
+    Bench(Options),
+}
+
+/// Parses the command line (without the program name).
+pub fn parse_args(args: &[String]) -> Result<Mode, String> {
+    if args.first().map(String::as_str) == Some("hyper-server") {
+        let mut port = 0;
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--port" => port = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                other => return Err(format!("unknown hyper-server argument `{other}`")),
+            }
+        }
+        return Ok(Mode::HyperServer { port });
+    }
+
+    let mut opts = Options {
+        duration_secs: 10,
+        warmup_secs: 2,
+        connections: 50,
+        servers: Server::ALL.to_vec(),
+        scenarios: Scenario::ALL.to_vec(),
+        demo: None,
+        server_cpu: 0,
+        client_cpu: 1,
+        markdown: None,
+    };
+    let mut quick = false;
+    let (mut duration, mut warmup) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Mode::Help),
+            "--quick" => quick = true,
+            "--duration" => duration = Some(parse_value(arg, it.next())?),
+            "--warmup" => warmup = Some(parse_value(arg, it.next())?),
+            "--connections" => opts.connections = parse_value(arg, it.next())?,
+            "--server-cpu" => opts.server_cpu = parse_value(arg, it.next())?,
+            "--client-cpu" => opts.client_cpu = parse_value(arg, it.next())?,
+            "--servers" => {
+                opts.servers = parse_list(arg, it.next(), &Server::ALL, |s| s.name())?;
+            }
+            "--scenarios" => {
+                opts.scenarios = parse_list(arg, it.next(), &Scenario::ALL, |s| s.name())?;
+            }
+            "--demo" => opts.demo = Some(PathBuf::from(value(arg, it.next())?)),
+            "--markdown" => opts.markdown = Some(PathBuf::from(value(arg, it.next())?)),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if quick {
+        opts.duration_secs = 3;
+        opts.warmup_secs = 1;
+    }
+    opts.duration_secs = duration.unwrap_or(opts.duration_secs);
+    opts.warmup_secs = warmup.unwrap_or(opts.warmup_secs);
+    if opts.duration_secs == 0 {
+        return Err("--duration must be at least 1".into());
+    }
+    if opts.connections == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    if opts.server_cpu == opts.client_cpu {
+        return Err("--server-cpu and --client-cpu must differ".into());
+    }
+    Ok(Mode::Bench(opts))
+}
+
+fn value<'a>(flag: &str, v: Option<&'a String>) -> Result<&'a str, String> {
+    v.map(String::as_str)
+        .ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn parse_value<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
+    let v = value(flag, v)?;
+    v.parse()
+        .map_err(|_| format!("invalid value `{v}` for {flag}"))
+}
+
+/// Parses a comma-separated list of names from `all`, keeping `all`'s order.
+fn parse_list<T: Copy + PartialEq>(
+    flag: &str,
+    v: Option<&String>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>, String> {
+    let mut wanted = Vec::new();
+    for item in value(flag, v)?.split(',').map(str::trim) {
+        let found = all.iter().copied().find(|&x| name(x) == item);
+        match found {
+            Some(x) => wanted.push(x),
+            None => {
+                let names: Vec<_> = all.iter().map(|&x| name(x)).collect();
+                return Err(format!(
+                    "unknown {flag} entry `{item}` (expected {})",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(all.iter().copied().filter(|x| wanted.contains(x)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let Mode::Bench(o) = parse_args(&[]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((o.duration_secs, o.warmup_secs, o.connections), (10, 2, 50));
+        assert_eq!(o.servers, Server::ALL);
+        assert_eq!(o.scenarios, Scenario::ALL);
+    }
+
+    #[test]
+    fn quick_and_lists() {
+        let Mode::Bench(o) = parse_args(&args(
+            "--quick --servers roadrunner-smol,hyper --scenarios pipelined",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.duration_secs, 3);
+        assert_eq!(o.servers, [Server::Hyper, Server::RoadrunnerSmol]);
+        assert_eq!(o.scenarios, [Scenario::Pipelined]);
+        assert!(parse_args(&args("--servers nginx")).is_err());
+        assert!(parse_args(&args("--duration")).is_err());
+    }
+
+    #[test]
+    fn hyper_server_mode() {
+        assert_eq!(
+            parse_args(&args("hyper-server --port 8080")),
+            Ok(Mode::HyperServer { port: 8080 })
+        );
+    }
+}

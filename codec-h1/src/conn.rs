@@ -1,0 +1,399 @@
+//! The per-connection state machine tying parsing and encoding together.
+
+use std::time::SystemTime;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap};
+use http::{Method, StatusCode, Version};
+
+use crate::body::{BodyDecoder, Decoded};
+use crate::config::Config;
+use crate::encode::{self, ConnectionHeader, DateCache, FramingHeader};
+use crate::error::{Error, ErrorKind, SendError};
+use crate::head::{self, BodyKind, HeaderSlots, RequestHead};
+use crate::scan::LineScanner;
+
+/// What [`ServerConn::poll_event`] reports.
+#[derive(Debug)]
+pub enum Event {
+    /// A request head was parsed; its body events follow.
+    Request(RequestHead),
+    /// A piece of the request body, split off the receive buffer without copying.
+    Data(Bytes),
+    /// End of the request body; `Some(trailers)` when a chunked body carried trailer fields.
+    End(Option<HeaderMap>),
+}
+
+/// Where reading stands.
+#[derive(Debug)]
+enum Read {
+    /// Waiting for (or parsing) the next request head.
+    Head,
+    /// Handing out the body of the current request.
+    Body(BodyDecoder),
+    /// The current request is fully read; waiting for its response to end.
+    Done,
+    /// The response ended before the body was read: the rest is read and dropped.
+    Discard(BodyDecoder),
+    /// The announced Content-Length is over the cap; the error is reported next.
+    TooLarge,
+    /// An error was reported, or the connection is closed: nothing more is parsed.
+    Dead,
+    /// A 101 response was sent: the buffered bytes belong to the new protocol.
+    Upgraded { taken: bool },
+}
+
+/// Facts about the request being answered.
+#[derive(Debug, Default)]
+struct Current {
+    active: bool,
+    head_method: bool,
+    http10: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    continue_sent: bool,
+    upgrade: bool,
+}
+
+/// Where writing stands.
+#[derive(Debug)]
+enum Write {
+    /// No response head sent for the current request.
+    Idle,
+    /// The head is sent; the body is framed as `body`.
+    Started { body: OutBody, close: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutBody {
+    /// No body may be sent (HEAD, 1xx, 204, 304): data is dropped.
+    Dropped,
+    /// Bytes still allowed by the content-length.
+    Length(u64),
+    Chunked,
+    /// Delimited by closing the connection (HTTP/1.0, unknown length).
+    UntilClose,
+}
+
+/// A sans-IO HTTP/1.1 server connection: bytes in through [`recv`](Self::recv), events out
+/// of [`poll_event`](Self::poll_event), responses written by the `send_*` methods.
+///
+/// Requests are answered strictly in order: the next pipelined request is not parsed
+/// before [`send_end`](Self::send_end) of the current response. If the response ends
+/// before the request body was read, the rest of the body is read and dropped (under the
+/// same caps) before the next request; if instead the body was never asked for with
+/// `100 Continue`, the connection closes after the response.
+#[derive(Debug)]
+pub struct ServerConn {
+    config: Config,
+    buf: BytesMut,
+    slots: HeaderSlots,
+    scanner: LineScanner,
+    read: Read,
+    write: Write,
+    req: Current,
+    date: DateCache,
+    eof: bool,
+    closed: bool,
+    failed: bool,
+    error_answered: bool,
+    close_requested: bool,
+}
+
+impl ServerConn {
+    /// A connection waiting for its first request.
+    pub fn new(config: Config) -> Self {
+        ServerConn {
+            slots: HeaderSlots::new(config.max_header_count),
+            config,
+            buf: BytesMut::new(),
+            scanner: LineScanner::request(),
+            read: Read::Head,
+            write: Write::Idle,
+            req: Current::default(),
+            date: DateCache::new(),
+            eof: false,
+            closed: false,
+            failed: false,
+            error_answered: false,
+            close_requested: false,
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Buffers bytes received from the peer (any split; may hold several pipelined
+    /// requests). Ignored once the connection is closed or failed.
+    pub fn recv(&mut self, data: &[u8]) {
+        if !self.closed && !matches!(self.read, Read::Dead) {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Tells the codec the peer closed its sending side. Requests already buffered are
+    /// still served; a request cut short becomes [`ErrorKind::UnexpectedEof`], and with
+    /// nothing of a new request received the connection just closes.
+    pub fn recv_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next event; `Ok(None)` when more input is needed, or when the current request
+    /// is complete and its response has not ended yet. After an error, `Ok(None)` forever.
+    #[must_use = "events and errors must be handled"]
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            match &mut self.read {
+                Read::Head => return self.poll_head(),
+                Read::Body(dec) => {
+                    return match dec.decode(&mut self.buf, &self.config) {
+                        Ok(Some(Decoded::Data(d))) => Ok(Some(Event::Data(d))),
+                        Ok(Some(Decoded::End(t))) => {
+                            self.read = Read::Done;
+                            Ok(Some(Event::End(t)))
+                        }
+                        Ok(None) if self.eof => Err(self.fail(ErrorKind::UnexpectedEof)),
+                        Ok(None) => Ok(None),
+                        Err(kind) => Err(self.fail(kind)),
+                    };
+                }
+                Read::Discard(dec) => match dec.decode(&mut self.buf, &self.config) {
+                    Ok(Some(Decoded::Data(_))) => {}
+                    Ok(Some(Decoded::End(_))) => self.read = Read::Head,
+                    // The response is already out: nobody to tell, so just close.
+                    Ok(None) if !self.eof => return Ok(None),
+                    Ok(None) | Err(_) => {
+                        self.shut();
+                        return Ok(None);
+                    }
+                },
+                Read::TooLarge => return Err(self.fail(ErrorKind::BodyTooLarge)),
+                Read::Done | Read::Dead | Read::Upgraded { .. } => return Ok(None),
+            }
+        }
+    }
+
+    fn poll_head(&mut self) -> Result<Option<Event>, Error> {
+        let section = match self.scanner.scan(&self.buf, &self.config) {
+            Ok(Some(section)) => section,
+            Ok(None) if !self.eof => return Ok(None),
+            Ok(None) if self.scanner.is_idle(&self.buf) => {
+                self.shut();
+                return Ok(None);
+            }
+            Ok(None) => return Err(self.fail(ErrorKind::UnexpectedEof)),
+            Err(kind) => return Err(self.fail(kind)),
+        };
+        self.scanner = LineScanner::request();
+        self.buf.advance(section.start);
+        let head = self.buf.split_to(section.end - section.start).freeze();
+        let head = match head::parse(&head, &mut self.slots) {
+            Ok(head) => head,
+            Err(kind) => return Err(self.fail(kind)),
+        };
+        self.req = Current {
+            active: true,
+            head_method: head.method == Method::HEAD,
+            http10: head.version == Version::HTTP_10,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+            continue_sent: false,
+            upgrade: head.upgrade,
+        };
+        self.read = match head.body {
+            BodyKind::Empty => Read::Body(BodyDecoder::Length(0)),
+            BodyKind::Length(n) if n > self.config.max_content_length => Read::TooLarge,
+            BodyKind::Length(n) => Read::Body(BodyDecoder::Length(n)),
+            BodyKind::Chunked => Read::Body(BodyDecoder::chunked()),
+        };
+        Ok(Some(Event::Request(head)))
+    }
+
+    /// Marks the connection dead after a peer error; one error response may follow.
+    fn fail(&mut self, kind: ErrorKind) -> Error {
+        self.read = Read::Dead;
+        self.failed = true;
+        self.buf = BytesMut::new();
+        Error::new(kind)
+    }
+
+    /// Closes for good: nothing more is read or answered.
+    fn shut(&mut self) {
+        self.read = Read::Dead;
+        self.closed = true;
+        self.buf = BytesMut::new();
+    }
+
+    /// Writes `HTTP/1.1 100 Continue` if the current request expects it and neither it nor
+    /// the final response has been sent (and the body is not already refused as too large).
+    pub fn send_continue(&mut self, out: &mut Vec<u8>) {
+        let r = &mut self.req;
+        if r.active
+            && r.expect_continue
+            && !r.continue_sent
+            && !self.failed
+            && matches!(self.write, Write::Idle)
+            && matches!(self.read, Read::Body(_) | Read::Done)
+        {
+            r.continue_sent = true;
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+    }
+
+    /// Starts the response to the current request, or, after `poll_event` returned an
+    /// error, the one error response (the connection closes after it).
+    ///
+    /// `body_len`: `Some(n)` frames the body with `content-length: n`; `None` (unknown)
+    /// uses chunked for HTTP/1.1 and close-delimited for HTTP/1.0. The codec writes its own
+    /// framing and skips `content-length`/`transfer-encoding` in `headers`. `now` fills the
+    /// `date` header unless `headers` holds one.
+    pub fn send_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body_len: Option<u64>,
+        now: SystemTime,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        if !matches!(self.write, Write::Idle) || matches!(self.read, Read::Upgraded { .. }) {
+            return Err(SendError::AlreadyStarted);
+        }
+        let for_error = self.failed && !self.error_answered;
+        if !self.req.active && !for_error {
+            return Err(SendError::NoRequest);
+        }
+        let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+        if switching && (self.failed || !self.req.upgrade) {
+            return Err(SendError::UnexpectedUpgrade);
+        }
+        let r = &self.req;
+        let no_body = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let (framing, body) = match body_len {
+            _ if no_body => (FramingHeader::None, OutBody::Dropped),
+            Some(n) if r.head_method => (FramingHeader::Length(n), OutBody::Dropped),
+            None if r.head_method => (FramingHeader::None, OutBody::Dropped),
+            Some(n) => (FramingHeader::Length(n), OutBody::Length(n)),
+            None if r.http10 => (FramingHeader::None, OutBody::UntilClose),
+            None => (FramingHeader::Chunked, OutBody::Chunked),
+        };
+        let caller_close =
+            headers.get_all(header::CONNECTION).iter().any(|v| encode::has_token(v.as_bytes(), b"close"));
+        // A client told to wait for 100 Continue may never send the body we would have
+        // to read past, so the connection cannot be reused.
+        let body_unsent = r.expect_continue && !r.continue_sent && matches!(self.read, Read::Body(_));
+        let close = self.close_requested
+            || self.failed
+            || !r.keep_alive
+            || caller_close
+            || body_unsent
+            || body == OutBody::UntilClose
+            || matches!(self.read, Read::TooLarge);
+        let connection = if switching {
+            ConnectionHeader::Pass
+        } else if close {
+            ConnectionHeader::Close
+        } else if r.http10 {
+            ConnectionHeader::KeepAlive
+        } else {
+            ConnectionHeader::Pass
+        };
+        let date = (!headers.contains_key(header::DATE)).then(|| self.date.get(now));
+        encode::write_head(out, status, headers, date, framing, connection);
+        self.error_answered |= for_error;
+        if switching {
+            self.read = Read::Upgraded { taken: false };
+        }
+        self.write = Write::Started { body, close: close && !switching };
+        Ok(())
+    }
+
+    /// Body bytes of the current response: chunk-framed when chunked, dropped silently
+    /// when the response has no body (HEAD, 1xx, 204, 304).
+    pub fn send_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), SendError> {
+        let Write::Started { body, .. } = &mut self.write else {
+            return Err(SendError::NotStarted);
+        };
+        match body {
+            OutBody::Dropped => {}
+            OutBody::Length(left) => {
+                let n = data.len() as u64;
+                if n > *left {
+                    return Err(SendError::BodyTooLong);
+                }
+                *left -= n;
+                out.extend_from_slice(data);
+            }
+            OutBody::Chunked => encode::write_chunk(out, data),
+            OutBody::UntilClose => out.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
+    /// Ends the response: the last chunk and `trailers` when chunked (trailers are ignored
+    /// otherwise). Afterwards `poll_event` moves on to the next request, unless the
+    /// connection closes. Ending a content-length body short is an error and closes.
+    pub fn send_end(&mut self, trailers: Option<&HeaderMap>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        let Write::Started { body, close } = self.write else {
+            return Err(SendError::NotStarted);
+        };
+        self.write = Write::Idle;
+        self.req.active = false;
+        match body {
+            OutBody::Length(left) if left > 0 => {
+                self.shut();
+                return Err(SendError::BodyTooShort);
+            }
+            OutBody::Chunked => encode::write_last_chunk(out, trailers),
+            _ => {}
+        }
+        if matches!(self.read, Read::Upgraded { .. }) {
+            return Ok(());
+        }
+        if close || self.close_requested || self.failed {
+            self.shut();
+            return Ok(());
+        }
+        self.read = match std::mem::replace(&mut self.read, Read::Head) {
+            Read::Body(dec) => Read::Discard(dec),
+            _ => Read::Head,
+        };
+        if self.eof && self.buf.is_empty() {
+            self.shut();
+        }
+        Ok(())
+    }
+
+    /// Asks that the connection close after the current response (`connection: close` is
+    /// written if its head is not sent yet). With no request in progress it closes now.
+    pub fn close_after_response(&mut self) {
+        self.close_requested = true;
+        let owed = self.req.active || (self.failed && !self.error_answered);
+        if !owed && matches!(self.write, Write::Idle) && !matches!(self.read, Read::Upgraded { .. }) {
+            self.shut();
+        }
+    }
+
+    /// True once the connection must close: after a response that ends it has been
+    /// ended, or after the peer's EOF with nothing left to answer. The driver then
+    /// flushes its output and closes.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// After a `101 Switching Protocols` response: the bytes received after the upgrade
+    /// request that the codec did not consume, which belong to the new protocol. Returns
+    /// them once; `None` otherwise.
+    pub fn take_upgraded(&mut self) -> Option<BytesMut> {
+        match &mut self.read {
+            Read::Upgraded { taken } if !*taken => {
+                *taken = true;
+                Some(self.buf.split())
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! A sans-IO HTTP/1.1 server codec built on `httparse`.
+//!
+//! [`ServerConn`] is a pure state machine: the driver feeds it the bytes read from a
+//! socket ([`ServerConn::recv`], [`ServerConn::recv_eof`]), takes parsed
+//! [`Event`]s out ([`ServerConn::poll_event`]) and has responses encoded into a
+//! `Vec<u8>` it then writes ([`ServerConn::send_response`], [`ServerConn::send_data`],
+//! [`ServerConn::send_end`]). No sockets, no async, no clock: the time for the `date`
+//! header is passed in.
+//!
+//! Parsing is strict where leniency enables request smuggling: conflicting or malformed
+//! `Content-Length`, `Transfer-Encoding` other than a final `chunked`, bare LF line
+//! ends, obsolete line folding, malformed chunk framing and missing or repeated `Host`
+//! are all refused with an [`Error`] carrying the status to answer with. The caps in
+//! [`Config`] hold while a head is still arriving, and any split of the input yields the
+//! same events.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use roadrunner_h1::{BodyKind, Config, Event, ServerConn};
+//!
+//! let mut conn = ServerConn::new(Config::default());
+//! conn.recv(b"POST /echo HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello");
+//!
+//! let Some(Event::Request(head)) = conn.poll_event().unwrap() else { panic!("no request") };
+//! assert_eq!(head.uri.path(), "/echo");
+//! assert_eq!(head.body, BodyKind::Length(5));
+//!
+//! let mut body = Vec::new();
+//! loop {
+//!     match conn.poll_event().unwrap() {
+//!         Some(Event::Data(data)) => body.extend_from_slice(&data),
+//!         Some(Event::End(_trailers)) => break,
+//!         other => panic!("unexpected {other:?}"),
+//!     }
+//! }
+//! assert_eq!(body, b"hello");
+//!
+//! let mut out = Vec::new();
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("content-type", "text/plain".parse().unwrap());
+//! headers.insert("date", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+//! conn.send_response(http::StatusCode::OK, &headers, Some(5), SystemTime::now(), &mut out).unwrap();
+//! conn.send_data(&body, &mut out).unwrap();
+//! conn.send_end(None, &mut out).unwrap();
+//!
+//! assert_eq!(
+//!     out,
+//!     b"HTTP/1.1 200 OK\r\n\
+//!       content-type: text/plain\r\n\
+//!       date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+//!       content-length: 5\r\n\
+//!       \r\n\
+//!       hello"
+//! );
+//! assert!(!conn.is_closed()); // keep-alive: ready for the next request
+//! ```
+
+mod body;
+mod config;
+mod conn;
+mod encode;
+mod error;
+mod head;
+mod scan;
+
+pub use config::Config;
+pub use conn::{Event, ServerConn};
+pub use error::{Error, ErrorKind, SendError};
+pub use head::{BodyKind, RequestHead};

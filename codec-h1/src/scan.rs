@@ -1,0 +1,266 @@
+//! Incremental line scan of a request head or a trailer section.
+//!
+//! The scan runs before `httparse` sees the bytes, for three reasons: the caps must hold
+//! while the head is still arriving (a request line with no CRLF yet must not be buffered
+//! forever), `httparse` accepts a bare LF as line end where this codec is strict, and
+//! checking line by line, in order, with the same checks on partial and complete lines,
+//! makes the outcome independent of how the input was split.
+
+use crate::config::Config;
+use crate::error::ErrorKind;
+
+/// Leading empty lines (RFC 9112 §2.2) skipped before a request line; more is an error.
+const MAX_EMPTY_LINES: usize = 8;
+
+/// Where a scanned section sits in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Section {
+    /// Bytes of skipped empty lines before the section.
+    pub start: usize,
+    /// End of the section, after the CRLF of its final empty line.
+    pub end: usize,
+}
+
+/// Scan state for one section; `pos` only moves over complete lines, so each byte is
+/// looked at about once however the input trickles in.
+#[derive(Debug)]
+pub(crate) struct LineScanner {
+    start: usize,
+    pos: usize,
+    fields: usize,
+    block: usize,
+    request_line: bool,
+}
+
+impl LineScanner {
+    /// A scanner for a request head (request line, then field lines).
+    pub(crate) fn request() -> Self {
+        LineScanner { start: 0, pos: 0, fields: 0, block: 0, request_line: true }
+    }
+
+    /// A scanner for a trailer section (field lines only).
+    pub(crate) fn trailers() -> Self {
+        LineScanner { request_line: false, ..Self::request() }
+    }
+
+    /// True while nothing but skipped empty lines has been received.
+    pub(crate) fn is_idle(&self, buf: &[u8]) -> bool {
+        buf.len() == self.start
+    }
+
+    /// Scans what `buf` holds; `Some` once the section is complete.
+    pub(crate) fn scan(&mut self, buf: &[u8], config: &Config) -> Result<Option<Section>, ErrorKind> {
+        loop {
+            let rest = buf.get(self.pos..).unwrap_or_default();
+            let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+                // A trailing CR may be the first half of the CRLF: not counted, as in a
+                // complete line.
+                let len = rest.len() - usize::from(rest.last() == Some(&b'\r'));
+                self.check_len(len, config)?;
+                return Ok(None);
+            };
+            let crlf = lf > 0 && rest[lf - 1] == b'\r';
+            let len = lf - usize::from(crlf);
+            self.check_len(len, config)?;
+            if !crlf {
+                return Err(ErrorKind::BadRequest("bare LF in head"));
+            }
+            let line = &rest[..lf + 1];
+            self.pos += lf + 1;
+            if self.request_line {
+                if len == 0 {
+                    if self.pos / 2 > MAX_EMPTY_LINES {
+                        return Err(ErrorKind::BadRequest("too many empty lines"));
+                    }
+                    self.start = self.pos;
+                    continue;
+                }
+                self.request_line = false;
+                check_request_line(line)?;
+                continue;
+            }
+            if len == 0 {
+                return Ok(Some(Section { start: self.start, end: self.pos }));
+            }
+            self.fields += 1;
+            if self.fields > config.max_header_count {
+                return Err(ErrorKind::TooManyHeaders);
+            }
+            self.block += len + 2;
+            if self.block > config.max_header_block {
+                return Err(ErrorKind::HeaderBlockTooLarge);
+            }
+            if line[0] == b' ' || line[0] == b'\t' {
+                return Err(ErrorKind::BadRequest("obsolete line folding"));
+            }
+        }
+    }
+
+    fn check_len(&self, len: usize, config: &Config) -> Result<(), ErrorKind> {
+        if self.request_line {
+            if len > config.max_request_line {
+                return Err(ErrorKind::RequestLineTooLong);
+            }
+        } else if len > config.max_header_line {
+            return Err(ErrorKind::HeaderLineTooLong);
+        }
+        Ok(())
+    }
+}
+
+/// Validates a complete request line (with its CRLF) as soon as it is in, so that an
+/// HTTP/0.9 request or a bad version is refused without waiting for a header block.
+fn check_request_line(line: &[u8]) -> Result<(), ErrorKind> {
+    let mut req = httparse::Request::new(&mut []);
+    // With no header slots and only the request line, a valid line parses as Partial.
+    match req.parse(line) {
+        Ok(_) => Ok(()),
+        Err(httparse::Error::Version) => Err(version_error(line)),
+        Err(_) => Err(ErrorKind::BadRequest("malformed request line")),
+    }
+}
+
+/// 505 for a well-formed `HTTP/d.d` other than 1.0/1.1, 400 for anything else.
+fn version_error(line: &[u8]) -> ErrorKind {
+    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let version = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(version), None) => version,
+        _ => return ErrorKind::BadRequest("malformed request line"),
+    };
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            ErrorKind::VersionNotSupported
+        }
+        _ => ErrorKind::BadRequest("malformed HTTP version"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Config {
+        Config {
+            max_request_line: 20,
+            max_header_line: 10,
+            max_header_block: 30,
+            max_header_count: 3,
+            ..Config::default()
+        }
+    }
+
+    fn scan_all(input: &[u8], config: &Config) -> Result<Option<Section>, ErrorKind> {
+        LineScanner::request().scan(input, config)
+    }
+
+    /// Feeding byte by byte gives the same outcome as feeding everything at once.
+    fn scan_bytewise(input: &[u8], config: &Config) -> Result<Option<Section>, ErrorKind> {
+        let mut s = LineScanner::request();
+        for n in 1..input.len() {
+            if let r @ (Err(_) | Ok(Some(_))) = s.scan(&input[..n], config) {
+                return r;
+            }
+        }
+        s.scan(input, config)
+    }
+
+    fn both(input: &[u8]) -> Result<Option<Section>, ErrorKind> {
+        let whole = scan_all(input, &small());
+        assert_eq!(whole, scan_bytewise(input, &small()), "{:?}", String::from_utf8_lossy(input));
+        whole
+    }
+
+    #[test]
+    fn complete_head() {
+        let r = both(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest");
+        assert_eq!(r, Ok(Some(Section { start: 0, end: 27 })));
+    }
+
+    #[test]
+    fn request_line_cap_boundary() {
+        // "GET /" + path making the line exactly 20 bytes.
+        assert!(both(b"GET /abcdef HTTP/1.1\r\n\r\n").unwrap().is_some());
+        assert_eq!(both(b"GET /abcdefg HTTP/1.1\r\n\r\n"), Err(ErrorKind::RequestLineTooLong));
+        assert_eq!(both(&[b'a'; 21]), Err(ErrorKind::RequestLineTooLong));
+        assert_eq!(both(&[b'a'; 20]), Ok(None));
+    }
+
+    #[test]
+    fn header_line_cap_boundary() {
+        assert!(both(b"GET / HTTP/1.1\r\nA: 4567890\r\n\r\n").unwrap().is_some());
+        assert_eq!(both(b"GET / HTTP/1.1\r\nA: 45678901\r\n\r\n"), Err(ErrorKind::HeaderLineTooLong));
+        assert_eq!(both(b"GET / HTTP/1.1\r\nA: 45678901"), Err(ErrorKind::HeaderLineTooLong));
+    }
+
+    #[test]
+    fn block_cap_boundary() {
+        // 3 lines of 8 + 2 bytes = 30: at the cap.
+        assert!(both(b"GET / HTTP/1.1\r\nA: 45678\r\nB: 45678\r\nC: 45678\r\n\r\n")
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            both(b"GET / HTTP/1.1\r\nA: 45678\r\nB: 45678\r\nC: 456789\r\n\r\n"),
+            Err(ErrorKind::HeaderBlockTooLarge)
+        );
+    }
+
+    #[test]
+    fn count_cap_boundary() {
+        assert!(both(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").unwrap().is_some());
+        assert_eq!(
+            both(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"),
+            Err(ErrorKind::TooManyHeaders)
+        );
+    }
+
+    #[test]
+    fn bare_lf_and_folding() {
+        assert!(matches!(both(b"GET / HTTP/1.1\nA: 1\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\n\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n x\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n\tx\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+    }
+
+    #[test]
+    fn leading_empty_lines_bounded() {
+        let ok = both(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+        assert_eq!(ok, Ok(Some(Section { start: 4, end: 22 })));
+        let mut many = b"\r\n".repeat(MAX_EMPTY_LINES + 1);
+        many.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(matches!(both(&many), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"\nGET / HTTP/1.1\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+    }
+
+    #[test]
+    fn request_line_checked_early() {
+        assert_eq!(both(b"GET / HTTP/2.0\r\n"), Err(ErrorKind::VersionNotSupported));
+        assert_eq!(both(b"GET / HTTP/1.2\r\n"), Err(ErrorKind::VersionNotSupported));
+        assert!(matches!(both(b"GET /\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / HTTP/1\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET / http/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET  / HTTP/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(both(b"GET /a b HTTP/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
+    }
+
+    #[test]
+    fn trailers_mode() {
+        let mut s = LineScanner::trailers();
+        assert_eq!(s.scan(b"\r\n", &small()), Ok(Some(Section { start: 0, end: 2 })));
+        let mut s = LineScanner::trailers();
+        assert_eq!(s.scan(b"A: 1\r\n\r\n", &small()), Ok(Some(Section { start: 0, end: 8 })));
+        let mut s = LineScanner::trailers();
+        assert_eq!(s.scan(b"A: 45678901", &small()), Err(ErrorKind::HeaderLineTooLong));
+    }
+
+    #[test]
+    fn idle_until_request_bytes() {
+        let mut s = LineScanner::request();
+        assert_eq!(s.scan(b"\r\n", &small()), Ok(None));
+        assert!(s.is_idle(b"\r\n"));
+        assert!(!s.is_idle(b"\r\nG"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The read-side deadlines of a connection: header timeout, keep-alive idle timeout,
+//! body inactivity, and the slow-client (minimum rate) guard.
+
+use std::time::{Duration, Instant};
+
+use crate::listener::Limits;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// No byte of the next request yet.
+    AwaitHead,
+    /// Part of a request head has arrived.
+    Head,
+    /// The head is in; the body is being read.
+    Body,
+}
+
+/// The peer was too slow or too quiet: the connection ends.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Expired;
+
+/// Tracks what the next read may wait for.
+#[derive(Debug)]
+pub(crate) struct ReadClock {
+    stage: Stage,
+    deadline: Instant,
+    /// On a fresh connection `request_timeout` runs from the accept, not the first byte.
+    fresh: bool,
+    started: Option<Instant>,
+    bytes: u64,
+    next_check: Option<Instant>,
+    request_timeout: Duration,
+    keep_alive_timeout: Duration,
+    min_bytes_per_second: u64,
+    rate_check_interval: Duration,
+}
+
+impl ReadClock {
+    /// A connection accepted at `now`.
+    pub(crate) fn fresh(now: Instant, l: &Limits) -> Self {
+        ReadClock {
+            stage: Stage::AwaitHead,
+            deadline: now + l.request_timeout,
+            fresh: true,
+            started: None,
+            bytes: 0,
+            next_check: None,
+            request_timeout: l.request_timeout,
+            keep_alive_timeout: l.keep_alive_timeout,
+            min_bytes_per_second: l.min_bytes_per_second,
+            rate_check_interval: l.rate_check_interval,
+        }
+    }
+
+    /// A response was just completed: wait for the next request.
+    pub(crate) fn await_next(&mut self, now: Instant) {
+        self.stage = Stage::AwaitHead;
+        self.deadline = now + self.keep_alive_timeout;
+        self.fresh = false;
+        self.started = None;
+        self.bytes = 0;
+        self.next_check = None;
+    }
+
+    /// The head is complete; the body (if any) comes next.
+    pub(crate) fn body(&mut self, now: Instant) {
+        if self.started.is_none() {
+            self.start(now);
+        }
+        self.stage = Stage::Body;
+        self.deadline = now + self.request_timeout;
+    }
+
+    fn start(&mut self, now: Instant) {
+        self.started = Some(now);
+        if self.min_bytes_per_second > 0 {
+            self.next_check = Some(now + self.rate_check_interval);
+        }
+    }
+
+    /// `n` bytes arrived at `now`.
+    pub(crate) fn on_bytes(&mut self, n: usize, now: Instant) {
+        if self.started.is_none() {
+            self.start(now);
+        }
+        self.bytes += n as u64;
+        match self.stage {
+            Stage::AwaitHead => {
+                self.stage = Stage::Head;
+                if !self.fresh {
+                    self.deadline = now + self.request_timeout;
+                }
+            }
+            Stage::Head => {}
+            // The body has no overall deadline, only one for silence.
+            Stage::Body => self.deadline = now + self.request_timeout,
+        }
+    }
+
+    /// When the timer must next wake the connection.
+    pub(crate) fn wake_at(&self) -> Instant {
+        self.next_check
+            .map_or(self.deadline, |check| check.min(self.deadline))
+    }
+
+    /// The timer fired at `now`: a deadline passed, or it is time for a rate check.
+    pub(crate) fn on_timer(&mut self, now: Instant) -> Result<(), Expired> {
+        if now >= self.deadline {
+            return Err(Expired);
+        }
+        if let (Some(check), Some(started)) = (self.next_check, self.started) {
+            if now >= check {
+                let owed =
+                    self.min_bytes_per_second as f64 * now.duration_since(started).as_secs_f64();
+                if (self.bytes as f64) < owed {
+                    return Err(Expired);
+                }
+                self.next_check = Some(check + self.rate_check_interval);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(min_bps: u64) -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            max_keep_alive_requests: 1000,
+            min_bytes_per_second: min_bps,
+            rate_check_interval: Duration::from_secs(1),
+            h1: roadrunner_h1::Config::default(),
+        }
+    }
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn fresh_connection_has_request_timeout_from_accept() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(0));
+        assert_eq!(c.wake_at(), t0 + 30 * S);
+        c.on_bytes(10, t0 + 20 * S);
+        assert_eq!(c.wake_at(), t0 + 30 * S);
+        assert_eq!(c.on_timer(t0 + 30 * S), Err(Expired));
+    }
+
+    #[test]
+    fn kept_alive_connection_idles_then_gets_request_timeout() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(0));
+        c.await_next(t0);
+        assert_eq!(c.wake_at(), t0 + 60 * S);
+        c.on_bytes(1, t0 + 50 * S);
+        assert_eq!(c.wake_at(), t0 + 80 * S);
+    }
+
+    #[test]
+    fn body_deadline_slides_with_each_byte() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(0));
+        c.body(t0);
+        c.on_bytes(1, t0 + 10 * S);
+        c.on_bytes(1, t0 + 35 * S);
+        assert_eq!(c.wake_at(), t0 + 65 * S);
+    }
+
+    #[test]
+    fn slow_peer_is_cut_at_a_rate_check() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(100));
+        c.on_bytes(150, t0);
+        assert_eq!(c.wake_at(), t0 + S);
+        assert_eq!(c.on_timer(t0 + S), Ok(()));
+        assert_eq!(c.wake_at(), t0 + 2 * S);
+        c.on_bytes(10, t0 + 2 * S);
+        assert_eq!(c.on_timer(t0 + 2 * S), Err(Expired));
+    }
+
+    #[test]
+    fn no_rate_check_while_idle_or_when_off() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(100));
+        assert_eq!(c.wake_at(), t0 + 30 * S);
+        let mut off = ReadClock::fresh(t0, &limits(0));
+        off.on_bytes(1, t0);
+        assert_eq!(off.wake_at(), t0 + 30 * S);
+        c.await_next(t0);
+        assert_eq!(c.wake_at(), t0 + 60 * S);
+    }
+}

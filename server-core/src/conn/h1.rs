@@ -1,0 +1,272 @@
+//! Drives one HTTP/1.1 connection: socket → codec → handler → codec → socket.
+//!
+//! Responses to requests that were already buffered (pipelining) are gathered and
+//! written together when the next read is due, so a pipelined batch costs one write.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use roadrunner_h1::{Event, RequestHead, ServerConn};
+
+use super::clock::ReadClock;
+use crate::body::Body;
+use crate::counters::ConnSlot;
+use crate::handler::status_response;
+use crate::listener::Shared;
+use crate::panic::{message, CatchUnwind};
+use crate::request::{Request, RequestContext, Response, Trailers};
+use crate::runtime::{before, read, shutdown, write_all, ByteStream, Runtime, Timer};
+
+const READ_BUF: usize = 16 * 1024;
+/// Write what has gathered once it is this large, even mid-batch.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The connection is over (peer gone, timed out, or answered with a closing response).
+struct Stop;
+
+/// Serves one accepted connection until it ends. `slot` is held for exactly as long.
+pub(crate) async fn serve<R: Runtime, S: ByteStream>(
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    slot: ConnSlot,
+) {
+    let now = Instant::now();
+    let mut conn = Conn::<R, S> {
+        codec: ServerConn::new(shared.limits.h1.clone()),
+        timer: rt.timer(now + shared.limits.request_timeout),
+        clock: ReadClock::fresh(now, &shared.limits),
+        rbuf: vec![0; READ_BUF].into_boxed_slice(),
+        out: Vec::new(),
+        served: 0,
+        io,
+        peer,
+        shared,
+    };
+    let _ = conn.run().await;
+    let _ = shutdown(&mut conn.io).await;
+    drop(slot);
+}
+
+struct Conn<R: Runtime, S> {
+    codec: ServerConn,
+    timer: R::Timer,
+    clock: ReadClock,
+    rbuf: Box<[u8]>,
+    out: Vec<u8>,
+    served: u32,
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl<R: Runtime, S: ByteStream> Conn<R, S> {
+    async fn run(&mut self) -> Result<(), Stop> {
+        loop {
+            let head = match self.next_head().await? {
+                Some(head) => head,
+                None => return Ok(()),
+            };
+            self.shared.counters.served.fetch_add(1, Ordering::Relaxed);
+            self.served += 1;
+            if self.served >= self.shared.limits.max_keep_alive_requests {
+                self.codec.close_after_response();
+            }
+            self.clock.body(Instant::now());
+            let req = self.read_request(head).await?;
+            let resp = self.call(req).await;
+            self.write_response(resp)?;
+            self.clock.await_next(Instant::now());
+            if self.out.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+    }
+
+    /// The next request head, reading as needed; `None` once the connection is done.
+    async fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
+        loop {
+            match self.codec.poll_event() {
+                Ok(Some(Event::Request(head))) => return Ok(Some(head)),
+                // Body events only ever follow their request head.
+                Ok(Some(_)) => return Err(Stop),
+                Ok(None) if self.codec.is_closed() => {
+                    self.flush().await?;
+                    return Ok(None);
+                }
+                Ok(None) => {
+                    self.flush().await?;
+                    self.fill().await?;
+                }
+                Err(e) => return Err(self.fail(e).await),
+            }
+        }
+    }
+
+    /// The request with its body read in full.
+    async fn read_request(&mut self, head: RequestHead) -> Result<Request, Stop> {
+        let mut req = Request::new(Body::empty());
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = head.version;
+        *req.headers_mut() = head.headers;
+        let mut body = BodyBuf::Empty;
+        loop {
+            match self.codec.poll_event() {
+                Ok(Some(Event::Data(chunk))) => body.push(chunk),
+                Ok(Some(Event::End(trailers))) => {
+                    if let Some(t) = trailers {
+                        req.extensions_mut().insert(Trailers(t));
+                    }
+                    break;
+                }
+                Ok(Some(Event::Request(_))) => return Err(Stop),
+                Ok(None) => {
+                    // Only now, with the body wanted and not yet refused by a cap.
+                    self.codec.send_continue(&mut self.out);
+                    self.flush().await?;
+                    self.fill().await?;
+                }
+                Err(e) => return Err(self.fail(e).await),
+            }
+        }
+        *req.body_mut() = body.finish();
+        req.extensions_mut().insert(RequestContext {
+            listener: self.shared.name.clone(),
+            peer: self.peer,
+            id: self.shared.next_request_id(),
+            params: Default::default(),
+            state: None,
+        });
+        Ok(req)
+    }
+
+    /// Runs the handler pipeline; a panic becomes a `500` and closes the connection.
+    async fn call(&mut self, req: Request) -> Response {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let dispatch = self.shared.dispatch.load();
+        let outcome =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch.dispatch(req)))
+            {
+                Ok(fut) => CatchUnwind(fut).await,
+                Err(payload) => Err(payload),
+            };
+        outcome.unwrap_or_else(|payload| {
+            tracing::error!(
+                target: "roadrunner",
+                event = "request.exception",
+                listener = &*self.shared.name,
+                %method,
+                path = uri.path(),
+                panic = message(&*payload),
+            );
+            self.codec.close_after_response();
+            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+        })
+    }
+
+    fn write_response(&mut self, resp: Response) -> Result<(), Stop> {
+        let (parts, body) = resp.into_parts();
+        let body = body.into_bytes();
+        let out = &mut self.out;
+        self.codec
+            .send_response(
+                parts.status,
+                &parts.headers,
+                Some(body.len() as u64),
+                SystemTime::now(),
+                out,
+            )
+            .and_then(|()| self.codec.send_data(&body, out))
+            .and_then(|()| self.codec.send_end(None, out))
+            .map_err(|e| {
+                tracing::error!(target: "roadrunner", event = "response.error", error = %e);
+                Stop
+            })
+    }
+
+    /// Answers a protocol error with its status; the codec closes after it.
+    async fn fail(&mut self, e: roadrunner_h1::Error) -> Stop {
+        tracing::debug!(
+            target: "roadrunner",
+            event = "request.bad",
+            listener = &*self.shared.name,
+            peer = %self.peer,
+            error = %e,
+        );
+        let _ = self.write_response(status_response(e.status()));
+        let _ = self.flush().await;
+        Stop
+    }
+
+    async fn flush(&mut self) -> Result<(), Stop> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        write_all(&mut self.io, &self.out).await.map_err(|_| Stop)?;
+        self.out.clear();
+        if self.out.capacity() > FLUSH_AT {
+            self.out = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Reads once into the codec, within the clock's deadlines.
+    async fn fill(&mut self) -> Result<(), Stop> {
+        loop {
+            self.timer.reset(self.clock.wake_at());
+            match before(&mut self.timer, read(&mut self.io, &mut self.rbuf)).await {
+                Some(Ok(0)) => {
+                    self.codec.recv_eof();
+                    return Ok(());
+                }
+                Some(Ok(n)) => {
+                    self.codec.recv(&self.rbuf[..n]);
+                    self.clock.on_bytes(n, Instant::now());
+                    return Ok(());
+                }
+                Some(Err(_)) => return Err(Stop),
+                None => self.clock.on_timer(Instant::now()).map_err(|_| Stop)?,
+            }
+        }
+    }
+}
+
+/// A request body gathered from its pieces, copying only when there are several.
+enum BodyBuf {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl BodyBuf {
+    fn push(&mut self, chunk: Bytes) {
+        *self = match std::mem::replace(self, BodyBuf::Empty) {
+            BodyBuf::Empty => BodyBuf::One(chunk),
+            BodyBuf::One(first) => {
+                let mut all = BytesMut::with_capacity(first.len() + chunk.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&chunk);
+                BodyBuf::Many(all)
+            }
+            BodyBuf::Many(mut all) => {
+                all.extend_from_slice(&chunk);
+                BodyBuf::Many(all)
+            }
+        }
+    }
+
+    fn finish(self) -> Body {
+        match self {
+            BodyBuf::Empty => Body::empty(),
+            BodyBuf::One(b) => b.into(),
+            BodyBuf::Many(all) => all.freeze().into(),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The runtime-neutral core of roadrunner: listener options, routing, middleware,
+//! limits, counters and the connection drivers.
+//!
+//! It reaches an async runtime only through the four traits of [`runtime`], which the
+//! adapters (`roadrunner-tokio`, `roadrunner-smol`) implement in a few dozen lines
+//! each; the acceptor pool, the drivers and every limit live here, once.
+//!
+//! ```
+//! use roadrunner_core::{Options, Request, RequestExt, Route, Routes};
+//!
+//! async fn hello(req: Request) -> String {
+//!     format!("Hello, {}!", req.param("name").unwrap_or("world"))
+//! }
+//!
+//! let routes = Routes::list([Route::get("/hello/:name", hello)]);
+//! let mut opts = Options::new(8080, routes);
+//! opts.max_clients = 1000;
+//! assert!(opts.validate().is_ok());
+//! // roadrunner_tokio::start("web", opts) or roadrunner_smol::start("web", opts)
+//! ```
+
+mod body;
+mod conn;
+mod counters;
+mod handler;
+mod listener;
+mod middleware;
+mod options;
+mod panic;
+mod request;
+mod router;
+pub mod runtime;
+
+pub use body::Body;
+pub use counters::Info;
+pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
+pub use listener::{Listener, Monitor, ReloadError, StartError};
+pub use middleware::{Middleware, Next};
+pub use options::{
+    BodyBuffering, Http1Options, Http2Options, Http3Options, Options, OptionsError, Protocol,
+    WsOptions,
+};
+pub use request::{Params, Request, RequestContext, RequestExt, Response, State, Trailers};
+pub use router::{Endpoint, Route, RouteError, Routes};
+
+pub use http;

@@ -1,0 +1,60 @@
+//! Middleware in continuation style: each gets the request and `next`, the rest of the
+//! pipeline, and may answer by itself, change the request, or change the response.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::handler::{BoxFuture, SharedHandler};
+use crate::request::{Request, Response};
+
+/// One stage of a pipeline. Implemented for every
+/// `Fn(Request, Next) -> impl Future<Output = Response>`.
+pub trait Middleware: Send + Sync + 'static {
+    /// Handles `req`, usually by calling `next.run(req)` somewhere inside.
+    fn call(&self, req: Request, next: Next) -> BoxFuture<Response>;
+}
+
+impl<F, Fut> Middleware for F
+where
+    F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    fn call(&self, req: Request, next: Next) -> BoxFuture<Response> {
+        Box::pin(self(req, next))
+    }
+}
+
+/// A shared, type-erased middleware.
+pub type SharedMiddleware = Arc<dyn Middleware>;
+
+/// A list of middlewares; the first is the outermost.
+pub type Middlewares = Vec<SharedMiddleware>;
+
+/// The rest of a pipeline: the middlewares after the current one, then the handler.
+#[derive(Clone)]
+pub struct Next {
+    chain: Arc<[SharedMiddleware]>,
+    index: usize,
+    endpoint: SharedHandler,
+}
+
+impl Next {
+    pub(crate) fn new(chain: Arc<[SharedMiddleware]>, endpoint: SharedHandler) -> Self {
+        Next {
+            chain,
+            index: 0,
+            endpoint,
+        }
+    }
+
+    /// Runs the rest of the pipeline on `req`.
+    pub fn run(mut self, req: Request) -> BoxFuture<Response> {
+        match self.chain.get(self.index).cloned() {
+            Some(mw) => {
+                self.index += 1;
+                mw.call(req, self)
+            }
+            None => self.endpoint.call(req),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! What a handler learns about a request beyond its HTTP head.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::body::Body;
+
+/// A request, the same type on every protocol.
+pub type Request = http::Request<Body>;
+/// A response, the same type on every protocol.
+pub type Response = http::Response<Body>;
+
+/// Handler state: any shareable value, set per route or per single handler.
+pub type State = Arc<dyn Any + Send + Sync>;
+
+/// Per-request facts the server attaches to every request's extensions.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub(crate) listener: Arc<str>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) id: u64,
+    pub(crate) params: Params,
+    pub(crate) state: Option<StateRef>,
+}
+
+/// Route bindings (`:name` and `*name` segments) of the matched route.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Params(Vec<(Arc<str>, String)>);
+
+impl Params {
+    pub(crate) fn push(&mut self, name: Arc<str>, value: String) {
+        self.0.push((name, value));
+    }
+
+    /// The value bound to `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every binding, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (&**n, v.as_str()))
+    }
+}
+
+/// Shared handler state, with a `Debug` that does not need the state's.
+#[derive(Clone)]
+pub(crate) struct StateRef(pub(crate) State);
+
+impl std::fmt::Debug for StateRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("State")
+    }
+}
+
+/// Accessors for the [`RequestContext`] of a [`Request`].
+pub trait RequestExt {
+    /// The context, present on every request the server hands out.
+    fn context(&self) -> Option<&RequestContext>;
+
+    /// A route binding by name (`/hello/:name` → `param("name")`).
+    fn param(&self, name: &str) -> Option<&str> {
+        self.context()?.params.get(name)
+    }
+
+    /// All route bindings.
+    fn params(&self) -> Option<&Params> {
+        self.context().map(|c| &c.params)
+    }
+
+    /// The state attached to the matched route or single handler, if it is a `T`.
+    fn state<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.context()?.state.as_ref()?.0.downcast_ref()
+    }
+
+    /// The peer's address.
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.context().map(|c| c.peer)
+    }
+
+    /// The name of the listener that accepted the request.
+    fn listener_name(&self) -> Option<&str> {
+        self.context().map(|c| &*c.listener)
+    }
+
+    /// A number unique to this request within the process.
+    fn request_id(&self) -> Option<u64> {
+        self.context().map(|c| c.id)
+    }
+}
+
+impl RequestExt for Request {
+    fn context(&self) -> Option<&RequestContext> {
+        self.extensions().get()
+    }
+}
+
+/// Trailer fields of a chunked request body, in the request's extensions when sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trailers(pub http::HeaderMap);
