@@ -114,20 +114,14 @@ struct Tcp(Async<TcpListener>);
 impl Acceptor for Tcp {
     type Stream = Conn;
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Conn, SocketAddr)>> {
-        loop {
-            match self.0.get_ref().accept() {
-                Ok((stream, peer)) => {
-                    // Responses are written whole; waiting to coalesce them only adds latency.
-                    let _ = stream.set_nodelay(true);
-                    return Poll::Ready(Async::new(stream).map(|s| (Conn(s), peer)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::task::ready!(self.0.poll_readable(cx))?;
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+    async fn accept(&self) -> io::Result<(Conn, SocketAddr)> {
+        // `Async::accept` waits through `readable()`, which keeps one waiter per task;
+        // `poll_readable` keeps a single waker, which the pool's tasks would keep
+        // stealing from each other in a busy loop.
+        let (stream, peer) = self.0.accept().await?;
+        // Responses are written whole; waiting to coalesce them only adds latency.
+        let _ = stream.get_ref().set_nodelay(true);
+        Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -97,12 +97,11 @@ struct Tcp(TcpListener);
 impl Acceptor for Tcp {
     type Stream = Conn;
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Conn, SocketAddr)>> {
-        self.0.poll_accept(cx).map_ok(|(stream, peer)| {
-            // Responses are written whole; waiting to coalesce them only adds latency.
-            let _ = stream.set_nodelay(true);
-            (Conn(stream), peer)
-        })
+    async fn accept(&self) -> io::Result<(Conn, SocketAddr)> {
+        let (stream, peer) = self.0.accept().await?;
+        // Responses are written whole; waiting to coalesce them only adds latency.
+        let _ = stream.set_nodelay(true);
+        Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

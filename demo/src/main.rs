@@ -11,8 +11,6 @@
 mod args;
 mod routes;
 
-use std::sync::{Arc, OnceLock};
-
 use roadrunner_core::{Listener, Options};
 
 fn main() {
@@ -27,8 +25,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let monitor = Arc::new(OnceLock::new());
-    let mut opts = Options::new(args.port, routes::routes(monitor.clone()));
+    let mut opts = Options::new(args.port, routes::routes());
     opts.ip = std::net::Ipv4Addr::LOCALHOST.into();
     match args.runtime {
         args::Runtime::Tokio => {
@@ -39,13 +36,13 @@ fn main() {
                 .unwrap_or_else(|e| fail(&e));
             let listener = roadrunner_tokio::start_on(rt.handle().clone(), "demo", opts)
                 .unwrap_or_else(|e| fail(&e));
-            announce(&listener, &monitor);
+            announce(&listener);
             rt.block_on(std::future::pending::<()>());
         }
         args::Runtime::Smol => {
             let ex = roadrunner_smol::spawn_executor(workers);
             let listener = roadrunner_smol::start_on(ex, "demo", opts).unwrap_or_else(|e| fail(&e));
-            announce(&listener, &monitor);
+            announce(&listener);
             loop {
                 std::thread::park();
             }
@@ -53,8 +50,7 @@ fn main() {
     }
 }
 
-fn announce(listener: &Listener, monitor: &OnceLock<roadrunner_core::Monitor>) {
-    let _ = monitor.set(listener.monitor());
+fn announce(listener: &Listener) {
     println!("listening on http://127.0.0.1:{}", listener.port());
 }
 

@@ -1,18 +1,16 @@
 //! The demo's routes.
 
-use std::sync::{Arc, OnceLock};
-
 use roadrunner_core::http::{header, HeaderValue, StatusCode};
-use roadrunner_core::{text, Info, Monitor, Request, RequestExt, Response, Route, Routes};
+use roadrunner_core::{text, Info, ListenerRef, Request, RequestExt, Response, Route, Routes};
 
-pub fn routes(monitor: Arc<OnceLock<Monitor>>) -> Routes {
+pub fn routes() -> Routes {
     Routes::list([
         Route::get("/", |_req: Request| async { "Hello, world!" }),
         Route::post("/echo", echo),
         Route::get("/hello/:name", |req: Request| async move {
             format!("Hello, {}!", req.param("name").unwrap_or_default())
         }),
-        Route::get("/info", info).state(monitor),
+        Route::get("/info", info),
     ])
 }
 
@@ -26,11 +24,10 @@ async fn echo(req: Request) -> Response {
 }
 
 async fn info(req: Request) -> Response {
-    let monitor = req.state::<Arc<OnceLock<Monitor>>>().and_then(|m| m.get());
-    let Some(monitor) = monitor else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "starting");
+    let Some(listener) = req.listener_name().and_then(ListenerRef::lookup) else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "listener is stopping");
     };
-    let mut resp = Response::new(info_json(&monitor.info()).into());
+    let mut resp = Response::new(info_json(&listener.info()).into());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -24,6 +24,10 @@ pub struct Info {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     active: AtomicUsize,
+    /// Connections that do not watch for drain notices (`graceful_drain: false`).
+    pub(crate) unwatched: AtomicUsize,
+    /// Notified whenever a connection ends, for drain to re-check the count.
+    pub(crate) conn_ended: event_listener::Event,
     pub(crate) served: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) throttled: AtomicU64,
@@ -61,6 +65,7 @@ impl ConnSlot {
 impl Drop for ConnSlot {
     fn drop(&mut self) {
         self.counters.active.fetch_sub(1, Ordering::AcqRel);
+        self.counters.conn_ended.notify(usize::MAX);
     }
 }
 

@@ -19,22 +19,26 @@
 //! // roadrunner_tokio::start("web", opts) or roadrunner_smol::start("web", opts)
 //! ```
 
+mod accept;
 mod body;
 mod conn;
 mod counters;
+mod drain;
 mod handler;
 mod listener;
 mod middleware;
 mod options;
 mod panic;
+mod registry;
 mod request;
 mod router;
 pub mod runtime;
 
 pub use body::Body;
 pub use counters::Info;
+pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
-pub use listener::{Listener, Monitor, ReloadError, StartError};
+pub use listener::{Listener, ListenerRef, ReloadError, StartError};
 pub use middleware::{Middleware, Next};
 pub use options::{
     BodyBuffering, Http1Options, Http2Options, Http3Options, Options, OptionsError, Protocol,

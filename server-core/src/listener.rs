@@ -1,4 +1,4 @@
-//! A running listener: the acceptor pool, its shared state, and the operator's handle.
+//! A running listener: its shared state, and the operator's handles.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,18 +10,23 @@ use arc_swap::ArcSwap;
 use event_listener::Event;
 use futures_lite::future;
 
-use crate::conn;
-use crate::counters::{ConnSlot, Counters, Info};
+use crate::accept::accept_loop;
+use crate::counters::{Counters, Info};
+use crate::drain::{Drain, DrainOutcome, Status};
+use crate::handler::BoxFuture;
 use crate::middleware::SharedMiddleware;
 use crate::options::{Options, OptionsError};
+use crate::registry;
 use crate::router::{Dispatch, RouteError, Routes};
-use crate::runtime::{Acceptor, ByteStream, Runtime};
+use crate::runtime::{Acceptor, Runtime};
 
 /// Why `start` failed.
 #[derive(Debug)]
 pub enum StartError {
     /// The options were refused; nothing was bound.
     Options(OptionsError),
+    /// Another running listener has this name.
+    NameInUse(String),
     /// Binding or listening failed.
     Bind(io::Error),
 }
@@ -30,6 +35,7 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Options(e) => write!(f, "bad listener options: {e}"),
+            StartError::NameInUse(name) => write!(f, "a listener named {name:?} is running"),
             StartError::Bind(e) => write!(f, "cannot bind: {e}"),
         }
     }
@@ -39,6 +45,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Options(e) => Some(e),
+            StartError::NameInUse(_) => None,
             StartError::Bind(e) => Some(e),
         }
     }
@@ -77,40 +84,39 @@ pub(crate) struct Limits {
     pub(crate) h1: roadrunner_h1::Config,
 }
 
-/// State shared by the acceptors, every connection, and the handle.
+/// A runtime's timer, type-erased for the handle's `drain`.
+type Sleep = Box<dyn Fn(Instant) -> BoxFuture<()> + Send + Sync>;
+
+/// State shared by the acceptors, every connection, and the handles.
 pub(crate) struct Shared {
     pub(crate) name: Arc<str>,
+    pub(crate) local_addr: SocketAddr,
     pub(crate) limits: Limits,
+    pub(crate) graceful_drain: bool,
     pub(crate) dispatch: ArcSwap<Dispatch>,
     middlewares: Vec<SharedMiddleware>,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) drain: Drain,
     next_request_id: AtomicU64,
-    max_clients: usize,
+    pub(crate) max_clients: usize,
     max_concurrent_requests: Option<usize>,
-    stopping: AtomicBool,
-    stop: Event,
-    acceptors_live: AtomicUsize,
-    acceptors_done: Event,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) stop: Event,
+    pub(crate) acceptors_live: AtomicUsize,
+    pub(crate) acceptors_done: Event,
+    sleep: Sleep,
 }
 
 impl Shared {
     pub(crate) fn next_request_id(&self) -> u64 {
         self.next_request_id.fetch_add(1, Ordering::Relaxed)
     }
-
-    fn signal_stop(&self) {
-        self.stopping.store(true, Ordering::Release);
-        self.stop.notify(usize::MAX);
-    }
 }
 
-/// The handle of a running listener. Dropping it stops accepting, like [`stop`]
-/// without the wait.
-///
-/// [`stop`]: Listener::stop
+/// The owner's handle of a running listener: everything a [`ListenerRef`] does, plus
+/// `stop` and `drain`. Dropping it stops accepting, like `stop` without the wait.
 pub struct Listener {
-    shared: Arc<Shared>,
-    local_addr: SocketAddr,
+    handle: ListenerRef,
 }
 
 impl Listener {
@@ -125,11 +131,16 @@ impl Listener {
         opts.validate().map_err(StartError::Options)?;
         let dispatch = Dispatch::compile(&opts.routes, &opts.middlewares)
             .map_err(|e| StartError::Options(OptionsError::Route(e)))?;
+        if registry::find(name).is_some() {
+            return Err(StartError::NameInUse(name.to_owned()));
+        }
         let acceptor = Arc::new(bind(&opts).map_err(StartError::Bind)?);
         let local_addr = acceptor.local_addr().map_err(StartError::Bind)?;
         let h1 = opts.http1();
+        let timer_rt = rt.clone();
         let shared = Arc::new(Shared {
             name: name.into(),
+            local_addr,
             limits: Limits {
                 request_timeout: opts.request_timeout,
                 keep_alive_timeout: opts.keep_alive_timeout,
@@ -144,9 +155,11 @@ impl Listener {
                     max_content_length: opts.max_content_length,
                 },
             },
+            graceful_drain: opts.graceful_drain,
             dispatch: ArcSwap::from_pointee(dispatch),
             middlewares: opts.middlewares,
             counters: Arc::default(),
+            drain: Drain::default(),
             next_request_id: AtomicU64::new(1),
             max_clients: opts.max_clients,
             max_concurrent_requests: opts.max_concurrent_requests,
@@ -154,7 +167,11 @@ impl Listener {
             stop: Event::new(),
             acceptors_live: AtomicUsize::new(opts.num_acceptors),
             acceptors_done: Event::new(),
+            sleep: Box::new(move |at| Box::pin(timer_rt.timer(at))),
         });
+        if !registry::claim(&shared.name, &shared) {
+            return Err(StartError::NameInUse(name.to_owned()));
+        }
         for _ in 0..opts.num_acceptors {
             rt.spawn(accept_loop(rt.clone(), acceptor.clone(), shared.clone()));
         }
@@ -164,66 +181,134 @@ impl Listener {
             listener = name,
             addr = %local_addr,
         );
-        Ok(Listener { shared, local_addr })
+        Ok(Listener {
+            handle: ListenerRef(shared),
+        })
     }
 
-    /// The TCP port actually bound.
-    pub fn port(&self) -> u16 {
-        self.local_addr.port()
-    }
-
-    /// The address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The listener's name.
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-
-    /// A snapshot of the counters.
-    pub fn info(&self) -> Info {
-        self.monitor().info()
-    }
-
-    /// A clonable view of the counters, for handlers and health checks.
-    pub fn monitor(&self) -> Monitor {
-        Monitor(self.shared.clone())
-    }
-
-    /// Atomically replaces the route table (the listener's middlewares are applied to
-    /// the new one too). Requests already routed finish with the table they resolved
-    /// with; every later dispatch sees the new one.
-    pub fn reload_routes(&self, routes: Routes) -> Result<(), ReloadError> {
-        if self.shared.dispatch.load().is_single() {
-            return Err(ReloadError::NoRoutes);
-        }
-        let next =
-            Dispatch::compile(&routes, &self.shared.middlewares).map_err(ReloadError::Route)?;
-        self.shared.dispatch.store(Arc::new(next));
-        Ok(())
+    /// A clonable handle for everything but stopping.
+    pub fn handle(&self) -> ListenerRef {
+        self.handle.clone()
     }
 
     /// Stops accepting and returns once the listen socket is closed, so the port can
     /// be bound again at once. Connections in flight are not waited on.
     pub async fn stop(self) {
-        self.shared.signal_stop();
-        loop {
-            let done = self.shared.acceptors_done.listen();
-            if self.shared.acceptors_live.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            done.await;
-        }
+        self.handle.close_socket().await;
+    }
+
+    /// Graceful shutdown: closes the listen socket at once, sends every connection a
+    /// drain notice carrying the deadline (idle keep-alive connections close at once,
+    /// busy ones answer their request with `connection: close`), and waits until no
+    /// connection is left or `timeout` passes; those still alive then are ended.
+    pub async fn drain(self, timeout: Duration) -> DrainOutcome {
+        let shared = &self.handle.0;
+        let deadline = Instant::now() + timeout;
+        shared.drain.start(deadline);
+        tracing::info!(
+            target: "roadrunner",
+            event = "drain.start",
+            listener = &*shared.name,
+            active = shared.counters.active(),
+            timeout_ms = timeout.as_millis() as u64,
+        );
+        self.handle.close_socket().await;
+        let drained = future::or(
+            async {
+                wait_for_count(&shared.counters, 0).await;
+                true
+            },
+            async {
+                (shared.sleep)(deadline).await;
+                false
+            },
+        )
+        .await;
+        let outcome = if drained {
+            DrainOutcome::Drained
+        } else {
+            let remaining = shared.counters.active();
+            shared.drain.kill();
+            // Connections that do not watch for notices cannot be ended from here.
+            let unwatched = shared.counters.unwatched.load(Ordering::Acquire);
+            wait_for_count(&shared.counters, unwatched).await;
+            DrainOutcome::TimedOut { remaining }
+        };
+        tracing::info!(
+            target: "roadrunner",
+            event = "drain.done",
+            listener = &*shared.name,
+            outcome = ?outcome,
+        );
+        outcome
     }
 }
 
-/// A clonable, read-only view of a listener's counters.
-#[derive(Clone)]
-pub struct Monitor(Arc<Shared>);
+impl std::ops::Deref for Listener {
+    type Target = ListenerRef;
 
-impl Monitor {
+    fn deref(&self) -> &ListenerRef {
+        &self.handle
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.handle.signal_stop();
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+async fn wait_for_count(counters: &Counters, target: usize) {
+    loop {
+        let ended = counters.conn_ended.listen();
+        if counters.active() <= target {
+            return;
+        }
+        ended.await;
+    }
+}
+
+/// A clonable handle to a running listener: counters, status, notices, route reloads.
+#[derive(Clone)]
+pub struct ListenerRef(Arc<Shared>);
+
+impl ListenerRef {
+    /// The running listener called `name`.
+    pub fn lookup(name: &str) -> Option<ListenerRef> {
+        registry::find(name).map(ListenerRef)
+    }
+
+    /// The listener's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The TCP port actually bound.
+    pub fn port(&self) -> u16 {
+        self.0.local_addr.port()
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.0.local_addr
+    }
+
+    /// `Accepting`, or `Draining` once `drain` has begun.
+    pub fn status(&self) -> Status {
+        self.0.drain.status()
+    }
+
+    /// The deadline carried by the latest drain notice, if one was sent with one.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.0.drain.deadline()
+    }
+
     /// A snapshot of the counters.
     pub fn info(&self) -> Info {
         let c = &self.0.counters;
@@ -236,75 +321,48 @@ impl Monitor {
             throttled: c.throttled.load(Ordering::Relaxed),
         }
     }
-}
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.shared.signal_stop();
+    /// Sends every connection the drain notice (idle ones close, busy ones close after
+    /// their response) without stopping the listener; new connections are accepted.
+    pub fn notify_drain(&self) {
+        self.0.drain.notify(None);
+    }
+
+    /// Atomically replaces the route table (the listener's middlewares are applied to
+    /// the new one too). Requests already routed finish with the table they resolved
+    /// with; every later dispatch sees the new one.
+    pub fn reload_routes(&self, routes: Routes) -> Result<(), ReloadError> {
+        if self.0.dispatch.load().is_single() {
+            return Err(ReloadError::NoRoutes);
+        }
+        let next = Dispatch::compile(&routes, &self.0.middlewares).map_err(ReloadError::Route)?;
+        self.0.dispatch.store(Arc::new(next));
+        Ok(())
+    }
+
+    fn signal_stop(&self) {
+        registry::release(&self.0.name, &self.0);
+        self.0.stopping.store(true, Ordering::Release);
+        self.0.stop.notify(usize::MAX);
+    }
+
+    async fn close_socket(&self) {
+        self.signal_stop();
+        loop {
+            let done = self.0.acceptors_done.listen();
+            if self.0.acceptors_live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
     }
 }
 
-impl std::fmt::Debug for Listener {
+impl std::fmt::Debug for ListenerRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listener")
-            .field("name", &self.shared.name)
-            .field("local_addr", &self.local_addr)
+            .field("name", &self.0.name)
+            .field("local_addr", &self.0.local_addr)
             .finish()
-    }
-}
-
-/// Pause after a failed accept (out of file descriptors, say), so a persistent error
-/// does not spin the acceptor.
-const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
-
-async fn accept_loop<R: Runtime, A: Acceptor>(rt: R, acceptor: Arc<A>, shared: Arc<Shared>) {
-    let mut stop = shared.stop.listen();
-    while !shared.stopping.load(Ordering::Acquire) {
-        let accepted = future::or(
-            async {
-                (&mut stop).await;
-                None
-            },
-            async { Some(std::future::poll_fn(|cx| acceptor.poll_accept(cx)).await) },
-        )
-        .await;
-        match accepted {
-            None => break,
-            Some(Ok((stream, peer))) => admit(&rt, stream, peer, &shared),
-            Some(Err(e)) => {
-                tracing::warn!(target: "roadrunner", event = "listener.accept_error", listener = &*shared.name, error = %e);
-                let backoff = rt.timer(Instant::now() + ACCEPT_ERROR_BACKOFF);
-                future::or(backoff, &mut stop).await;
-            }
-        }
-    }
-    // The socket closes when the last acceptor lets go of it; only then is the port
-    // free, which is what `stop` waits for.
-    drop(acceptor);
-    if shared.acceptors_live.fetch_sub(1, Ordering::AcqRel) == 1 {
-        shared.acceptors_done.notify(usize::MAX);
-    }
-}
-
-fn admit<R: Runtime, S: ByteStream>(rt: &R, stream: S, peer: SocketAddr, shared: &Arc<Shared>) {
-    match ConnSlot::try_acquire(&shared.counters, shared.max_clients) {
-        Some(slot) => rt.spawn(conn::h1::serve(
-            rt.clone(),
-            stream,
-            peer,
-            shared.clone(),
-            slot,
-        )),
-        None => {
-            shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                target: "roadrunner",
-                event = "listener.conn_rejected",
-                listener = &*shared.name,
-                peer = %peer,
-                max_clients = shared.max_clients,
-            );
-            drop(stream);
-        }
     }
 }

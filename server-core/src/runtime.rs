@@ -46,8 +46,9 @@ pub trait Acceptor: Send + Sync + 'static {
     /// The stream type of accepted connections.
     type Stream: ByteStream;
 
-    /// Accepts one connection; called concurrently from every acceptor task.
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, SocketAddr)>>;
+    /// Accepts one connection. Every acceptor task awaits this concurrently on the same
+    /// socket, so each call must wait on its own (not share one waker slot).
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send + '_;
 
     /// The address actually bound (port 0 resolved).
     fn local_addr(&self) -> io::Result<SocketAddr>;

@@ -19,11 +19,14 @@ enum Stage {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Expired;
 
-/// Tracks what the next read may wait for.
+/// Tracks what the next read may wait for. Deadlines that start "when we next wait"
+/// are resolved lazily in [`wake_at`](Self::wake_at), so that a pipelined batch costs
+/// one clock read instead of several per request.
 #[derive(Debug)]
 pub(crate) struct ReadClock {
     stage: Stage,
-    deadline: Instant,
+    /// `None` until the next wait fixes it.
+    deadline: Option<Instant>,
     /// On a fresh connection `request_timeout` runs from the accept, not the first byte.
     fresh: bool,
     started: Option<Instant>,
@@ -40,7 +43,7 @@ impl ReadClock {
     pub(crate) fn fresh(now: Instant, l: &Limits) -> Self {
         ReadClock {
             stage: Stage::AwaitHead,
-            deadline: now + l.request_timeout,
+            deadline: Some(now + l.request_timeout),
             fresh: true,
             started: None,
             bytes: 0,
@@ -53,22 +56,24 @@ impl ReadClock {
     }
 
     /// A response was just completed: wait for the next request.
-    pub(crate) fn await_next(&mut self, now: Instant) {
+    pub(crate) fn await_next(&mut self) {
         self.stage = Stage::AwaitHead;
-        self.deadline = now + self.keep_alive_timeout;
+        self.deadline = None;
         self.fresh = false;
         self.started = None;
         self.bytes = 0;
         self.next_check = None;
     }
 
+    /// True between requests, before any byte of the next one.
+    pub(crate) fn awaiting_head(&self) -> bool {
+        self.stage == Stage::AwaitHead
+    }
+
     /// The head is complete; the body (if any) comes next.
-    pub(crate) fn body(&mut self, now: Instant) {
-        if self.started.is_none() {
-            self.start(now);
-        }
+    pub(crate) fn body(&mut self) {
         self.stage = Stage::Body;
-        self.deadline = now + self.request_timeout;
+        self.deadline = None;
     }
 
     fn start(&mut self, now: Instant) {
@@ -88,24 +93,32 @@ impl ReadClock {
             Stage::AwaitHead => {
                 self.stage = Stage::Head;
                 if !self.fresh {
-                    self.deadline = now + self.request_timeout;
+                    self.deadline = Some(now + self.request_timeout);
                 }
             }
             Stage::Head => {}
             // The body has no overall deadline, only one for silence.
-            Stage::Body => self.deadline = now + self.request_timeout,
+            Stage::Body => self.deadline = Some(now + self.request_timeout),
         }
     }
 
-    /// When the timer must next wake the connection.
-    pub(crate) fn wake_at(&self) -> Instant {
+    /// When the timer must wake the connection, for a wait starting at `now`.
+    pub(crate) fn wake_at(&mut self, now: Instant) -> Instant {
+        if self.stage != Stage::AwaitHead && self.started.is_none() {
+            self.start(now);
+        }
+        let deadline = *self.deadline.get_or_insert_with(|| match self.stage {
+            Stage::AwaitHead => now + self.keep_alive_timeout,
+            Stage::Head | Stage::Body => now + self.request_timeout,
+        });
         self.next_check
-            .map_or(self.deadline, |check| check.min(self.deadline))
+            .map_or(deadline, |check| check.min(deadline))
     }
 
-    /// The timer fired at `now`: a deadline passed, or it is time for a rate check.
+    /// The timer fired at `now` (possibly early): a deadline passed, or it is time for
+    /// a rate check, or nothing is due yet.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<(), Expired> {
-        if now >= self.deadline {
+        if self.deadline.is_some_and(|d| now >= d) {
             return Err(Expired);
         }
         if let (Some(check), Some(started)) = (self.next_check, self.started) {
@@ -143,9 +156,9 @@ mod tests {
     fn fresh_connection_has_request_timeout_from_accept() {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(0));
-        assert_eq!(c.wake_at(), t0 + 30 * S);
+        assert_eq!(c.wake_at(t0), t0 + 30 * S);
         c.on_bytes(10, t0 + 20 * S);
-        assert_eq!(c.wake_at(), t0 + 30 * S);
+        assert_eq!(c.wake_at(t0 + 20 * S), t0 + 30 * S);
         assert_eq!(c.on_timer(t0 + 30 * S), Err(Expired));
     }
 
@@ -153,20 +166,46 @@ mod tests {
     fn kept_alive_connection_idles_then_gets_request_timeout() {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(0));
-        c.await_next(t0);
-        assert_eq!(c.wake_at(), t0 + 60 * S);
+        c.await_next();
+        assert_eq!(c.wake_at(t0), t0 + 60 * S);
+        assert_eq!(
+            c.wake_at(t0 + 5 * S),
+            t0 + 60 * S,
+            "fixed by the first wait"
+        );
         c.on_bytes(1, t0 + 50 * S);
-        assert_eq!(c.wake_at(), t0 + 80 * S);
+        assert_eq!(c.wake_at(t0 + 50 * S), t0 + 80 * S);
     }
 
     #[test]
     fn body_deadline_slides_with_each_byte() {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(0));
-        c.body(t0);
+        c.body();
+        assert_eq!(c.wake_at(t0), t0 + 30 * S);
         c.on_bytes(1, t0 + 10 * S);
         c.on_bytes(1, t0 + 35 * S);
-        assert_eq!(c.wake_at(), t0 + 65 * S);
+        assert_eq!(c.wake_at(t0 + 35 * S), t0 + 65 * S);
+    }
+
+    #[test]
+    fn early_timer_fire_is_harmless() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(0));
+        c.await_next();
+        c.wake_at(t0);
+        assert_eq!(c.on_timer(t0 + S), Ok(()));
+        assert_eq!(c.on_timer(t0 + 60 * S), Err(Expired));
+    }
+
+    #[test]
+    fn body_started_by_a_pipelined_head_is_rate_checked() {
+        let t0 = Instant::now();
+        let mut c = ReadClock::fresh(t0, &limits(100));
+        c.await_next();
+        c.body();
+        assert_eq!(c.wake_at(t0), t0 + S);
+        assert_eq!(c.on_timer(t0 + S), Err(Expired));
     }
 
     #[test]
@@ -174,9 +213,9 @@ mod tests {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(100));
         c.on_bytes(150, t0);
-        assert_eq!(c.wake_at(), t0 + S);
+        assert_eq!(c.wake_at(t0), t0 + S);
         assert_eq!(c.on_timer(t0 + S), Ok(()));
-        assert_eq!(c.wake_at(), t0 + 2 * S);
+        assert_eq!(c.wake_at(t0 + S), t0 + 2 * S);
         c.on_bytes(10, t0 + 2 * S);
         assert_eq!(c.on_timer(t0 + 2 * S), Err(Expired));
     }
@@ -185,11 +224,11 @@ mod tests {
     fn no_rate_check_while_idle_or_when_off() {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(100));
-        assert_eq!(c.wake_at(), t0 + 30 * S);
+        assert_eq!(c.wake_at(t0), t0 + 30 * S);
         let mut off = ReadClock::fresh(t0, &limits(0));
         off.on_bytes(1, t0);
-        assert_eq!(off.wake_at(), t0 + 30 * S);
-        c.await_next(t0);
-        assert_eq!(c.wake_at(), t0 + 60 * S);
+        assert_eq!(off.wake_at(t0), t0 + 30 * S);
+        c.await_next();
+        assert_eq!(c.wake_at(t0), t0 + 60 * S);
     }
 }

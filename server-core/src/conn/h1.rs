@@ -13,8 +13,8 @@ use http::StatusCode;
 use roadrunner_h1::{Event, RequestHead, ServerConn};
 
 use super::clock::ReadClock;
+use super::DrainFlags;
 use crate::body::Body;
-use crate::counters::ConnSlot;
 use crate::handler::status_response;
 use crate::listener::Shared;
 use crate::panic::{message, CatchUnwind};
@@ -28,45 +28,60 @@ const FLUSH_AT: usize = 64 * 1024;
 /// The connection is over (peer gone, timed out, or answered with a closing response).
 struct Stop;
 
-/// Serves one accepted connection until it ends. `slot` is held for exactly as long.
-pub(crate) async fn serve<R: Runtime, S: ByteStream>(
-    rt: R,
-    io: S,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    slot: ConnSlot,
-) {
-    let now = Instant::now();
-    let mut conn = Conn::<R, S> {
-        codec: ServerConn::new(shared.limits.h1.clone()),
-        timer: rt.timer(now + shared.limits.request_timeout),
-        clock: ReadClock::fresh(now, &shared.limits),
-        rbuf: vec![0; READ_BUF].into_boxed_slice(),
-        out: Vec::new(),
-        served: 0,
-        io,
-        peer,
-        shared,
-    };
-    let _ = conn.run().await;
-    let _ = shutdown(&mut conn.io).await;
-    drop(slot);
-}
-
-struct Conn<R: Runtime, S> {
+/// One HTTP/1.1 connection's state.
+pub(super) struct Conn<'f, R: Runtime, S> {
     codec: ServerConn,
     timer: R::Timer,
     clock: ReadClock,
+    /// The timer's deadline, `None` once it has fired. It is only moved earlier; when
+    /// it fires early the clock says so and it is re-armed, which saves a timer update
+    /// per keep-alive request.
+    armed: Option<Instant>,
     rbuf: Box<[u8]>,
     out: Vec<u8>,
     served: u32,
     io: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    flags: &'f DrainFlags,
 }
 
-impl<R: Runtime, S: ByteStream> Conn<R, S> {
-    async fn run(&mut self) -> Result<(), Stop> {
+impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
+    pub(super) fn new(
+        rt: &R,
+        io: S,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        flags: &'f DrainFlags,
+    ) -> Self {
+        let now = Instant::now();
+        let deadline = now + shared.limits.request_timeout;
+        Conn {
+            codec: ServerConn::new(shared.limits.h1.clone()),
+            timer: rt.timer(deadline),
+            clock: ReadClock::fresh(now, &shared.limits),
+            armed: Some(deadline),
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            out: Vec::new(),
+            served: 0,
+            io,
+            peer,
+            shared,
+            flags,
+        }
+    }
+
+    /// Serves requests until the connection is done.
+    pub(super) async fn run(&mut self) {
+        let _ = self.serve().await;
+    }
+
+    /// Sends what is pending and closes the write side.
+    pub(super) async fn close(&mut self) {
+        let _ = shutdown(&mut self.io).await;
+    }
+
+    async fn serve(&mut self) -> Result<(), Stop> {
         loop {
             let head = match self.next_head().await? {
                 Some(head) => head,
@@ -77,11 +92,11 @@ impl<R: Runtime, S: ByteStream> Conn<R, S> {
             if self.served >= self.shared.limits.max_keep_alive_requests {
                 self.codec.close_after_response();
             }
-            self.clock.body(Instant::now());
+            self.clock.body();
             let req = self.read_request(head).await?;
             let resp = self.call(req).await;
             self.write_response(resp)?;
-            self.clock.await_next(Instant::now());
+            self.clock.await_next();
             if self.out.len() >= FLUSH_AT {
                 self.flush().await?;
             }
@@ -172,6 +187,9 @@ impl<R: Runtime, S: ByteStream> Conn<R, S> {
     }
 
     fn write_response(&mut self, resp: Response) -> Result<(), Stop> {
+        if self.shared.drain.closing() || self.flags.noticed() {
+            self.codec.close_after_response();
+        }
         let (parts, body) = resp.into_parts();
         let body = body.into_bytes();
         let out = &mut self.out;
@@ -219,20 +237,32 @@ impl<R: Runtime, S: ByteStream> Conn<R, S> {
 
     /// Reads once into the codec, within the clock's deadlines.
     async fn fill(&mut self) -> Result<(), Stop> {
+        if self.clock.awaiting_head() && self.flags.enter_idle() {
+            return Err(Stop);
+        }
         loop {
-            self.timer.reset(self.clock.wake_at());
+            let wake = self.clock.wake_at(Instant::now());
+            if self.armed.is_none_or(|armed| wake < armed) {
+                self.timer.reset(wake);
+                self.armed = Some(wake);
+            }
             match before(&mut self.timer, read(&mut self.io, &mut self.rbuf)).await {
                 Some(Ok(0)) => {
+                    self.flags.leave_idle();
                     self.codec.recv_eof();
                     return Ok(());
                 }
                 Some(Ok(n)) => {
+                    self.flags.leave_idle();
                     self.codec.recv(&self.rbuf[..n]);
                     self.clock.on_bytes(n, Instant::now());
                     return Ok(());
                 }
                 Some(Err(_)) => return Err(Stop),
-                None => self.clock.on_timer(Instant::now()).map_err(|_| Stop)?,
+                None => {
+                    self.armed = None;
+                    self.clock.on_timer(Instant::now()).map_err(|_| Stop)?;
+                }
             }
         }
     }

@@ -2,4 +2,76 @@
 //! together for one connection.
 
 mod clock;
-pub(crate) mod h1;
+mod h1;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures_lite::future;
+
+use crate::counters::{ConnSlot, Counters};
+use crate::listener::Shared;
+use crate::runtime::{ByteStream, Runtime};
+
+/// What a connection and its drain watcher tell each other.
+#[derive(Debug, Default)]
+pub(crate) struct DrainFlags {
+    /// Set by the driver while it waits for the next request with nothing of it read.
+    pub(crate) idle: AtomicBool,
+    /// Set by the watcher when a drain notice arrives.
+    pub(crate) noticed: AtomicBool,
+}
+
+impl DrainFlags {
+    /// The driver is about to wait between requests; true if it should close instead.
+    pub(crate) fn enter_idle(&self) -> bool {
+        self.idle.store(true, Ordering::SeqCst);
+        self.noticed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn leave_idle(&self) {
+        self.idle.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn noticed(&self) -> bool {
+        self.noticed.load(Ordering::Acquire)
+    }
+}
+
+/// Serves one accepted connection until it ends. `slot` is held for exactly as long,
+/// whichever way the connection ends (the watcher dropping the driver included).
+pub(crate) async fn serve<R: Runtime, S: ByteStream>(
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    slot: ConnSlot,
+) {
+    let flags = DrainFlags::default();
+    let mut conn = h1::Conn::new(&rt, io, peer, shared.clone(), &flags);
+    if shared.graceful_drain {
+        future::or(conn.run(), shared.drain.watch(&flags.idle, &flags.noticed)).await;
+    } else {
+        let _unwatched = Unwatched::new(&shared.counters);
+        conn.run().await;
+    }
+    conn.close().await;
+    drop(slot);
+}
+
+/// Counts a connection that drain cannot reach, for as long as it lives.
+struct Unwatched<'a>(&'a Counters);
+
+impl<'a> Unwatched<'a> {
+    fn new(counters: &'a Counters) -> Self {
+        counters.unwatched.fetch_add(1, Ordering::AcqRel);
+        Unwatched(counters)
+    }
+}
+
+impl Drop for Unwatched<'_> {
+    fn drop(&mut self) {
+        self.0.unwatched.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,72 @@
+//! The acceptor pool: tasks pulling connections from one listen socket.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+use crate::conn;
+use crate::counters::ConnSlot;
+use crate::listener::Shared;
+use crate::runtime::{Acceptor, ByteStream, Runtime};
+
+/// Pause after a failed accept (out of file descriptors, say), so a persistent error
+/// does not spin the acceptor.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+pub(crate) async fn accept_loop<R: Runtime, A: Acceptor>(
+    rt: R,
+    acceptor: Arc<A>,
+    shared: Arc<Shared>,
+) {
+    let mut stop = shared.stop.listen();
+    while !shared.stopping.load(Ordering::Acquire) {
+        let accepted = future::or(
+            async {
+                (&mut stop).await;
+                None
+            },
+            async { Some(acceptor.accept().await) },
+        )
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok((stream, peer))) => admit(&rt, stream, peer, &shared),
+            Some(Err(e)) => {
+                tracing::warn!(
+                    target: "roadrunner",
+                    event = "listener.accept_error",
+                    listener = &*shared.name,
+                    error = %e,
+                );
+                let backoff = rt.timer(Instant::now() + ACCEPT_ERROR_BACKOFF);
+                future::or(backoff, &mut stop).await;
+            }
+        }
+    }
+    // The socket closes when the last acceptor lets go of it; only then is the port
+    // free, which is what `stop` waits for.
+    drop(acceptor);
+    if shared.acceptors_live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared.acceptors_done.notify(usize::MAX);
+    }
+}
+
+fn admit<R: Runtime, S: ByteStream>(rt: &R, stream: S, peer: SocketAddr, shared: &Arc<Shared>) {
+    match ConnSlot::try_acquire(&shared.counters, shared.max_clients) {
+        Some(slot) => rt.spawn(conn::serve(rt.clone(), stream, peer, shared.clone(), slot)),
+        None => {
+            shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                target: "roadrunner",
+                event = "listener.conn_rejected",
+                listener = &*shared.name,
+                peer = %peer,
+                max_clients = shared.max_clients,
+            );
+            drop(stream);
+        }
+    }
+}
