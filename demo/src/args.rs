@@ -1,9 +1,15 @@
 //! Command-line flags.
 
-pub const USAGE: &str = "usage: roadrunner-demo [--port N] [--runtime tokio|smol]";
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const USAGE: &str =
+    "usage: roadrunner-demo [--port N] [--runtime tokio|smol] [--tls [--cert FILE --key FILE]]
+        [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
+        [--min-bytes-per-second N] [--max-content-length N]";
 
 /// Which adapter serves.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
     Tokio,
     Smol,
@@ -14,6 +20,14 @@ pub enum Runtime {
 pub struct Args {
     pub port: u16,
     pub runtime: Runtime,
+    pub tls: bool,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub max_clients: Option<usize>,
+    pub request_timeout: Option<Duration>,
+    pub keep_alive_timeout: Option<Duration>,
+    pub min_bytes_per_second: Option<u64>,
+    pub max_content_length: Option<u64>,
 }
 
 impl Args {
@@ -21,14 +35,19 @@ impl Args {
         let mut args = Args {
             port: 8080,
             runtime: Runtime::Tokio,
+            tls: false,
+            cert: None,
+            key: None,
+            max_clients: None,
+            request_timeout: None,
+            keep_alive_timeout: None,
+            min_bytes_per_second: None,
+            max_content_length: None,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
-                "--port" => {
-                    let v = value()?;
-                    args.port = v.parse().map_err(|_| format!("bad port {v:?}"))?;
-                }
+                "--port" => args.port = number(&flag, &value()?)?,
                 "--runtime" => {
                     args.runtime = match value()?.as_str() {
                         "tokio" => Runtime::Tokio,
@@ -36,6 +55,16 @@ impl Args {
                         other => return Err(format!("unknown runtime {other:?}")),
                     }
                 }
+                "--tls" => args.tls = true,
+                "--cert" => args.cert = Some(value()?.into()),
+                "--key" => args.key = Some(value()?.into()),
+                "--max-clients" => args.max_clients = Some(number(&flag, &value()?)?),
+                "--request-timeout" => args.request_timeout = Some(millis(&flag, &value()?)?),
+                "--keep-alive-timeout" => args.keep_alive_timeout = Some(millis(&flag, &value()?)?),
+                "--min-bytes-per-second" => {
+                    args.min_bytes_per_second = Some(number(&flag, &value()?)?)
+                }
+                "--max-content-length" => args.max_content_length = Some(number(&flag, &value()?)?),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -43,6 +72,68 @@ impl Args {
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
+        if args.cert.is_some() != args.key.is_some() {
+            return Err("--cert and --key go together".into());
+        }
+        if args.cert.is_some() {
+            args.tls = true;
+        }
         Ok(args)
+    }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag}: bad number {v:?}"))
+}
+
+fn millis(flag: &str, v: &str) -> Result<Duration, String> {
+    number(flag, v).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Args::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&[]).expect("no flags is fine");
+        assert_eq!((a.port, a.runtime, a.tls), (8080, Runtime::Tokio, false));
+    }
+
+    #[test]
+    fn flags_are_read() {
+        let a = parse(&[
+            "--port",
+            "0",
+            "--runtime",
+            "smol",
+            "--max-clients",
+            "5",
+            "--request-timeout",
+            "250",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+        ])
+        .expect("valid flags");
+        assert_eq!(a.port, 0);
+        assert_eq!(a.runtime, Runtime::Smol);
+        assert_eq!(a.max_clients, Some(5));
+        assert_eq!(a.request_timeout, Some(Duration::from_millis(250)));
+        assert!(a.tls);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--runtime", "async-std"]).is_err());
+        assert!(parse(&["--cert", "c.pem"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--port"]).is_err());
     }
 }

@@ -1,15 +1,18 @@
 //! `roadrunner-demo`: a small server showing roadrunner on tokio or smol.
 //!
 //! ```text
-//! roadrunner-demo [--port N] [--runtime tokio|smol]
+//! roadrunner-demo [--port N] [--runtime tokio|smol] [--tls [--cert FILE --key FILE]]
+//!                 [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
+//!                 [--min-bytes-per-second N] [--max-content-length N]
 //! ```
 //! `--port 0` picks a free port. The first line on stdout, `listening on
-//! http://127.0.0.1:PORT`, is printed once connections are accepted. The environment
-//! variable `ROADRUNNER_WORKERS` sets the number of worker threads (default: one per
-//! core).
+//! http://127.0.0.1:PORT` (`https` with `--tls`), is printed once connections are
+//! accepted. The environment variable `ROADRUNNER_WORKERS` sets the number of worker
+//! threads (default: one per core).
 
 mod args;
 mod routes;
+mod tls;
 
 use roadrunner_core::{Listener, Options};
 
@@ -25,8 +28,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut opts = Options::new(args.port, routes::routes());
-    opts.ip = std::net::Ipv4Addr::LOCALHOST.into();
+    let opts = options(&args).unwrap_or_else(|e| fail(&e));
+    let scheme = if args.tls { "https" } else { "http" };
     match args.runtime {
         args::Runtime::Tokio => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -36,13 +39,13 @@ fn main() {
                 .unwrap_or_else(|e| fail(&e));
             let listener = roadrunner_tokio::start_on(rt.handle().clone(), "demo", opts)
                 .unwrap_or_else(|e| fail(&e));
-            announce(&listener);
+            announce(&listener, scheme);
             rt.block_on(std::future::pending::<()>());
         }
         args::Runtime::Smol => {
             let ex = roadrunner_smol::spawn_executor(workers);
             let listener = roadrunner_smol::start_on(ex, "demo", opts).unwrap_or_else(|e| fail(&e));
-            announce(&listener);
+            announce(&listener, scheme);
             loop {
                 std::thread::park();
             }
@@ -50,8 +53,33 @@ fn main() {
     }
 }
 
-fn announce(listener: &Listener) {
-    println!("listening on http://127.0.0.1:{}", listener.port());
+fn options(args: &args::Args) -> Result<Options, String> {
+    let mut opts = Options::new(args.port, routes::routes(args.runtime));
+    opts.ip = std::net::Ipv4Addr::LOCALHOST.into();
+    if args.tls {
+        let files = args.cert.as_deref().zip(args.key.as_deref());
+        opts.tls = Some(tls::config(files)?);
+    }
+    if let Some(v) = args.max_clients {
+        opts.max_clients = v;
+    }
+    if let Some(v) = args.request_timeout {
+        opts.request_timeout = v;
+    }
+    if let Some(v) = args.keep_alive_timeout {
+        opts.keep_alive_timeout = v;
+    }
+    if let Some(v) = args.min_bytes_per_second {
+        opts.min_bytes_per_second = v;
+    }
+    if let Some(v) = args.max_content_length {
+        opts.max_content_length = v;
+    }
+    Ok(opts)
+}
+
+fn announce(listener: &Listener, scheme: &str) {
+    println!("listening on {scheme}://127.0.0.1:{}", listener.port());
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ! {

@@ -1,9 +1,15 @@
 //! The demo's routes.
 
-use roadrunner_core::http::{header, HeaderValue, StatusCode};
-use roadrunner_core::{text, Info, ListenerRef, Request, RequestExt, Response, Route, Routes};
+use std::time::Duration;
 
-pub fn routes() -> Routes {
+use roadrunner_core::http::{header, HeaderValue, StatusCode};
+use roadrunner_core::{
+    text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
+};
+
+use crate::args::Runtime;
+
+pub fn routes(runtime: Runtime) -> Routes {
     Routes::list([
         Route::get("/", |_req: Request| async { "Hello, world!" }),
         Route::post("/echo", echo),
@@ -11,7 +17,62 @@ pub fn routes() -> Routes {
             format!("Hello, {}!", req.param("name").unwrap_or_default())
         }),
         Route::get("/info", info),
+        Route::get("/stream", stream).state(runtime),
+        Route::get("/sleep", sleep_then_answer).state(runtime),
+        Route::get("/panic", |_req: Request| async {
+            panic!("the /panic route panics on purpose");
+            #[allow(unreachable_code)]
+            "unreachable"
+        }),
     ])
+}
+
+/// `?chunks=N&delay_ms=D`: N chunks, D ms apart, sent as they are made.
+async fn stream(req: Request) -> Response {
+    let runtime = req.state::<Runtime>().copied().unwrap_or(Runtime::Tokio);
+    let chunks: u32 = query(&req, "chunks").unwrap_or(5);
+    let delay = Duration::from_millis(query(&req, "delay_ms").unwrap_or(100));
+    let body = futures_lite::stream::unfold(0, move |i| async move {
+        if i == chunks {
+            return None;
+        }
+        if i > 0 {
+            sleep(runtime, delay).await;
+        }
+        Some((Frame::Data(format!("chunk {i}\n").into()), i + 1))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// `?ms=D`: answers after D ms.
+async fn sleep_then_answer(req: Request) -> String {
+    let runtime = req.state::<Runtime>().copied().unwrap_or(Runtime::Tokio);
+    let ms = query(&req, "ms").unwrap_or(100);
+    sleep(runtime, Duration::from_millis(ms)).await;
+    format!("slept {ms} ms")
+}
+
+async fn sleep(runtime: Runtime, d: Duration) {
+    match runtime {
+        Runtime::Tokio => tokio::time::sleep(d).await,
+        Runtime::Smol => {
+            smol::Timer::after(d).await;
+        }
+    }
+}
+
+fn query<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 async fn echo(req: Request) -> Response {

@@ -1,73 +1,150 @@
-//! The body of a request or a response.
+//! The body of a request or a response: bytes in full, or a stream of frames.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_lite::Stream;
+use http::HeaderMap;
+
+/// One piece of a streamed body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Body bytes.
+    Data(Bytes),
+    /// Trailer fields; the last frame when present.
+    Trailers(HeaderMap),
+}
+
+/// A boxed stream of frames.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Frame> + Send + 'static>>;
 
 /// A message body. Request bodies arrive read in full (`body_buffering: auto`); a
-/// response body is whatever the handler gives.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// response body is whatever the handler gives: bytes, or a stream sent as it comes
+/// (chunked on HTTP/1.1).
+#[derive(Default)]
 pub struct Body {
-    bytes: Bytes,
+    kind: Kind,
+}
+
+#[derive(Default)]
+pub(crate) enum Kind {
+    #[default]
+    Empty,
+    Full(Bytes),
+    Stream(FrameStream),
 }
 
 impl Body {
     /// An empty body.
     pub const fn empty() -> Self {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A body sent frame by frame as `stream` yields them; the response ends when the
+    /// stream does.
+    pub fn from_stream(stream: impl Stream<Item = Frame> + Send + 'static) -> Self {
         Body {
-            bytes: Bytes::new(),
+            kind: Kind::Stream(Box::pin(stream)),
         }
     }
 
-    /// The whole body.
+    /// The buffered bytes; empty for a streamed body.
     pub fn as_bytes(&self) -> &Bytes {
-        &self.bytes
+        static EMPTY: Bytes = Bytes::new();
+        match &self.kind {
+            Kind::Full(b) => b,
+            Kind::Empty | Kind::Stream(_) => &EMPTY,
+        }
     }
 
-    /// The whole body, by value (no copy).
+    /// The buffered bytes, by value (no copy); empty for a streamed body.
     pub fn into_bytes(self) -> Bytes {
-        self.bytes
+        match self.kind {
+            Kind::Full(b) => b,
+            Kind::Empty | Kind::Stream(_) => Bytes::new(),
+        }
     }
 
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
+    /// True for a streamed body.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.kind, Kind::Stream(_))
     }
 
-    /// True when there are no bytes.
+    /// The length of a buffered body; `None` for a stream.
+    pub fn len(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Empty => Some(0),
+            Kind::Full(b) => Some(b.len()),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// True for a buffered body with no bytes.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len() == Some(0)
+    }
+
+    pub(crate) fn into_kind(self) -> Kind {
+        self.kind
+    }
+}
+
+impl Stream for Body {
+    type Item = Frame;
+
+    /// Yields a buffered body as one frame, a streamed body frame by frame.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(_) => match std::mem::take(&mut self.kind) {
+                Kind::Full(b) => Poll::Ready(Some(Frame::Data(b))),
+                _ => Poll::Ready(None),
+            },
+            Kind::Stream(s) => s.as_mut().poll_next(cx),
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Full(b) => f.debug_tuple("Body::Full").field(b).finish(),
+            Kind::Stream(_) => f.write_str("Body::Stream"),
+        }
     }
 }
 
 impl From<Bytes> for Body {
     fn from(bytes: Bytes) -> Self {
-        Body { bytes }
+        Body {
+            kind: Kind::Full(bytes),
+        }
     }
 }
 
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
-        Body { bytes: v.into() }
+        Bytes::from(v).into()
     }
 }
 
 impl From<String> for Body {
     fn from(s: String) -> Self {
-        Body { bytes: s.into() }
+        Bytes::from(s).into()
     }
 }
 
 impl From<&'static str> for Body {
     fn from(s: &'static str) -> Self {
-        Body {
-            bytes: Bytes::from_static(s.as_bytes()),
-        }
+        Bytes::from_static(s.as_bytes()).into()
     }
 }
 
 impl From<&'static [u8]> for Body {
     fn from(s: &'static [u8]) -> Self {
-        Body {
-            bytes: Bytes::from_static(s),
-        }
+        Bytes::from_static(s).into()
     }
 }

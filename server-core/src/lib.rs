@@ -33,8 +33,9 @@ mod registry;
 mod request;
 mod router;
 pub mod runtime;
+mod tls;
 
-pub use body::Body;
+pub use body::{Body, Frame, FrameStream};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
@@ -48,3 +49,4 @@ pub use request::{Params, Request, RequestContext, RequestExt, Response, State, 
 pub use router::{Endpoint, Route, RouteError, Routes};
 
 pub use http;
+pub use rustls;

@@ -78,6 +78,7 @@ impl std::error::Error for ReloadError {}
 pub(crate) struct Limits {
     pub(crate) request_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     pub(crate) max_keep_alive_requests: u32,
     pub(crate) min_bytes_per_second: u64,
     pub(crate) rate_check_interval: Duration,
@@ -93,6 +94,7 @@ pub(crate) struct Shared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) limits: Limits,
     pub(crate) graceful_drain: bool,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) dispatch: ArcSwap<Dispatch>,
     middlewares: Vec<SharedMiddleware>,
     pub(crate) counters: Arc<Counters>,
@@ -144,6 +146,7 @@ impl Listener {
             limits: Limits {
                 request_timeout: opts.request_timeout,
                 keep_alive_timeout: opts.keep_alive_timeout,
+                send_timeout: opts.send_timeout,
                 max_keep_alive_requests: opts.max_keep_alive_requests,
                 min_bytes_per_second: opts.min_bytes_per_second,
                 rate_check_interval: opts.rate_check_interval,
@@ -156,6 +159,10 @@ impl Listener {
                 },
             },
             graceful_drain: opts.graceful_drain,
+            tls: opts
+                .tls
+                .as_ref()
+                .map(|config| crate::tls::with_alpn(config, &opts.alpn())),
             dispatch: ArcSwap::from_pointee(dispatch),
             middlewares: opts.middlewares,
             counters: Arc::default(),

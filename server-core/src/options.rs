@@ -26,6 +26,9 @@ pub struct Options {
     pub request_timeout: Duration,
     /// Idle time allowed between requests on a kept-alive connection. Default 60 s.
     pub keep_alive_timeout: Duration,
+    /// Time a response write may stay blocked on a peer that does not read before the
+    /// connection is cut. Default 30 s.
+    pub send_timeout: Duration,
     /// Acceptor tasks pulling from the listen socket. Default 10.
     pub num_acceptors: usize,
     /// Requests served on one connection before it is closed. Default 1000.
@@ -51,8 +54,12 @@ pub struct Options {
     pub graceful_drain: bool,
     /// Release an idle connection's buffers after this long (not supported yet).
     pub hibernate_after: Option<Duration>,
-    /// Protocols served, in preference order. Default `[http1]`.
+    /// Protocols served, in preference order. Default `[http1]`. On TLS this sets the
+    /// ALPN list.
     pub protocols: Vec<Protocol>,
+    /// Serve HTTPS with this configuration (its ALPN list is replaced by one made from
+    /// `protocols`). Default: plain TCP.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Options {
@@ -67,6 +74,7 @@ impl Options {
             ws: None,
             request_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
             num_acceptors: 10,
             max_keep_alive_requests: 1000,
             max_clients: 150,
@@ -79,6 +87,7 @@ impl Options {
             graceful_drain: true,
             hibernate_after: None,
             protocols: vec![Protocol::Http1(Http1Options::default())],
+            tls: None,
         }
     }
 
@@ -86,6 +95,19 @@ impl Options {
     pub fn middleware(mut self, mw: impl Middleware) -> Self {
         self.middlewares.push(std::sync::Arc::new(mw));
         self
+    }
+
+    /// The ALPN identifiers for TLS, in the order of `protocols` (HTTP/3 negotiates
+    /// its own over QUIC).
+    pub fn alpn(&self) -> Vec<&'static [u8]> {
+        self.protocols
+            .iter()
+            .filter_map(|p| match p {
+                Protocol::Http1(_) => Some(&b"http/1.1"[..]),
+                Protocol::Http2(_) => Some(&b"h2"[..]),
+                Protocol::Http3(_) => None,
+            })
+            .collect()
     }
 
     /// The HTTP/1 options in force (defaults when `http1` is listed bare or not at all).
@@ -129,6 +151,9 @@ impl Options {
         if self.keep_alive_timeout.is_zero() {
             return invalid("keep_alive_timeout", "must be positive");
         }
+        if self.send_timeout.is_zero() {
+            return invalid("send_timeout", "must be positive");
+        }
         if self.slot_reconciliation.is_some_and(|d| d.is_zero()) {
             return invalid("slot_reconciliation", "interval must be positive");
         }
@@ -153,6 +178,9 @@ impl Options {
             return Err(OptionsError::NotSupportedYet("protocol http2"));
         }
         if seen[2] {
+            if self.tls.is_none() {
+                return invalid("protocols", "http3 needs tls (QUIC mandates TLS 1.3)");
+            }
             return Err(OptionsError::NotSupportedYet("protocol http3"));
         }
         if let Some(ws) = &self.ws {
@@ -408,7 +436,10 @@ mod tests {
         o.protocols = vec![Protocol::Http3(Http3Options::default())];
         assert!(matches!(
             o.validate(),
-            Err(OptionsError::NotSupportedYet(_))
+            Err(OptionsError::Invalid {
+                option: "protocols",
+                reason: "http3 needs tls (QUIC mandates TLS 1.3)"
+            })
         ));
         let mut o = opts();
         o.ws = Some(WsOptions::default());

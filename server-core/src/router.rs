@@ -348,7 +348,12 @@ impl Dispatch {
         } else {
             method_not_allowed(allowed)
         };
-        let endpoint: SharedHandler = Arc::new(FixedResponse(resp));
+        let (parts, body) = resp.into_parts();
+        let endpoint: SharedHandler = Arc::new(FixedResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.into_bytes(),
+        });
         Next::new(self.listener_chain.clone(), endpoint).run(req)
     }
 }
@@ -367,13 +372,17 @@ fn method_not_allowed(mut allowed: Vec<&Method>) -> Response {
 }
 
 /// Answers with a copy of a prepared response (404, 405).
-struct FixedResponse(Response);
+struct FixedResponse {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+}
 
 impl Handler for FixedResponse {
     fn call(&self, _req: Request) -> BoxFuture<Response> {
-        let mut resp = Response::new(self.0.body().clone());
-        *resp.status_mut() = self.0.status();
-        *resp.headers_mut() = self.0.headers().clone();
+        let mut resp = Response::new(self.body.clone().into());
+        *resp.status_mut() = self.status;
+        *resp.headers_mut() = self.headers.clone();
         Box::pin(std::future::ready(resp))
     }
 }

@@ -62,18 +62,6 @@ pub(crate) fn read<'a, S: ByteStream>(
     std::future::poll_fn(move |cx| io.poll_read(cx, buf))
 }
 
-/// Writes all of `buf` to `io`.
-pub(crate) async fn write_all<S: ByteStream>(io: &mut S, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = std::future::poll_fn(|cx| io.poll_write(cx, buf)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n..];
-    }
-    Ok(())
-}
-
 /// Closes the write side of `io`.
 pub(crate) fn shutdown<S: ByteStream>(io: &mut S) -> impl Future<Output = io::Result<()>> + '_ {
     std::future::poll_fn(move |cx| io.poll_shutdown(cx))

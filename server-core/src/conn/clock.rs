@@ -143,6 +143,7 @@ mod tests {
         Limits {
             request_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
             max_keep_alive_requests: 1000,
             min_bytes_per_second: min_bps,
             rate_check_interval: Duration::from_secs(1),

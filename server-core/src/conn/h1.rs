@@ -3,9 +3,12 @@
 //! Responses to requests that were already buffered (pipelining) are gathered and
 //! written together when the next read is due, so a pipelined batch costs one write.
 
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -14,12 +17,12 @@ use roadrunner_h1::{Event, RequestHead, ServerConn};
 
 use super::clock::ReadClock;
 use super::DrainFlags;
-use crate::body::Body;
+use crate::body::{Body, Frame, FrameStream, Kind};
 use crate::handler::status_response;
 use crate::listener::Shared;
 use crate::panic::{message, CatchUnwind};
-use crate::request::{Request, RequestContext, Response, Trailers};
-use crate::runtime::{before, read, shutdown, write_all, ByteStream, Runtime, Timer};
+use crate::request::{Request, RequestContext, RequestExt, Response, Trailers};
+use crate::runtime::{before, read, shutdown, ByteStream, Runtime, Timer};
 
 const READ_BUF: usize = 16 * 1024;
 /// Write what has gathered once it is this large, even mid-batch.
@@ -95,7 +98,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             self.clock.body();
             let req = self.read_request(head).await?;
             let resp = self.call(req).await;
-            self.write_response(resp)?;
+            self.respond(resp).await?;
             self.clock.await_next();
             if self.out.len() >= FLUSH_AT {
                 self.flush().await?;
@@ -165,6 +168,17 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     async fn call(&mut self, req: Request) -> Response {
         let method = req.method().clone();
         let uri = req.uri().clone();
+        let id = req.request_id().unwrap_or_default();
+        let started =
+            tracing::enabled!(target: "roadrunner", tracing::Level::INFO).then(Instant::now);
+        tracing::debug!(
+            target: "roadrunner",
+            event = "request.start",
+            listener = &*self.shared.name,
+            request_id = id,
+            %method,
+            path = uri.path(),
+        );
         let dispatch = self.shared.dispatch.load();
         let outcome =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch.dispatch(req)))
@@ -172,26 +186,48 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 Ok(fut) => CatchUnwind(fut).await,
                 Err(payload) => Err(payload),
             };
-        outcome.unwrap_or_else(|payload| {
+        let resp = outcome.unwrap_or_else(|payload| {
             tracing::error!(
                 target: "roadrunner",
                 event = "request.exception",
                 listener = &*self.shared.name,
+                request_id = id,
                 %method,
                 path = uri.path(),
                 panic = message(&*payload),
             );
             self.codec.close_after_response();
             status_response(StatusCode::INTERNAL_SERVER_ERROR)
-        })
+        });
+        if let Some(started) = started {
+            tracing::info!(
+                target: "roadrunner",
+                event = "request.stop",
+                listener = &*self.shared.name,
+                request_id = id,
+                %method,
+                path = uri.path(),
+                status = resp.status().as_u16(),
+                duration_us = started.elapsed().as_micros() as u64,
+            );
+        }
+        resp
     }
 
-    fn write_response(&mut self, resp: Response) -> Result<(), Stop> {
+    /// Sends `resp`: a buffered body in one go, a streamed one frame by frame.
+    async fn respond(&mut self, resp: Response) -> Result<(), Stop> {
         if self.shared.drain.closing() || self.flags.noticed() {
             self.codec.close_after_response();
         }
         let (parts, body) = resp.into_parts();
-        let body = body.into_bytes();
+        match body.into_kind() {
+            Kind::Empty => self.write_full(&parts, &[]),
+            Kind::Full(bytes) => self.write_full(&parts, &bytes),
+            Kind::Stream(stream) => self.write_stream(&parts, stream).await,
+        }
+    }
+
+    fn write_full(&mut self, parts: &http::response::Parts, body: &[u8]) -> Result<(), Stop> {
         let out = &mut self.out;
         self.codec
             .send_response(
@@ -201,12 +237,72 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 SystemTime::now(),
                 out,
             )
-            .and_then(|()| self.codec.send_data(&body, out))
+            .and_then(|()| self.codec.send_data(body, out))
             .and_then(|()| self.codec.send_end(None, out))
-            .map_err(|e| {
-                tracing::error!(target: "roadrunner", event = "response.error", error = %e);
-                Stop
+            .map_err(send_failed)
+    }
+
+    /// Streams a body, flushing each frame. Meanwhile the socket is watched, so a peer
+    /// that resets the connection ends the stream (and the handler driving it) at
+    /// once rather than at the next write.
+    async fn write_stream(
+        &mut self,
+        parts: &http::response::Parts,
+        mut stream: FrameStream,
+    ) -> Result<(), Stop> {
+        let now = SystemTime::now();
+        self.codec
+            .send_response(parts.status, &parts.headers, None, now, &mut self.out)
+            .map_err(send_failed)?;
+        let mut peer_eof = false;
+        let trailers = loop {
+            self.flush().await?;
+            let (io, rbuf, codec) = (&mut self.io, &mut self.rbuf, &mut self.codec);
+            let next = poll_fn(|cx| {
+                match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
+                    Ok(Poll::Ready(frame)) => return Poll::Ready(Ok(Some(frame))),
+                    Err(payload) => return Poll::Ready(Err(payload)),
+                    Ok(Poll::Pending) => {}
+                }
+                while !peer_eof {
+                    match io.poll_read(cx, rbuf) {
+                        // Bytes of a pipelined request wait in the codec.
+                        Poll::Ready(Ok(n)) if n > 0 => codec.recv(&rbuf[..n]),
+                        // A half-closed peer may still read the response.
+                        Poll::Ready(Ok(_)) => peer_eof = true,
+                        Poll::Ready(Err(_)) => return Poll::Ready(Ok(None)),
+                        Poll::Pending => break,
+                    }
+                }
+                Poll::Pending
             })
+            .await;
+            match next {
+                Ok(Some(Some(Frame::Data(data)))) => self
+                    .codec
+                    .send_data(&data, &mut self.out)
+                    .map_err(send_failed)?,
+                Ok(Some(Some(Frame::Trailers(t)))) => break Some(t),
+                Ok(Some(None)) => break None,
+                Ok(None) => return Err(Stop),
+                Err(payload) => {
+                    tracing::error!(
+                        target: "roadrunner",
+                        event = "request.exception",
+                        listener = &*self.shared.name,
+                        panic = message(&*payload),
+                        "response stream panicked after the response had started",
+                    );
+                    return Err(Stop);
+                }
+            }
+        };
+        if peer_eof {
+            self.codec.recv_eof();
+        }
+        self.codec
+            .send_end(trailers.as_ref(), &mut self.out)
+            .map_err(send_failed)
     }
 
     /// Answers a protocol error with its status; the codec closes after it.
@@ -218,16 +314,46 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             peer = %self.peer,
             error = %e,
         );
-        let _ = self.write_response(status_response(e.status()));
+        let (parts, body) = status_response(e.status()).into_parts();
+        let _ = self.write_full(&parts, body.as_bytes());
         let _ = self.flush().await;
         Stop
     }
 
+    /// Writes out what has gathered. Most writes fit the socket buffer at once, so the
+    /// write deadline (`send_timeout`) is armed only once the peer stops taking bytes.
     async fn flush(&mut self) -> Result<(), Stop> {
-        if self.out.is_empty() {
-            return Ok(());
+        let mut sent = 0;
+        let mut deadline = None;
+        while sent < self.out.len() {
+            let (io, buf) = (&mut self.io, &self.out[sent..]);
+            let n = match poll_fn(|cx| Poll::Ready(io.poll_write(cx, buf))).await {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    let d = *deadline
+                        .get_or_insert_with(|| Instant::now() + self.shared.limits.send_timeout);
+                    if self.armed.is_none_or(|armed| d < armed) {
+                        self.timer.reset(d);
+                        self.armed = Some(d);
+                    }
+                    let (io, buf) = (&mut self.io, &self.out[sent..]);
+                    match before(&mut self.timer, poll_fn(|cx| io.poll_write(cx, buf))).await {
+                        Some(r) => r,
+                        None => {
+                            self.armed = None;
+                            if Instant::now() >= d {
+                                return Err(Stop);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match n {
+                Ok(0) | Err(_) => return Err(Stop),
+                Ok(n) => sent += n,
+            }
         }
-        write_all(&mut self.io, &self.out).await.map_err(|_| Stop)?;
         self.out.clear();
         if self.out.capacity() > FLUSH_AT {
             self.out = Vec::new();
@@ -266,6 +392,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             }
         }
     }
+}
+
+fn send_failed(e: roadrunner_h1::SendError) -> Stop {
+    tracing::error!(target: "roadrunner", event = "response.error", error = %e);
+    Stop
 }
 
 /// A request body gathered from its pieces, copying only when there are several.

@@ -13,6 +13,7 @@ use futures_lite::future;
 use crate::counters::{ConnSlot, Counters};
 use crate::listener::Shared;
 use crate::runtime::{ByteStream, Runtime};
+use crate::tls::TlsStream;
 
 /// What a connection and its drain watcher tell each other.
 #[derive(Debug, Default)]
@@ -48,8 +49,36 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
     shared: Arc<Shared>,
     slot: ConnSlot,
 ) {
+    tracing::debug!(
+        target: "roadrunner",
+        event = "listener.accept",
+        listener = &*shared.name,
+        peer = %peer,
+    );
+    match &shared.tls {
+        None => serve_h1(&rt, io, peer, &shared).await,
+        Some(config) => match TlsStream::new(io, config.clone()) {
+            Ok(io) => serve_h1(&rt, io, peer, &shared).await,
+            Err(e) => tracing::warn!(target: "roadrunner", event = "tls.error", error = %e),
+        },
+    }
+    drop(slot);
+    tracing::debug!(
+        target: "roadrunner",
+        event = "listener.conn_close",
+        listener = &*shared.name,
+        peer = %peer,
+    );
+}
+
+async fn serve_h1<R: Runtime, S: ByteStream>(
+    rt: &R,
+    io: S,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) {
     let flags = DrainFlags::default();
-    let mut conn = h1::Conn::new(&rt, io, peer, shared.clone(), &flags);
+    let mut conn = h1::Conn::new(rt, io, peer, shared.clone(), &flags);
     if shared.graceful_drain {
         future::or(conn.run(), shared.drain.watch(&flags.idle, &flags.noticed)).await;
     } else {
@@ -57,7 +86,6 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
         conn.run().await;
     }
     conn.close().await;
-    drop(slot);
 }
 
 /// Counts a connection that drain cannot reach, for as long as it lives.

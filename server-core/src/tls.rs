@@ -1,0 +1,118 @@
+//! TLS as one more sans-IO layer: rustls' `ServerConnection` between the socket and
+//! the protocol driver, presented to the driver as just another [`ByteStream`]. It
+//! lives here once, so every runtime gets it.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use rustls::{ServerConfig, ServerConnection};
+
+use crate::runtime::ByteStream;
+
+const RAW_BUF: usize = 16 * 1024;
+
+/// The server's TLS configuration with ALPN set from the listener's protocols.
+pub(crate) fn with_alpn(config: &ServerConfig, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// A TLS session over a byte stream. Reads drive the handshake; plaintext writes are
+/// accepted into rustls and pushed out as records, before any further read or write.
+pub(crate) struct TlsStream<S> {
+    io: S,
+    tls: ServerConnection,
+    raw: Box<[u8]>,
+    /// Records produced by rustls and not yet written, from `sent` on.
+    pending: Vec<u8>,
+    sent: usize,
+    eof: bool,
+    closing: bool,
+}
+
+impl<S: ByteStream> TlsStream<S> {
+    pub(crate) fn new(io: S, config: Arc<ServerConfig>) -> io::Result<Self> {
+        let tls = ServerConnection::new(config).map_err(io::Error::other)?;
+        Ok(TlsStream {
+            io,
+            tls,
+            raw: vec![0; RAW_BUF].into_boxed_slice(),
+            pending: Vec::new(),
+            sent: 0,
+            eof: false,
+            closing: false,
+        })
+    }
+
+    /// Writes out every record rustls has produced.
+    fn poll_flush_records(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.sent == self.pending.len() {
+                self.pending.clear();
+                self.sent = 0;
+                if !self.tls.wants_write() {
+                    return Poll::Ready(Ok(()));
+                }
+                self.tls.write_tls(&mut self.pending)?;
+            }
+            let n = ready!(self.io.poll_write(cx, &self.pending[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+    }
+}
+
+impl<S: ByteStream> ByteStream for TlsStream<S> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            // Handshake messages and alerts must go out before we wait for the peer.
+            ready!(self.poll_flush_records(cx))?;
+            match self.tls.reader().read(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if self.eof {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            let n = ready!(self.io.poll_read(cx, &mut self.raw))?;
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            let mut input = &self.raw[..n];
+            while !input.is_empty() {
+                self.tls.read_tls(&mut input)?;
+                if let Err(e) = self.tls.process_new_packets() {
+                    // rustls has queued the alert that tells the peer why.
+                    let _ = self.poll_flush_records(cx);
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+                }
+            }
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flush_records(cx))?;
+        let n = self.tls.writer().write(buf)?;
+        // The bytes are taken; records that do not fit the socket now go out on the
+        // next call.
+        if let Poll::Ready(Err(e)) = self.poll_flush_records(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.closing {
+            self.tls.send_close_notify();
+            self.closing = true;
+        }
+        ready!(self.poll_flush_records(cx))?;
+        self.io.poll_shutdown(cx)
+    }
+}
