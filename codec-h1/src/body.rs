@@ -95,7 +95,11 @@ fn take_len(remaining: u64, available: usize) -> usize {
 }
 
 impl Chunked {
-    fn decode(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<Decoded>, ErrorKind> {
+    fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        config: &Config,
+    ) -> Result<Option<Decoded>, ErrorKind> {
         loop {
             match self.state {
                 State::Data => {
@@ -112,7 +116,9 @@ impl Chunked {
                 State::Trailers => return self.trailers(buf, config),
                 State::Done => return Ok(Some(Decoded::End(None))),
                 _ => {
-                    let Some(&b) = buf.first() else { return Ok(None) };
+                    let Some(&b) = buf.first() else {
+                        return Ok(None);
+                    };
                     buf.advance(1);
                     self.step(b, config)?;
                 }
@@ -171,7 +177,11 @@ impl Chunked {
         Ok(())
     }
 
-    fn trailers(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<Decoded>, ErrorKind> {
+    fn trailers(
+        &mut self,
+        buf: &mut BytesMut,
+        config: &Config,
+    ) -> Result<Option<Decoded>, ErrorKind> {
         let Some(section) = self.trailers.scan(buf, config)? else {
             return Ok(None);
         };
@@ -197,14 +207,12 @@ fn hex(b: u8) -> u8 {
 mod tests {
     use super::*;
 
+    /// Body, trailers and unconsumed rest, or the error.
+    type Outcome = Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>), ErrorKind>;
+
     /// Decodes `input` fed in pieces of `step` bytes; returns the body, the trailers and
     /// the unconsumed rest, or the error.
-    fn run(
-        mut dec: BodyDecoder,
-        input: &[u8],
-        step: usize,
-        config: &Config,
-    ) -> Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>), ErrorKind> {
+    fn run(mut dec: BodyDecoder, input: &[u8], step: usize, config: &Config) -> Outcome {
         let mut buf = BytesMut::new();
         let mut body = Vec::new();
         let mut chunks = input.chunks(step);
@@ -223,20 +231,24 @@ mod tests {
         }
     }
 
-    fn chunked(input: &[u8]) -> Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>), ErrorKind> {
-        let whole = run(BodyDecoder::chunked(), input, input.len().max(1), &Config::default());
+    fn chunked(input: &[u8]) -> Outcome {
+        let whole = run(
+            BodyDecoder::chunked(),
+            input,
+            input.len().max(1),
+            &Config::default(),
+        );
         let bytewise = run(BodyDecoder::chunked(), input, 1, &Config::default());
         // The byte-wise run stops feeding at the end, so its rest is not compared.
-        let key = |r: &Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>), ErrorKind>| {
-            format!("{:?}", r.as_ref().map(|(b, t, _)| (b.clone(), t.clone())))
-        };
+        let key = |r: &Outcome| format!("{:?}", r.as_ref().map(|(b, t, _)| (b.clone(), t.clone())));
         assert_eq!(key(&whole), key(&bytewise));
         whole
     }
 
     #[test]
     fn length() {
-        let (body, t, rest) = run(BodyDecoder::Length(3), b"abcdef", 2, &Config::default()).unwrap();
+        let (body, t, rest) =
+            run(BodyDecoder::Length(3), b"abcdef", 2, &Config::default()).unwrap();
         assert_eq!((&body[..], t, &rest[..]), (&b"abc"[..], None, &b"d"[..]));
         let r = run(BodyDecoder::Length(3), b"ab", 1, &Config::default());
         assert_eq!(r.unwrap_err(), ErrorKind::UnexpectedEof);
@@ -248,10 +260,16 @@ mod tests {
         let (body, t, rest) = chunked(input).unwrap();
         assert_eq!(body, b"abcde");
         let t = t.unwrap();
-        assert_eq!((t["t"].as_bytes(), t["u"].as_bytes()), (&b"1"[..], &b"2"[..]));
+        assert_eq!(
+            (t["t"].as_bytes(), t["u"].as_bytes()),
+            (&b"1"[..], &b"2"[..])
+        );
         assert_eq!(rest, b"next");
         let (body, t, rest) = chunked(b"A\r\n0123456789\r\n0\r\n\r\n").unwrap();
-        assert_eq!((&body[..], t, &rest[..]), (&b"0123456789"[..], None, &b""[..]));
+        assert_eq!(
+            (&body[..], t, &rest[..]),
+            (&b"0123456789"[..], None, &b""[..])
+        );
     }
 
     #[test]
@@ -284,28 +302,57 @@ mod tests {
 
     #[test]
     fn sixteen_digits_ok_until_cap() {
-        let config = Config { max_content_length: u64::MAX, ..Config::default() };
+        let config = Config {
+            max_content_length: u64::MAX,
+            ..Config::default()
+        };
         let r = run(BodyDecoder::chunked(), b"fffffffffffffffff\r\n", 1, &config);
         assert!(matches!(r, Err(ErrorKind::BadRequest(_))));
         let r = run(BodyDecoder::chunked(), b"ffffffffffffffff\r\n", 1, &config);
         assert_eq!(r.unwrap_err(), ErrorKind::UnexpectedEof);
-        let r = run(BodyDecoder::chunked(), b"ffffffffffffffff\r\n", 1, &Config::default());
+        let r = run(
+            BodyDecoder::chunked(),
+            b"ffffffffffffffff\r\n",
+            1,
+            &Config::default(),
+        );
         assert_eq!(r.unwrap_err(), ErrorKind::BodyTooLarge);
     }
 
     #[test]
     fn chunked_cap_boundary() {
-        let config = Config { max_content_length: 4, ..Config::default() };
-        let ok = run(BodyDecoder::chunked(), b"2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n", 1, &config);
+        let config = Config {
+            max_content_length: 4,
+            ..Config::default()
+        };
+        let ok = run(
+            BodyDecoder::chunked(),
+            b"2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n",
+            1,
+            &config,
+        );
         assert_eq!(ok.unwrap().0, b"abcd");
-        let over = run(BodyDecoder::chunked(), b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n", 1, &config);
+        let over = run(
+            BodyDecoder::chunked(),
+            b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n",
+            1,
+            &config,
+        );
         assert_eq!(over.unwrap_err(), ErrorKind::BodyTooLarge);
     }
 
     #[test]
     fn trailer_caps() {
-        let config = Config { max_header_count: 1, ..Config::default() };
-        let r = run(BodyDecoder::chunked(), b"0\r\nA: 1\r\nB: 2\r\n\r\n", 1, &config);
+        let config = Config {
+            max_header_count: 1,
+            ..Config::default()
+        };
+        let r = run(
+            BodyDecoder::chunked(),
+            b"0\r\nA: 1\r\nB: 2\r\n\r\n",
+            1,
+            &config,
+        );
         assert_eq!(r.unwrap_err(), ErrorKind::TooManyHeaders);
     }
 }

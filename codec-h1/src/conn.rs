@@ -280,11 +280,14 @@ impl ServerConn {
             None if r.http10 => (FramingHeader::None, OutBody::UntilClose),
             None => (FramingHeader::Chunked, OutBody::Chunked),
         };
-        let caller_close =
-            headers.get_all(header::CONNECTION).iter().any(|v| encode::has_token(v.as_bytes(), b"close"));
+        let caller_close = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|v| encode::has_token(v.as_bytes(), b"close"));
         // A client told to wait for 100 Continue may never send the body we would have
         // to read past, so the connection cannot be reused.
-        let body_unsent = r.expect_continue && !r.continue_sent && matches!(self.read, Read::Body(_));
+        let body_unsent =
+            r.expect_continue && !r.continue_sent && matches!(self.read, Read::Body(_));
         let close = self.close_requested
             || self.failed
             || !r.keep_alive
@@ -307,7 +310,10 @@ impl ServerConn {
         if switching {
             self.read = Read::Upgraded { taken: false };
         }
-        self.write = Write::Started { body, close: close && !switching };
+        self.write = Write::Started {
+            body,
+            close: close && !switching,
+        };
         Ok(())
     }
 
@@ -336,7 +342,11 @@ impl ServerConn {
     /// Ends the response: the last chunk and `trailers` when chunked (trailers are ignored
     /// otherwise). Afterwards `poll_event` moves on to the next request, unless the
     /// connection closes. Ending a content-length body short is an error and closes.
-    pub fn send_end(&mut self, trailers: Option<&HeaderMap>, out: &mut Vec<u8>) -> Result<(), SendError> {
+    pub fn send_end(
+        &mut self,
+        trailers: Option<&HeaderMap>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
         let Write::Started { body, close } = self.write else {
             return Err(SendError::NotStarted);
         };
@@ -372,7 +382,8 @@ impl ServerConn {
     pub fn close_after_response(&mut self) {
         self.close_requested = true;
         let owed = self.req.active || (self.failed && !self.error_answered);
-        if !owed && matches!(self.write, Write::Idle) && !matches!(self.read, Read::Upgraded { .. }) {
+        if !owed && matches!(self.write, Write::Idle) && !matches!(self.read, Read::Upgraded { .. })
+        {
             self.shut();
         }
     }

@@ -17,13 +17,19 @@ const MAX_DATE_SECS: u64 = 253_402_300_799;
 
 impl DateCache {
     pub(crate) fn new() -> Self {
-        DateCache { secs: u64::MAX, value: [0; 29] }
+        DateCache {
+            secs: u64::MAX,
+            value: [0; 29],
+        }
     }
 
     /// The IMF-fixdate for `now`; clock values outside what httpdate can format are
     /// clamped rather than allowed to panic.
     pub(crate) fn get(&mut self, now: SystemTime) -> &[u8] {
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()).min(MAX_DATE_SECS);
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .min(MAX_DATE_SECS);
         if secs != self.secs {
             let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
             // An IMF-fixdate is always 29 bytes long.
@@ -192,10 +198,24 @@ mod tests {
         let mut cache = DateCache::new();
         let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
         assert_eq!(cache.get(t), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.get(t + Duration::from_millis(900)), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.get(t + Duration::from_secs(1)), b"Sun, 06 Nov 1994 08:49:38 GMT");
-        assert_eq!(cache.get(UNIX_EPOCH - Duration::from_secs(5)), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(cache.get(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)).len(), 29);
+        assert_eq!(
+            cache.get(t + Duration::from_millis(900)),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            cache.get(t + Duration::from_secs(1)),
+            b"Sun, 06 Nov 1994 08:49:38 GMT"
+        );
+        assert_eq!(
+            cache.get(UNIX_EPOCH - Duration::from_secs(5)),
+            b"Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(
+            cache
+                .get(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4))
+                .len(),
+            29
+        );
     }
 
     #[test]
@@ -207,7 +227,14 @@ mod tests {
         h.insert("x-a", HeaderValue::from_static("b"));
         let mut out = Vec::new();
         let (ok, close) = (StatusCode::OK, ConnectionHeader::Close);
-        write_head(&mut out, ok, &h, Some(b"D"), FramingHeader::Length(5), close);
+        write_head(
+            &mut out,
+            ok,
+            &h,
+            Some(b"D"),
+            FramingHeader::Length(5),
+            close,
+        );
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
@@ -215,7 +242,14 @@ mod tests {
         );
         let mut out = Vec::new();
         let status = StatusCode::from_u16(599).unwrap();
-        write_head(&mut out, status, &h, None, FramingHeader::Chunked, ConnectionHeader::KeepAlive);
+        write_head(
+            &mut out,
+            status,
+            &h,
+            None,
+            FramingHeader::Chunked,
+            ConnectionHeader::KeepAlive,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 599 \r\nconnection: upgrade\r\nx-a: b\r\n"));
         assert!(text.ends_with("transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n"));

@@ -62,7 +62,10 @@ fn relifetime<'a, 'b>(
 
 impl HeaderSlots {
     pub(crate) fn new(len: usize) -> Self {
-        HeaderSlots { slots: Vec::with_capacity(len), len }
+        HeaderSlots {
+            slots: Vec::with_capacity(len),
+            len,
+        }
     }
 
     /// Lends `len` slots living as long as the parsed buffer.
@@ -100,7 +103,11 @@ pub(crate) fn parse(head: &Bytes, slots: &mut HeaderSlots) -> Result<RequestHead
             .map_err(|_| ErrorKind::BadRequest("invalid method"))?;
         let uri = Uri::from_maybe_shared(head.slice_ref(path.as_bytes()))
             .map_err(|_| ErrorKind::BadRequest("invalid request target"))?;
-        let version = if v == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
+        let version = if v == 0 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
         let fields = Fields::collect(head, req.headers)?;
         fields.into_head(method, uri, version)
     })
@@ -158,7 +165,10 @@ struct Codings {
 
 impl Fields {
     fn collect(head: &Bytes, raw: &[httparse::Header<'_>]) -> Result<Self, ErrorKind> {
-        let mut f = Fields { map: HeaderMap::with_capacity(raw.len()), ..Fields::default() };
+        let mut f = Fields {
+            map: HeaderMap::with_capacity(raw.len()),
+            ..Fields::default()
+        };
         for h in raw {
             let (name, value) = field(head, h)?;
             let v = h.value;
@@ -200,7 +210,9 @@ impl Fields {
         let te = self.te.get_or_insert_with(Codings::default);
         for coding in list(v) {
             if te.chunked {
-                return Err(ErrorKind::BadRequest("chunked is not the final transfer coding"));
+                return Err(ErrorKind::BadRequest(
+                    "chunked is not the final transfer coding",
+                ));
             }
             let name = trim(coding.split(|&b| b == b';').next().unwrap_or_default());
             if name.eq_ignore_ascii_case(b"chunked") {
@@ -212,7 +224,12 @@ impl Fields {
         Ok(())
     }
 
-    fn into_head(self, method: Method, uri: Uri, version: Version) -> Result<RequestHead, ErrorKind> {
+    fn into_head(
+        self,
+        method: Method,
+        uri: Uri,
+        version: Version,
+    ) -> Result<RequestHead, ErrorKind> {
         let http11 = version == Version::HTTP_11;
         if self.hosts > 1 {
             return Err(ErrorKind::BadRequest("more than one host"));
@@ -222,7 +239,9 @@ impl Fields {
         }
         let body = match (self.te, self.content_length) {
             (Some(_), Some(_)) => {
-                return Err(ErrorKind::BadRequest("content-length with transfer-encoding"))
+                return Err(ErrorKind::BadRequest(
+                    "content-length with transfer-encoding",
+                ))
             }
             (Some(_), None) if !http11 => {
                 return Err(ErrorKind::BadRequest("transfer-encoding in HTTP/1.0"))
@@ -243,7 +262,11 @@ impl Fields {
             version,
             headers: self.map,
             body,
-            keep_alive: if http11 { !self.close } else { self.keep_alive && !self.close },
+            keep_alive: if http11 {
+                !self.close
+            } else {
+                self.keep_alive && !self.close
+            },
             expect_continue: self.expect_continue && body != BodyKind::Empty,
             upgrade: http11 && self.conn_upgrade && self.upgrade,
         })
@@ -256,8 +279,14 @@ pub(crate) fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
     &v[start..end]
 }
 
@@ -277,7 +306,10 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<RequestHead, ErrorKind> {
-        parse(&Bytes::copy_from_slice(s.as_bytes()), &mut HeaderSlots::new(16))
+        parse(
+            &Bytes::copy_from_slice(s.as_bytes()),
+            &mut HeaderSlots::new(16),
+        )
     }
 
     fn bad(s: &str) -> bool {
@@ -288,7 +320,15 @@ mod tests {
     fn decimal() {
         assert_eq!(parse_decimal(b"0"), Some(0));
         assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
-        for v in [&b""[..], b"+5", b"-5", b"0x5", b"5 5", b"18446744073709551616", b"5a"] {
+        for v in [
+            &b""[..],
+            b"+5",
+            b"-5",
+            b"0x5",
+            b"5 5",
+            b"18446744073709551616",
+            b"5a",
+        ] {
             assert_eq!(parse_decimal(v), None, "{v:?}");
         }
     }
@@ -305,30 +345,55 @@ mod tests {
 
     #[test]
     fn content_length_rules() {
-        let cl = |v: &str| p(&format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {v}\r\n\r\n"));
+        let cl = |v: &str| {
+            p(&format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {v}\r\n\r\n"
+            ))
+        };
         assert_eq!(cl("5, 5").unwrap().body, BodyKind::Length(5));
         assert_eq!(cl("0").unwrap().body, BodyKind::Empty);
-        for v in ["+5", "0x5", "", "5 5", "5,6", "18446744073709551616", "5,", "-1"] {
+        for v in [
+            "+5",
+            "0x5",
+            "",
+            "5 5",
+            "5,6",
+            "18446744073709551616",
+            "5,",
+            "-1",
+        ] {
             assert!(matches!(cl(v), Err(ErrorKind::BadRequest(_))), "{v}");
         }
-        assert!(bad("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"));
+        assert!(bad(
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+        ));
         let same = "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n";
         assert_eq!(p(same).unwrap().body, BodyKind::Length(5));
     }
 
     #[test]
     fn transfer_encoding_rules() {
-        let te = |v: &str| p(&format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {v}\r\n\r\n"));
+        let te = |v: &str| {
+            p(&format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {v}\r\n\r\n"
+            ))
+        };
         assert_eq!(te("chunked").unwrap().body, BodyKind::Chunked);
         assert_eq!(te("Chunked").unwrap().body, BodyKind::Chunked);
         for v in ["gzip", "gzip, chunked", "identity"] {
-            assert_eq!(te(v).unwrap_err(), ErrorKind::UnsupportedTransferCoding, "{v}");
+            assert_eq!(
+                te(v).unwrap_err(),
+                ErrorKind::UnsupportedTransferCoding,
+                "{v}"
+            );
         }
         for v in ["chunked, chunked", "chunked, gzip", ""] {
             assert!(matches!(te(v), Err(ErrorKind::BadRequest(_))), "{v}");
         }
         assert!(bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"));
-        assert!(bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"));
+        assert!(bad(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+        ));
         assert!(bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"));
     }
 
@@ -349,7 +414,12 @@ mod tests {
         assert!(bad("GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n"));
         assert!(bad("GET / HTTP/1.1\r\nHost: x\r\nA: b\x01c\r\n\r\n"));
         assert!(bad("GET / HTTP/1.1\r\nHost: x\r\nA: b\x7fc\r\n\r\n"));
-        assert_eq!(p("GET / HTTP/1.1\r\nHost: x\r\nA: b\tc\r\n\r\n").unwrap().headers["a"], "b\tc");
+        assert_eq!(
+            p("GET / HTTP/1.1\r\nHost: x\r\nA: b\tc\r\n\r\n")
+                .unwrap()
+                .headers["a"],
+            "b\tc"
+        );
     }
 
     #[test]

@@ -55,6 +55,8 @@
 //! assert!(!conn.is_closed()); // keep-alive: ready for the next request
 //! ```
 
+#![warn(missing_docs)]
+
 mod body;
 mod config;
 mod conn;

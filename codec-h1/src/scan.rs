@@ -35,12 +35,21 @@ pub(crate) struct LineScanner {
 impl LineScanner {
     /// A scanner for a request head (request line, then field lines).
     pub(crate) fn request() -> Self {
-        LineScanner { start: 0, pos: 0, fields: 0, block: 0, request_line: true }
+        LineScanner {
+            start: 0,
+            pos: 0,
+            fields: 0,
+            block: 0,
+            request_line: true,
+        }
     }
 
     /// A scanner for a trailer section (field lines only).
     pub(crate) fn trailers() -> Self {
-        LineScanner { request_line: false, ..Self::request() }
+        LineScanner {
+            request_line: false,
+            ..Self::request()
+        }
     }
 
     /// True while nothing but skipped empty lines has been received.
@@ -49,10 +58,14 @@ impl LineScanner {
     }
 
     /// Scans what `buf` holds; `Some` once the section is complete.
-    pub(crate) fn scan(&mut self, buf: &[u8], config: &Config) -> Result<Option<Section>, ErrorKind> {
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        config: &Config,
+    ) -> Result<Option<Section>, ErrorKind> {
         loop {
             let rest = buf.get(self.pos..).unwrap_or_default();
-            let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+            let Some(lf) = find_lf(rest) else {
                 // A trailing CR may be the first half of the CRLF: not counted, as in a
                 // complete line.
                 let len = rest.len() - usize::from(rest.last() == Some(&b'\r'));
@@ -80,7 +93,10 @@ impl LineScanner {
                 continue;
             }
             if len == 0 {
-                return Ok(Some(Section { start: self.start, end: self.pos }));
+                return Ok(Some(Section {
+                    start: self.start,
+                    end: self.pos,
+                }));
             }
             self.fields += 1;
             if self.fields > config.max_header_count {
@@ -106,6 +122,29 @@ impl LineScanner {
         }
         Ok(())
     }
+}
+
+/// Index of the first LF, eight bytes at a time: every head byte goes through here, and
+/// this is measurably faster than a byte loop.
+fn find_lf(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let words = s.chunks_exact(8);
+    let tail = words.remainder();
+    for (i, word) in words.enumerate() {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
+        // The lowest set bit marks the first zero byte of `x` exactly; bits above it
+        // may be spurious, so only the lowest is used.
+        let found = x.wrapping_sub(ONES) & !x & HIGH;
+        if found != 0 {
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let base = s.len() - tail.len();
+    tail.iter().position(|&b| b == b'\n').map(|p| base + p)
 }
 
 /// Validates a complete request line (with its CRLF) as soon as it is in, so that an
@@ -169,7 +208,12 @@ mod tests {
 
     fn both(input: &[u8]) -> Result<Option<Section>, ErrorKind> {
         let whole = scan_all(input, &small());
-        assert_eq!(whole, scan_bytewise(input, &small()), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            whole,
+            scan_bytewise(input, &small()),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
         whole
     }
 
@@ -183,24 +227,37 @@ mod tests {
     fn request_line_cap_boundary() {
         // "GET /" + path making the line exactly 20 bytes.
         assert!(both(b"GET /abcdef HTTP/1.1\r\n\r\n").unwrap().is_some());
-        assert_eq!(both(b"GET /abcdefg HTTP/1.1\r\n\r\n"), Err(ErrorKind::RequestLineTooLong));
+        assert_eq!(
+            both(b"GET /abcdefg HTTP/1.1\r\n\r\n"),
+            Err(ErrorKind::RequestLineTooLong)
+        );
         assert_eq!(both(&[b'a'; 21]), Err(ErrorKind::RequestLineTooLong));
         assert_eq!(both(&[b'a'; 20]), Ok(None));
     }
 
     #[test]
     fn header_line_cap_boundary() {
-        assert!(both(b"GET / HTTP/1.1\r\nA: 4567890\r\n\r\n").unwrap().is_some());
-        assert_eq!(both(b"GET / HTTP/1.1\r\nA: 45678901\r\n\r\n"), Err(ErrorKind::HeaderLineTooLong));
-        assert_eq!(both(b"GET / HTTP/1.1\r\nA: 45678901"), Err(ErrorKind::HeaderLineTooLong));
+        assert!(both(b"GET / HTTP/1.1\r\nA: 4567890\r\n\r\n")
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            both(b"GET / HTTP/1.1\r\nA: 45678901\r\n\r\n"),
+            Err(ErrorKind::HeaderLineTooLong)
+        );
+        assert_eq!(
+            both(b"GET / HTTP/1.1\r\nA: 45678901"),
+            Err(ErrorKind::HeaderLineTooLong)
+        );
     }
 
     #[test]
     fn block_cap_boundary() {
         // 3 lines of 8 + 2 bytes = 30: at the cap.
-        assert!(both(b"GET / HTTP/1.1\r\nA: 45678\r\nB: 45678\r\nC: 45678\r\n\r\n")
-            .unwrap()
-            .is_some());
+        assert!(
+            both(b"GET / HTTP/1.1\r\nA: 45678\r\nB: 45678\r\nC: 45678\r\n\r\n")
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(
             both(b"GET / HTTP/1.1\r\nA: 45678\r\nB: 45678\r\nC: 456789\r\n\r\n"),
             Err(ErrorKind::HeaderBlockTooLarge)
@@ -209,7 +266,9 @@ mod tests {
 
     #[test]
     fn count_cap_boundary() {
-        assert!(both(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").unwrap().is_some());
+        assert!(both(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+            .unwrap()
+            .is_some());
         assert_eq!(
             both(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"),
             Err(ErrorKind::TooManyHeaders)
@@ -218,11 +277,26 @@ mod tests {
 
     #[test]
     fn bare_lf_and_folding() {
-        assert!(matches!(both(b"GET / HTTP/1.1\nA: 1\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\n\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n x\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / HTTP/1.1\r\nA: 1\r\n\tx\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(
+            both(b"GET / HTTP/1.1\nA: 1\r\n\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET / HTTP/1.1\r\nA: 1\n\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET / HTTP/1.1\r\nA: 1\r\n\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET / HTTP/1.1\r\nA: 1\r\n x\r\n\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET / HTTP/1.1\r\nA: 1\r\n\tx\r\n\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
     }
 
     #[test]
@@ -232,28 +306,72 @@ mod tests {
         let mut many = b"\r\n".repeat(MAX_EMPTY_LINES + 1);
         many.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
         assert!(matches!(both(&many), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"\nGET / HTTP/1.1\r\n\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(
+            both(b"\nGET / HTTP/1.1\r\n\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
     }
 
     #[test]
     fn request_line_checked_early() {
-        assert_eq!(both(b"GET / HTTP/2.0\r\n"), Err(ErrorKind::VersionNotSupported));
-        assert_eq!(both(b"GET / HTTP/1.2\r\n"), Err(ErrorKind::VersionNotSupported));
+        assert_eq!(
+            both(b"GET / HTTP/2.0\r\n"),
+            Err(ErrorKind::VersionNotSupported)
+        );
+        assert_eq!(
+            both(b"GET / HTTP/1.2\r\n"),
+            Err(ErrorKind::VersionNotSupported)
+        );
         assert!(matches!(both(b"GET /\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / HTTP/1\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET / http/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET  / HTTP/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
-        assert!(matches!(both(b"GET /a b HTTP/1.1\r\n"), Err(ErrorKind::BadRequest(_))));
+        assert!(matches!(
+            both(b"GET / HTTP/1\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET / http/1.1\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET  / HTTP/1.1\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+        assert!(matches!(
+            both(b"GET /a b HTTP/1.1\r\n"),
+            Err(ErrorKind::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn find_lf_matches_position() {
+        let mut data = vec![b'a'; 40];
+        assert_eq!(find_lf(&data), None);
+        for at in 0..40 {
+            data[at] = b'\n';
+            assert_eq!(find_lf(&data), Some(at));
+            data[at + 1..].fill(b'\n');
+            assert_eq!(find_lf(&data), Some(at));
+            data.fill(0x8a);
+        }
+        assert_eq!(find_lf(b""), None);
     }
 
     #[test]
     fn trailers_mode() {
         let mut s = LineScanner::trailers();
-        assert_eq!(s.scan(b"\r\n", &small()), Ok(Some(Section { start: 0, end: 2 })));
+        assert_eq!(
+            s.scan(b"\r\n", &small()),
+            Ok(Some(Section { start: 0, end: 2 }))
+        );
         let mut s = LineScanner::trailers();
-        assert_eq!(s.scan(b"A: 1\r\n\r\n", &small()), Ok(Some(Section { start: 0, end: 8 })));
+        assert_eq!(
+            s.scan(b"A: 1\r\n\r\n", &small()),
+            Ok(Some(Section { start: 0, end: 8 }))
+        );
         let mut s = LineScanner::trailers();
-        assert_eq!(s.scan(b"A: 45678901", &small()), Err(ErrorKind::HeaderLineTooLong));
+        assert_eq!(
+            s.scan(b"A: 45678901", &small()),
+            Err(ErrorKind::HeaderLineTooLong)
+        );
     }
 
     #[test]

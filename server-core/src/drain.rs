@@ -80,6 +80,11 @@ impl Drain {
         self.notices.load(Ordering::Acquire)
     }
 
+    /// Waits for the next notice or kill.
+    pub(crate) fn listen(&self) -> event_listener::EventListener {
+        self.event.listen()
+    }
+
     /// Whether responses should now close their connection.
     pub(crate) fn closing(&self) -> bool {
         self.phase.load(Ordering::Acquire) != ACCEPTING

@@ -26,6 +26,7 @@ mod counters;
 mod drain;
 mod handler;
 mod listener;
+mod loop_handler;
 mod middleware;
 mod options;
 mod panic;
@@ -40,6 +41,7 @@ pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
 pub use listener::{Listener, ListenerRef, ReloadError, StartError};
+pub use loop_handler::{loop_body, Loop, LoopEnded, LoopEvent, Mailbox, MAILBOX_CAPACITY};
 pub use middleware::{Middleware, Next};
 pub use options::{
     BodyBuffering, Http1Options, Http2Options, Http3Options, Options, OptionsError, Protocol,

@@ -286,6 +286,14 @@ async fn wait_for_count(counters: &Counters, target: usize) {
 pub struct ListenerRef(Arc<Shared>);
 
 impl ListenerRef {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        ListenerRef(shared)
+    }
+
+    pub(crate) fn drain_state(&self) -> &Drain {
+        &self.0.drain
+    }
+
     /// The running listener called `name`.
     pub fn lookup(name: &str) -> Option<ListenerRef> {
         registry::find(name).map(ListenerRef)

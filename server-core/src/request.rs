@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::body::Body;
+use crate::listener::ListenerRef;
 
 /// A request, the same type on every protocol.
 pub type Request = http::Request<Body>;
@@ -17,7 +18,7 @@ pub type State = Arc<dyn Any + Send + Sync>;
 /// Per-request facts the server attaches to every request's extensions.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
-    pub(crate) listener: Arc<str>,
+    pub(crate) listener: ListenerRef,
     pub(crate) peer: SocketAddr,
     pub(crate) id: u64,
     pub(crate) params: Params,
@@ -84,7 +85,12 @@ pub trait RequestExt {
 
     /// The name of the listener that accepted the request.
     fn listener_name(&self) -> Option<&str> {
-        self.context().map(|c| &*c.listener)
+        self.context().map(|c| c.listener.name())
+    }
+
+    /// The listener that accepted the request (its counters, status, drain notices).
+    fn listener(&self) -> Option<&ListenerRef> {
+        self.context().map(|c| &c.listener)
     }
 
     /// A number unique to this request within the process.

@@ -19,7 +19,7 @@ use super::clock::ReadClock;
 use super::DrainFlags;
 use crate::body::{Body, Frame, FrameStream, Kind};
 use crate::handler::status_response;
-use crate::listener::Shared;
+use crate::listener::{ListenerRef, Shared};
 use crate::panic::{message, CatchUnwind};
 use crate::request::{Request, RequestContext, RequestExt, Response, Trailers};
 use crate::runtime::{before, read, shutdown, ByteStream, Runtime, Timer};
@@ -155,7 +155,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         }
         *req.body_mut() = body.finish();
         req.extensions_mut().insert(RequestContext {
-            listener: self.shared.name.clone(),
+            listener: ListenerRef::new(self.shared.clone()),
             peer: self.peer,
             id: self.shared.next_request_id(),
             params: Default::default(),
