@@ -8,6 +8,8 @@ use bytes::Bytes;
 use futures_lite::Stream;
 use http::HeaderMap;
 
+use crate::incoming::{BodyError, Piece, Pipe};
+
 /// One piece of a streamed body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -34,6 +36,11 @@ pub(crate) enum Kind {
     Empty,
     Full(Bytes),
     Stream(FrameStream),
+    /// A request body still arriving, read by the handler (`body_buffering: manual`).
+    Incoming {
+        pipe: Pipe,
+        hint: Option<u64>,
+    },
 }
 
 impl Body {
@@ -50,26 +57,33 @@ impl Body {
         }
     }
 
-    /// The buffered bytes; empty for a streamed body.
+    pub(crate) fn incoming(pipe: Pipe, hint: Option<u64>) -> Self {
+        Body {
+            kind: Kind::Incoming { pipe, hint },
+        }
+    }
+
+    /// The buffered bytes; empty for a streamed or still-arriving body.
     pub fn as_bytes(&self) -> &Bytes {
         static EMPTY: Bytes = Bytes::new();
         match &self.kind {
             Kind::Full(b) => b,
-            Kind::Empty | Kind::Stream(_) => &EMPTY,
+            _ => &EMPTY,
         }
     }
 
-    /// The buffered bytes, by value (no copy); empty for a streamed body.
+    /// The buffered bytes, by value (no copy); empty for a streamed or still-arriving
+    /// body.
     pub fn into_bytes(self) -> Bytes {
         match self.kind {
             Kind::Full(b) => b,
-            Kind::Empty | Kind::Stream(_) => Bytes::new(),
+            _ => Bytes::new(),
         }
     }
 
-    /// True for a streamed body.
+    /// True for a streamed or still-arriving body.
     pub fn is_stream(&self) -> bool {
-        matches!(self.kind, Kind::Stream(_))
+        matches!(self.kind, Kind::Stream(_) | Kind::Incoming { .. })
     }
 
     /// The length of a buffered body; `None` for a stream.
@@ -77,8 +91,55 @@ impl Body {
         match &self.kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len()),
-            Kind::Stream(_) => None,
+            Kind::Stream(_) | Kind::Incoming { .. } => None,
         }
+    }
+
+    /// The expected length in bytes, when known: a buffered body's, or an arriving
+    /// body's `Content-Length`.
+    pub fn size_hint(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Incoming { hint, .. } => *hint,
+            _ => self.len().map(|n| n as u64),
+        }
+    }
+
+    /// The next frame; `None` at the end. An arriving request body may end in an
+    /// error instead (cut short, too large, badly framed).
+    pub async fn frame(&mut self) -> Option<Result<Frame, BodyError>> {
+        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BodyError>>> {
+        let Kind::Incoming { pipe, .. } = &self.kind else {
+            return Pin::new(self).poll_next(cx).map(|f| f.map(Ok));
+        };
+        let piece = std::task::ready!(pipe.poll_read(cx));
+        Poll::Ready(match piece {
+            Ok(Piece::Data(data)) => Some(Ok(Frame::Data(data))),
+            Ok(Piece::End(trailers)) => {
+                self.kind = Kind::Empty;
+                trailers.map(|t| Ok(Frame::Trailers(t)))
+            }
+            Err(e) => {
+                self.kind = Kind::Empty;
+                Some(Err(e))
+            }
+        })
+    }
+
+    /// Reads the rest of the body into one buffer (trailers are dropped).
+    pub async fn to_bytes(mut self) -> Result<Bytes, BodyError> {
+        if let Kind::Full(b) = self.kind {
+            return Ok(b);
+        }
+        let mut all = bytes::BytesMut::new();
+        while let Some(frame) = self.frame().await {
+            if let Frame::Data(d) = frame? {
+                all.extend_from_slice(&d);
+            }
+        }
+        Ok(all.freeze())
     }
 
     /// True for a buffered body with no bytes.
@@ -94,7 +155,9 @@ impl Body {
 impl Stream for Body {
     type Item = Frame;
 
-    /// Yields a buffered body as one frame, a streamed body frame by frame.
+    /// Yields a buffered body as one frame, a streamed body frame by frame. An
+    /// arriving request body that fails ends early here: use [`Body::frame`] to see
+    /// the error.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
@@ -103,6 +166,7 @@ impl Stream for Body {
                 _ => Poll::Ready(None),
             },
             Kind::Stream(s) => s.as_mut().poll_next(cx),
+            Kind::Incoming { .. } => self.poll_frame(cx).map(|f| f.and_then(Result::ok)),
         }
     }
 }
@@ -113,6 +177,10 @@ impl fmt::Debug for Body {
             Kind::Empty => f.write_str("Body::Empty"),
             Kind::Full(b) => f.debug_tuple("Body::Full").field(b).finish(),
             Kind::Stream(_) => f.write_str("Body::Stream"),
+            Kind::Incoming { hint, .. } => f
+                .debug_struct("Body::Incoming")
+                .field("hint", hint)
+                .finish(),
         }
     }
 }

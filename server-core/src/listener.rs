@@ -82,6 +82,7 @@ pub(crate) struct Limits {
     pub(crate) max_keep_alive_requests: u32,
     pub(crate) min_bytes_per_second: u64,
     pub(crate) rate_check_interval: Duration,
+    pub(crate) manual_body: bool,
     pub(crate) h1: roadrunner_h1::Config,
 }
 
@@ -150,6 +151,7 @@ impl Listener {
                 max_keep_alive_requests: opts.max_keep_alive_requests,
                 min_bytes_per_second: opts.min_bytes_per_second,
                 rate_check_interval: opts.rate_check_interval,
+                manual_body: opts.body_buffering == crate::options::BodyBuffering::Manual,
                 h1: roadrunner_h1::Config {
                     max_request_line: h1.max_request_line,
                     max_header_line: h1.max_header_line,

@@ -199,9 +199,7 @@ where
     let (tx, rx) = async_channel::bounded(MAILBOX_CAPACITY);
     let outbox = Arc::new(Mutex::new(Outbox::default()));
     let listener = req.listener().cloned();
-    let notices_seen = listener
-        .as_ref()
-        .map_or(0, |l| l.drain_state().notices());
+    let notices_seen = listener.as_ref().map_or(0, |l| l.drain_state().notices());
     let lp = Loop {
         rx: Box::pin(rx),
         tx,

@@ -44,7 +44,8 @@ pub struct Options {
     pub min_bytes_per_second: u64,
     /// How often the slow-client guard checks. Default 1 s.
     pub rate_check_interval: Duration,
-    /// Whether the body is read before the handler runs. Only `Auto` is supported yet.
+    /// Whether the body is read before the handler runs (`Auto`) or by the handler
+    /// (`Manual`, through [`Body::frame`](crate::Body::frame)).
     pub body_buffering: BodyBuffering,
     /// Accepted for compatibility with the original; connection slots are RAII guards
     /// released on every exit path (panic and cancellation included), so the counter
@@ -188,9 +189,6 @@ impl Options {
                 return invalid("ws.max_message_size", "must be >= ws.max_frame_size");
             }
             return Err(OptionsError::NotSupportedYet("ws (WebSocket)"));
-        }
-        if self.body_buffering == BodyBuffering::Manual {
-            return Err(OptionsError::NotSupportedYet("body_buffering: manual"));
         }
         if self.hibernate_after.is_some() {
             return Err(OptionsError::NotSupportedYet("hibernate_after"));
@@ -443,12 +441,6 @@ mod tests {
         ));
         let mut o = opts();
         o.ws = Some(WsOptions::default());
-        assert!(matches!(
-            o.validate(),
-            Err(OptionsError::NotSupportedYet(_))
-        ));
-        let mut o = opts();
-        o.body_buffering = BodyBuffering::Manual;
         assert!(matches!(
             o.validate(),
             Err(OptionsError::NotSupportedYet(_))

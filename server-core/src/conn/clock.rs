@@ -147,6 +147,7 @@ mod tests {
             max_keep_alive_requests: 1000,
             min_bytes_per_second: min_bps,
             rate_check_interval: Duration::from_secs(1),
+            manual_body: false,
             h1: roadrunner_h1::Config::default(),
         }
     }

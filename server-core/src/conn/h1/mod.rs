@@ -3,25 +3,25 @@
 //! Responses to requests that were already buffered (pipelining) are gathered and
 //! written together when the next read is due, so a pipelined batch costs one write.
 
+mod call;
+mod respond;
+
 use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::StatusCode;
-use roadrunner_h1::{Event, RequestHead, ServerConn};
+use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
 
 use super::clock::ReadClock;
 use super::DrainFlags;
-use crate::body::{Body, Frame, FrameStream, Kind};
-use crate::handler::status_response;
+use crate::body::Body;
+use crate::incoming::Pipe;
 use crate::listener::{ListenerRef, Shared};
-use crate::panic::{message, CatchUnwind};
-use crate::request::{Request, RequestContext, RequestExt, Response, Trailers};
+use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{before, read, shutdown, ByteStream, Runtime, Timer};
 
 const READ_BUF: usize = 16 * 1024;
@@ -96,8 +96,25 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 self.codec.close_after_response();
             }
             self.clock.body();
-            let req = self.read_request(head).await?;
-            let resp = self.call(req).await;
+            let resp = if self.shared.limits.manual_body && head.body != BodyKind::Empty {
+                // A body over the cap is refused before the handler runs, in this
+                // mode too.
+                let first = match self.codec.poll_event() {
+                    Ok(event) => event,
+                    Err(e) => return Err(self.fail(e).await),
+                };
+                let hint = match head.body {
+                    BodyKind::Length(n) => Some(n),
+                    BodyKind::Empty | BodyKind::Chunked => None,
+                };
+                let expect_continue = head.expect_continue;
+                let pipe = Pipe::default();
+                let req = self.request(head, Body::incoming(pipe.clone(), hint));
+                self.call_pumping(req, pipe, first, expect_continue).await?
+            } else {
+                let req = self.read_request(head).await?;
+                self.call(req).await
+            };
             self.respond(resp).await?;
             self.clock.await_next();
             if self.out.len() >= FLUSH_AT {
@@ -126,13 +143,26 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         }
     }
 
-    /// The request with its body read in full.
-    async fn read_request(&mut self, head: RequestHead) -> Result<Request, Stop> {
-        let mut req = Request::new(Body::empty());
+    /// The request for `head`, with its context attached.
+    fn request(&self, head: RequestHead, body: Body) -> Request {
+        let mut req = Request::new(body);
         *req.method_mut() = head.method;
         *req.uri_mut() = head.uri;
         *req.version_mut() = head.version;
         *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(RequestContext {
+            listener: ListenerRef::new(self.shared.clone()),
+            peer: self.peer,
+            id: self.shared.next_request_id(),
+            params: Default::default(),
+            state: None,
+        });
+        req
+    }
+
+    /// The request with its body read in full.
+    async fn read_request(&mut self, head: RequestHead) -> Result<Request, Stop> {
+        let mut req = self.request(head, Body::empty());
         let mut body = BodyBuf::Empty;
         loop {
             match self.codec.poll_event() {
@@ -154,170 +184,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             }
         }
         *req.body_mut() = body.finish();
-        req.extensions_mut().insert(RequestContext {
-            listener: ListenerRef::new(self.shared.clone()),
-            peer: self.peer,
-            id: self.shared.next_request_id(),
-            params: Default::default(),
-            state: None,
-        });
         Ok(req)
-    }
-
-    /// Runs the handler pipeline; a panic becomes a `500` and closes the connection.
-    async fn call(&mut self, req: Request) -> Response {
-        let method = req.method().clone();
-        let uri = req.uri().clone();
-        let id = req.request_id().unwrap_or_default();
-        let started =
-            tracing::enabled!(target: "roadrunner", tracing::Level::INFO).then(Instant::now);
-        tracing::debug!(
-            target: "roadrunner",
-            event = "request.start",
-            listener = &*self.shared.name,
-            request_id = id,
-            %method,
-            path = uri.path(),
-        );
-        let dispatch = self.shared.dispatch.load();
-        let outcome =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch.dispatch(req)))
-            {
-                Ok(fut) => CatchUnwind(fut).await,
-                Err(payload) => Err(payload),
-            };
-        let resp = outcome.unwrap_or_else(|payload| {
-            tracing::error!(
-                target: "roadrunner",
-                event = "request.exception",
-                listener = &*self.shared.name,
-                request_id = id,
-                %method,
-                path = uri.path(),
-                panic = message(&*payload),
-            );
-            self.codec.close_after_response();
-            status_response(StatusCode::INTERNAL_SERVER_ERROR)
-        });
-        if let Some(started) = started {
-            tracing::info!(
-                target: "roadrunner",
-                event = "request.stop",
-                listener = &*self.shared.name,
-                request_id = id,
-                %method,
-                path = uri.path(),
-                status = resp.status().as_u16(),
-                duration_us = started.elapsed().as_micros() as u64,
-            );
-        }
-        resp
-    }
-
-    /// Sends `resp`: a buffered body in one go, a streamed one frame by frame.
-    async fn respond(&mut self, resp: Response) -> Result<(), Stop> {
-        if self.shared.drain.closing() || self.flags.noticed() {
-            self.codec.close_after_response();
-        }
-        let (parts, body) = resp.into_parts();
-        match body.into_kind() {
-            Kind::Empty => self.write_full(&parts, &[]),
-            Kind::Full(bytes) => self.write_full(&parts, &bytes),
-            Kind::Stream(stream) => self.write_stream(&parts, stream).await,
-        }
-    }
-
-    fn write_full(&mut self, parts: &http::response::Parts, body: &[u8]) -> Result<(), Stop> {
-        let out = &mut self.out;
-        self.codec
-            .send_response(
-                parts.status,
-                &parts.headers,
-                Some(body.len() as u64),
-                SystemTime::now(),
-                out,
-            )
-            .and_then(|()| self.codec.send_data(body, out))
-            .and_then(|()| self.codec.send_end(None, out))
-            .map_err(send_failed)
-    }
-
-    /// Streams a body, flushing each frame. Meanwhile the socket is watched, so a peer
-    /// that resets the connection ends the stream (and the handler driving it) at
-    /// once rather than at the next write.
-    async fn write_stream(
-        &mut self,
-        parts: &http::response::Parts,
-        mut stream: FrameStream,
-    ) -> Result<(), Stop> {
-        let now = SystemTime::now();
-        self.codec
-            .send_response(parts.status, &parts.headers, None, now, &mut self.out)
-            .map_err(send_failed)?;
-        let mut peer_eof = false;
-        let trailers = loop {
-            self.flush().await?;
-            let (io, rbuf, codec) = (&mut self.io, &mut self.rbuf, &mut self.codec);
-            let next = poll_fn(|cx| {
-                match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
-                    Ok(Poll::Ready(frame)) => return Poll::Ready(Ok(Some(frame))),
-                    Err(payload) => return Poll::Ready(Err(payload)),
-                    Ok(Poll::Pending) => {}
-                }
-                while !peer_eof {
-                    match io.poll_read(cx, rbuf) {
-                        // Bytes of a pipelined request wait in the codec.
-                        Poll::Ready(Ok(n)) if n > 0 => codec.recv(&rbuf[..n]),
-                        // A half-closed peer may still read the response.
-                        Poll::Ready(Ok(_)) => peer_eof = true,
-                        Poll::Ready(Err(_)) => return Poll::Ready(Ok(None)),
-                        Poll::Pending => break,
-                    }
-                }
-                Poll::Pending
-            })
-            .await;
-            match next {
-                Ok(Some(Some(Frame::Data(data)))) => self
-                    .codec
-                    .send_data(&data, &mut self.out)
-                    .map_err(send_failed)?,
-                Ok(Some(Some(Frame::Trailers(t)))) => break Some(t),
-                Ok(Some(None)) => break None,
-                Ok(None) => return Err(Stop),
-                Err(payload) => {
-                    tracing::error!(
-                        target: "roadrunner",
-                        event = "request.exception",
-                        listener = &*self.shared.name,
-                        panic = message(&*payload),
-                        "response stream panicked after the response had started",
-                    );
-                    return Err(Stop);
-                }
-            }
-        };
-        if peer_eof {
-            self.codec.recv_eof();
-        }
-        self.codec
-            .send_end(trailers.as_ref(), &mut self.out)
-            .map_err(send_failed)
-    }
-
-    /// Answers a protocol error with its status; the codec closes after it.
-    async fn fail(&mut self, e: roadrunner_h1::Error) -> Stop {
-        tracing::debug!(
-            target: "roadrunner",
-            event = "request.bad",
-            listener = &*self.shared.name,
-            peer = %self.peer,
-            error = %e,
-        );
-        let (parts, body) = status_response(e.status()).into_parts();
-        let _ = self.write_full(&parts, body.as_bytes());
-        let _ = self.flush().await;
-        Stop
     }
 
     /// Writes out what has gathered. Most writes fit the socket buffer at once, so the
@@ -392,11 +259,6 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             }
         }
     }
-}
-
-fn send_failed(e: roadrunner_h1::SendError) -> Stop {
-    tracing::error!(target: "roadrunner", event = "response.error", error = %e);
-    Stop
 }
 
 /// A request body gathered from its pieces, copying only when there are several.

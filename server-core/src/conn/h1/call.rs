@@ -1,0 +1,247 @@
+//! Running the handler pipeline: with the body already read, or (manual buffering)
+//! while pumping the body to the handler as it asks for it.
+
+use std::any::Any;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Method, StatusCode, Uri};
+use roadrunner_h1::Event;
+
+use super::{Conn, Stop};
+use crate::handler::{status_response, BoxFuture};
+use crate::incoming::{BodyError, Pipe};
+use crate::panic::{message, CatchUnwind};
+use crate::request::{Request, RequestExt, Response};
+use crate::runtime::{ByteStream, Runtime, Timer};
+
+type Panic = Box<dyn Any + Send>;
+
+/// What the end of a call reports on.
+struct CallInfo {
+    method: Method,
+    uri: Uri,
+    id: u64,
+    started: Option<Instant>,
+}
+
+/// How the pump left the request body.
+#[derive(Default)]
+struct Pump {
+    /// A body event taken from the codec before the handler started.
+    first: Option<Event>,
+    /// The body ended (cleanly or not); nothing more to read for it.
+    done: bool,
+    /// The `100 Continue` interim response has been written (or was not needed).
+    continued: bool,
+    sent: usize,
+    /// The body broke the protocol: answer with its status, then close.
+    error: Option<roadrunner_h1::Error>,
+    /// The socket failed or the peer was too slow: close without answering.
+    dead: bool,
+}
+
+impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
+    /// Runs the pipeline on a request whose body was read in full; a panic becomes a
+    /// `500` and closes the connection.
+    pub(super) async fn call(&mut self, req: Request) -> Response {
+        let (info, fut) = self.start_call(req);
+        let outcome = match fut {
+            Ok(fut) => CatchUnwind(fut).await,
+            Err(payload) => Err(payload),
+        };
+        self.finish_call(info, outcome)
+    }
+
+    /// Runs the pipeline while feeding it the request body through `pipe`, reading the
+    /// socket only as fast as the handler takes chunks. `expect_continue`: the client
+    /// waits for `100 Continue`, sent when the handler first asks for data. `first` is
+    /// a body event already taken from the codec (checked for caps before the handler
+    /// was allowed to run).
+    pub(super) async fn call_pumping(
+        &mut self,
+        req: Request,
+        pipe: Pipe,
+        first: Option<Event>,
+        expect_continue: bool,
+    ) -> Result<Response, Stop> {
+        // The interim response must not sit behind earlier pipelined answers.
+        self.flush().await?;
+        let (info, fut) = self.start_call(req);
+        let mut pump = Pump {
+            first,
+            continued: !expect_continue,
+            ..Pump::default()
+        };
+        let outcome = match fut {
+            Err(payload) => Err(payload),
+            Ok(fut) => {
+                let mut fut = CatchUnwind(fut);
+                poll_fn(|cx| {
+                    if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
+                        return Poll::Ready(out);
+                    }
+                    if !pump.done && self.poll_pump(cx, &pipe, &mut pump).is_ready() {
+                        pump.done = true;
+                    }
+                    Poll::Pending
+                })
+                .await
+            }
+        };
+        if !pump.done {
+            // A reader kept past the handler's end must not wait forever.
+            pipe.finish(Err(BodyError::Aborted));
+        }
+        if pump.dead {
+            return Err(Stop);
+        }
+        let resp = self.finish_call(info, outcome);
+        Ok(match pump.error {
+            Some(e) => {
+                self.codec.close_after_response();
+                status_response(e.status())
+            }
+            None => resp,
+        })
+    }
+
+    fn start_call(&self, req: Request) -> (CallInfo, Result<BoxFuture<Response>, Panic>) {
+        let info = CallInfo {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            id: req.request_id().unwrap_or_default(),
+            started: tracing::enabled!(target: "roadrunner", tracing::Level::INFO)
+                .then(Instant::now),
+        };
+        tracing::debug!(
+            target: "roadrunner",
+            event = "request.start",
+            listener = &*self.shared.name,
+            request_id = info.id,
+            method = %info.method,
+            path = info.uri.path(),
+        );
+        let dispatch = self.shared.dispatch.load();
+        // User code may run inside `dispatch` itself, before any future exists.
+        let fut = catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req)));
+        (info, fut)
+    }
+
+    fn finish_call(&mut self, info: CallInfo, outcome: Result<Response, Panic>) -> Response {
+        let resp = outcome.unwrap_or_else(|payload| {
+            tracing::error!(
+                target: "roadrunner",
+                event = "request.exception",
+                listener = &*self.shared.name,
+                request_id = info.id,
+                method = %info.method,
+                path = info.uri.path(),
+                panic = message(&*payload),
+            );
+            self.codec.close_after_response();
+            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+        });
+        if let Some(started) = info.started {
+            tracing::info!(
+                target: "roadrunner",
+                event = "request.stop",
+                listener = &*self.shared.name,
+                request_id = info.id,
+                method = %info.method,
+                path = info.uri.path(),
+                status = resp.status().as_u16(),
+                duration_us = started.elapsed().as_micros() as u64,
+            );
+        }
+        resp
+    }
+
+    /// Moves request body data from the socket into `pipe`; ready once the body has
+    /// ended one way or another.
+    fn poll_pump(&mut self, cx: &mut Context<'_>, pipe: &Pipe, pump: &mut Pump) -> Poll<()> {
+        loop {
+            if pipe.poll_room(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let event = match pump.first.take() {
+                Some(event) => Ok(Some(event)),
+                None => self.codec.poll_event(),
+            };
+            match event {
+                Ok(Some(Event::Data(data))) => {
+                    pipe.put(data);
+                    continue;
+                }
+                Ok(Some(Event::End(trailers))) => {
+                    pipe.finish(Ok(trailers));
+                    return Poll::Ready(());
+                }
+                Ok(Some(Event::Request(_))) => {
+                    pipe.finish(Err(BodyError::Aborted));
+                    pump.dead = true;
+                    return Poll::Ready(());
+                }
+                Err(e) => {
+                    pipe.finish(Err(BodyError::Protocol {
+                        status: e.status(),
+                        reason: e.to_string(),
+                    }));
+                    pump.error = Some(e);
+                    return Poll::Ready(());
+                }
+                Ok(None) => {}
+            }
+            if !pump.continued {
+                if !pipe.wanted() {
+                    pipe.wait_wanted(cx);
+                    return Poll::Pending;
+                }
+                if pump.sent == 0 {
+                    self.codec.send_continue(&mut self.out);
+                }
+                while pump.sent < self.out.len() {
+                    match self.io.poll_write(cx, &self.out[pump.sent..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => pump.sent += n,
+                        Poll::Ready(_) => return self.pump_failed(pipe, pump),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                self.out.clear();
+                pump.continued = true;
+            }
+            let now = Instant::now();
+            let wake = self.clock.wake_at(now);
+            if self.armed.is_none_or(|armed| wake < armed) {
+                self.timer.reset(wake);
+                self.armed = Some(wake);
+            }
+            match self.io.poll_read(cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => self.codec.recv_eof(),
+                Poll::Ready(Ok(n)) => {
+                    self.codec.recv(&self.rbuf[..n]);
+                    self.clock.on_bytes(n, Instant::now());
+                }
+                Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
+                Poll::Pending => match Pin::new(&mut self.timer).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => {
+                        self.armed = None;
+                        if self.clock.on_timer(Instant::now()).is_err() {
+                            return self.pump_failed(pipe, pump);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    fn pump_failed(&mut self, pipe: &Pipe, pump: &mut Pump) -> Poll<()> {
+        pipe.finish(Err(BodyError::Aborted));
+        pump.dead = true;
+        Poll::Ready(())
+    }
+}

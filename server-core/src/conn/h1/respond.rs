@@ -1,0 +1,152 @@
+//! Sending responses: buffered bodies in one go, streamed ones frame by frame.
+
+use std::future::poll_fn;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::Poll;
+use std::time::SystemTime;
+
+use http::StatusCode;
+
+use super::{Conn, Stop};
+use crate::body::{Frame, FrameStream, Kind};
+use crate::handler::status_response;
+use crate::panic::message;
+use crate::request::Response;
+use crate::runtime::{ByteStream, Runtime};
+
+/// How many bytes of pipelined requests are read while a response streams.
+const PIPELINE_READ_BUDGET: usize = 64 * 1024;
+
+impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
+    /// Sends `resp`: a buffered body in one go, a streamed one frame by frame.
+    pub(super) async fn respond(&mut self, resp: Response) -> Result<(), Stop> {
+        if self.shared.drain.closing() || self.flags.noticed() {
+            self.codec.close_after_response();
+        }
+        let (parts, body) = resp.into_parts();
+        match body.into_kind() {
+            Kind::Empty => self.write_full(&parts, &[]),
+            Kind::Full(bytes) => self.write_full(&parts, &bytes),
+            Kind::Stream(stream) => self.write_stream(&parts, stream).await,
+            Kind::Incoming { .. } => {
+                // Nothing pumps a request body once its handler has returned.
+                tracing::error!(
+                    target: "roadrunner",
+                    event = "response.error",
+                    error = "a handler returned an unread request body as its response body",
+                );
+                let (parts, body) = status_response(StatusCode::INTERNAL_SERVER_ERROR).into_parts();
+                self.write_full(&parts, body.as_bytes())
+            }
+        }
+    }
+
+    pub(super) fn write_full(
+        &mut self,
+        parts: &http::response::Parts,
+        body: &[u8],
+    ) -> Result<(), Stop> {
+        let out = &mut self.out;
+        self.codec
+            .send_response(
+                parts.status,
+                &parts.headers,
+                Some(body.len() as u64),
+                SystemTime::now(),
+                out,
+            )
+            .and_then(|()| self.codec.send_data(body, out))
+            .and_then(|()| self.codec.send_end(None, out))
+            .map_err(send_failed)
+    }
+
+    /// Streams a body, flushing each frame. Meanwhile the socket is watched, so a peer
+    /// that resets the connection ends the stream (and the handler driving it) at
+    /// once rather than at the next write.
+    async fn write_stream(
+        &mut self,
+        parts: &http::response::Parts,
+        mut stream: FrameStream,
+    ) -> Result<(), Stop> {
+        let now = SystemTime::now();
+        self.codec
+            .send_response(parts.status, &parts.headers, None, now, &mut self.out)
+            .map_err(send_failed)?;
+        let mut peer_eof = false;
+        // A client may pipeline its next requests meanwhile; take only so much of them
+        // before leaving the rest in the socket (backpressure).
+        let mut read_budget = PIPELINE_READ_BUDGET;
+        let trailers = loop {
+            self.flush().await?;
+            let (io, rbuf, codec) = (&mut self.io, &mut self.rbuf, &mut self.codec);
+            let next = poll_fn(|cx| {
+                match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
+                    Ok(Poll::Ready(frame)) => return Poll::Ready(Ok(Some(frame))),
+                    Err(payload) => return Poll::Ready(Err(payload)),
+                    Ok(Poll::Pending) => {}
+                }
+                while !peer_eof && read_budget > 0 {
+                    let room = rbuf.len().min(read_budget);
+                    match io.poll_read(cx, &mut rbuf[..room]) {
+                        // Bytes of a pipelined request wait in the codec.
+                        Poll::Ready(Ok(n)) if n > 0 => {
+                            read_budget -= n;
+                            codec.recv(&rbuf[..n]);
+                        }
+                        // A half-closed peer may still read the response.
+                        Poll::Ready(Ok(_)) => peer_eof = true,
+                        Poll::Ready(Err(_)) => return Poll::Ready(Ok(None)),
+                        Poll::Pending => break,
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            match next {
+                Ok(Some(Some(Frame::Data(data)))) => self
+                    .codec
+                    .send_data(&data, &mut self.out)
+                    .map_err(send_failed)?,
+                Ok(Some(Some(Frame::Trailers(t)))) => break Some(t),
+                Ok(Some(None)) => break None,
+                Ok(None) => return Err(Stop),
+                Err(payload) => {
+                    tracing::error!(
+                        target: "roadrunner",
+                        event = "request.exception",
+                        listener = &*self.shared.name,
+                        panic = message(&*payload),
+                        "response stream panicked after the response had started",
+                    );
+                    return Err(Stop);
+                }
+            }
+        };
+        if peer_eof {
+            self.codec.recv_eof();
+        }
+        self.codec
+            .send_end(trailers.as_ref(), &mut self.out)
+            .map_err(send_failed)
+    }
+
+    /// Answers a protocol error with its status; the codec closes after it.
+    pub(super) async fn fail(&mut self, e: roadrunner_h1::Error) -> Stop {
+        tracing::debug!(
+            target: "roadrunner",
+            event = "request.bad",
+            listener = &*self.shared.name,
+            peer = %self.peer,
+            error = %e,
+        );
+        let (parts, body) = status_response(e.status()).into_parts();
+        let _ = self.write_full(&parts, body.as_bytes());
+        let _ = self.flush().await;
+        Stop
+    }
+}
+
+fn send_failed(e: roadrunner_h1::SendError) -> Stop {
+    tracing::error!(target: "roadrunner", event = "response.error", error = %e);
+    Stop
+}
