@@ -10,15 +10,17 @@
 //! smol::block_on(listener.stop());
 //! ```
 
+use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::runtime::{sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
@@ -143,5 +145,22 @@ impl ByteStream for Conn {
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_close(cx)
+    }
+
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: &File,
+        offset: u64,
+        len: u64,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match sendfile(self.0.get_ref().as_fd(), file, offset, len) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::task::ready!(self.0.poll_writable(cx))?;
+                }
+                done => return Poll::Ready(done),
+            }
+        }
     }
 }

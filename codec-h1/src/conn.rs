@@ -339,6 +339,48 @@ impl ServerConn {
         Ok(())
     }
 
+    /// How many body bytes of the response in progress the caller may write to the
+    /// peer itself, unframed (for zero-copy file sends): the rest of a content-length
+    /// body, or 0 when the body is dropped (HEAD, 204, 304). `None` when the body
+    /// needs framing (chunked, or close-delimited) or no response is in progress.
+    pub fn direct_body_remaining(&self) -> Option<u64> {
+        match &self.write {
+            Write::Started {
+                body: OutBody::Length(left),
+                ..
+            } => Some(*left),
+            Write::Started {
+                body: OutBody::Dropped,
+                ..
+            } => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Counts `n` body bytes the caller wrote to the peer itself (see
+    /// [`direct_body_remaining`](Self::direct_body_remaining)).
+    pub fn body_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
+        match &mut self.write {
+            Write::Started {
+                body: OutBody::Length(left),
+                ..
+            } if n <= *left => {
+                *left -= n;
+                Ok(())
+            }
+            Write::Started {
+                body: OutBody::Length(_),
+                ..
+            } => Err(SendError::BodyTooLong),
+            Write::Started {
+                body: OutBody::Dropped,
+                ..
+            } if n == 0 => Ok(()),
+            Write::Started { .. } => Err(SendError::BodyTooLong),
+            _ => Err(SendError::NotStarted),
+        }
+    }
+
     /// Ends the response: the last chunk and `trailers` when chunked (trailers are ignored
     /// otherwise). Afterwards `poll_event` moves on to the next request, unless the
     /// connection closes. Ending a content-length body short is an error and closes.
@@ -406,5 +448,57 @@ impl ServerConn {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+    use std::time::SystemTime;
+
+    fn started(request: &[u8], len: Option<u64>) -> ServerConn {
+        let mut conn = ServerConn::new(Config::default());
+        conn.recv(request);
+        while let Ok(Some(_)) = conn.poll_event() {}
+        let mut out = Vec::new();
+        conn.send_response(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            len,
+            SystemTime::UNIX_EPOCH,
+            &mut out,
+        )
+        .expect("response starts");
+        conn
+    }
+
+    #[test]
+    fn direct_bytes_count_against_the_content_length() {
+        let mut conn = started(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Some(10));
+        assert_eq!(conn.direct_body_remaining(), Some(10));
+        conn.body_sent_directly(4).expect("within the length");
+        assert_eq!(conn.direct_body_remaining(), Some(6));
+        assert!(matches!(
+            conn.body_sent_directly(7),
+            Err(SendError::BodyTooLong)
+        ));
+        conn.body_sent_directly(6).expect("the rest");
+        conn.send_end(None, &mut Vec::new())
+            .expect("a complete body ends cleanly");
+        assert!(!conn.is_closed());
+    }
+
+    #[test]
+    fn head_responses_take_no_direct_bytes() {
+        let mut conn = started(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", Some(10));
+        assert_eq!(conn.direct_body_remaining(), Some(0));
+        assert!(conn.body_sent_directly(1).is_err());
+    }
+
+    #[test]
+    fn chunked_bodies_need_framing() {
+        let conn = started(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None);
+        assert_eq!(conn.direct_body_remaining(), None);
     }
 }

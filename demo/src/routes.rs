@@ -1,5 +1,6 @@
 //! The demo's routes.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use roadrunner_core::http::{header, HeaderValue, StatusCode};
@@ -19,6 +20,7 @@ pub fn routes(runtime: Runtime) -> Routes {
         Route::get("/info", info),
         Route::get("/stream", stream).state(runtime),
         Route::get("/sleep", sleep_then_answer).state(runtime),
+        Route::get("/file", file_region).state(pattern_file()),
         Route::get("/panic", |_req: Request| async {
             panic!("the /panic route panics on purpose");
             #[allow(unreachable_code)]
@@ -45,6 +47,41 @@ async fn stream(req: Request) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Size of the demo's pattern file: byte `i` is `i % 251`.
+const PATTERN_LEN: u64 = 1 << 20;
+
+/// Writes the pattern file served by `/file` (in the temp directory, one per process).
+fn pattern_file() -> PathBuf {
+    let path = std::env::temp_dir().join(format!("roadrunner-demo-{}.bin", std::process::id()));
+    let bytes: Vec<u8> = (0..PATTERN_LEN).map(|i| (i % 251) as u8).collect();
+    if let Err(e) = std::fs::write(&path, bytes) {
+        eprintln!("roadrunner-demo: cannot write {}: {e}", path.display());
+    }
+    path
+}
+
+/// `?offset=O&len=L`: that region of the pattern file, sent with sendfile(2) where
+/// the connection allows (plain TCP on Linux).
+async fn file_region(req: Request) -> Response {
+    let offset: u64 = query(&req, "offset").unwrap_or(0);
+    let len: u64 = query(&req, "len").unwrap_or(PATTERN_LEN);
+    if offset.checked_add(len).is_none_or(|end| end > PATTERN_LEN) {
+        return text(StatusCode::RANGE_NOT_SATISFIABLE, "outside the file");
+    }
+    let Some(file) = req
+        .state::<PathBuf>()
+        .and_then(|p| std::fs::File::open(p).ok())
+    else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "pattern file missing");
+    };
+    let mut resp = Response::new(Body::file(file, offset, len));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
     );
     resp
 }

@@ -1,6 +1,7 @@
 //! The body of a request or a response: bytes in full, or a stream of frames.
 
 use std::fmt;
+use std::fs::File;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -41,6 +42,12 @@ pub(crate) enum Kind {
         pipe: Pipe,
         hint: Option<u64>,
     },
+    /// A region of a file, sent zero-copy where the connection allows.
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl Body {
@@ -55,6 +62,22 @@ impl Body {
         Body {
             kind: Kind::Stream(Box::pin(stream)),
         }
+    }
+
+    /// `len` bytes of `file` from `offset`, sent with `sendfile(2)` on plain TCP on
+    /// Linux, otherwise read and written in chunks. The length is the response's
+    /// `content-length`, so the region must exist.
+    pub fn file(file: File, offset: u64, len: u64) -> Self {
+        Body {
+            kind: Kind::File { file, offset, len },
+        }
+    }
+
+    /// A whole file (see [`Body::file`]).
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Body::file(file, 0, len))
     }
 
     pub(crate) fn incoming(pipe: Pipe, hint: Option<u64>) -> Self {
@@ -86,12 +109,12 @@ impl Body {
         matches!(self.kind, Kind::Stream(_) | Kind::Incoming { .. })
     }
 
-    /// The length of a buffered body; `None` for a stream.
+    /// The length of a buffered body; `None` for a stream or a file.
     pub fn len(&self) -> Option<usize> {
         match &self.kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len()),
-            Kind::Stream(_) | Kind::Incoming { .. } => None,
+            Kind::Stream(_) | Kind::Incoming { .. } | Kind::File { .. } => None,
         }
     }
 
@@ -100,6 +123,7 @@ impl Body {
     pub fn size_hint(&self) -> Option<u64> {
         match &self.kind {
             Kind::Incoming { hint, .. } => *hint,
+            Kind::File { len, .. } => Some(*len),
             _ => self.len().map(|n| n as u64),
         }
     }
@@ -167,6 +191,12 @@ impl Stream for Body {
             },
             Kind::Stream(s) => s.as_mut().poll_next(cx),
             Kind::Incoming { .. } => self.poll_frame(cx).map(|f| f.and_then(Result::ok)),
+            Kind::File { .. } => match std::mem::take(&mut self.kind) {
+                Kind::File { file, offset, len } => {
+                    Poll::Ready(read_region(&file, offset, len).ok().map(Frame::Data))
+                }
+                _ => Poll::Ready(None),
+            },
         }
     }
 }
@@ -181,8 +211,21 @@ impl fmt::Debug for Body {
                 .debug_struct("Body::Incoming")
                 .field("hint", hint)
                 .finish(),
+            Kind::File { offset, len, .. } => f
+                .debug_struct("Body::File")
+                .field("offset", offset)
+                .field("len", len)
+                .finish(),
         }
     }
+}
+
+/// Reads a file region into memory (a file body consumed as a stream).
+fn read_region(file: &File, offset: u64, len: u64) -> std::io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; usize::try_from(len).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf.into())
 }
 
 impl From<Bytes> for Body {

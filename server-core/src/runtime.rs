@@ -1,6 +1,7 @@
 //! The only doors from the core to an async runtime. An adapter implements these four
 //! traits (a few dozen lines each) and everything else is shared.
 
+use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -39,6 +40,52 @@ pub trait ByteStream: Send + Unpin + 'static {
 
     /// Flushes and closes the write side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Sends up to `len` bytes of `file` from `offset` without copying them through
+    /// user space, where the stream can (plain TCP on Linux, with [`sendfile`]). The
+    /// default says `Unsupported`, and the server then reads and writes instead.
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: &File,
+        offset: u64,
+        len: u64,
+    ) -> Poll<io::Result<usize>> {
+        let _ = (cx, file, offset, len);
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+}
+
+/// One non-blocking `sendfile(2)` from `file` to the socket `socket` (Linux); an
+/// adapter calls it when its socket is writable and retries on `WouldBlock`.
+#[cfg(target_os = "linux")]
+pub fn sendfile(
+    socket: std::os::fd::BorrowedFd<'_>,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut off = libc::off_t::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let count = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 30);
+    // SAFETY: both descriptors are open for the duration of the call (borrowed), and
+    // `off` is a valid, exclusive pointer to an off_t the kernel may update.
+    let n = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `sendfile(2)` is Linux-only here; elsewhere the server reads and writes.
+#[cfg(not(target_os = "linux"))]
+pub fn sendfile(
+    _socket: std::os::fd::BorrowedFd<'_>,
+    _file: &File,
+    _offset: u64,
+    _len: u64,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// A bound, listening socket shared by the acceptor pool.

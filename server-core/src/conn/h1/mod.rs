@@ -187,36 +187,16 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         Ok(req)
     }
 
-    /// Writes out what has gathered. Most writes fit the socket buffer at once, so the
-    /// write deadline (`send_timeout`) is armed only once the peer stops taking bytes.
+    /// Writes out what has gathered.
     async fn flush(&mut self) -> Result<(), Stop> {
         let mut sent = 0;
-        let mut deadline = None;
         while sent < self.out.len() {
             let (io, buf) = (&mut self.io, &self.out[sent..]);
-            let n = match poll_fn(|cx| Poll::Ready(io.poll_write(cx, buf))).await {
-                Poll::Ready(r) => r,
-                Poll::Pending => {
-                    let d = *deadline
-                        .get_or_insert_with(|| Instant::now() + self.shared.limits.send_timeout);
-                    if self.armed.is_none_or(|armed| d < armed) {
-                        self.timer.reset(d);
-                        self.armed = Some(d);
-                    }
-                    let (io, buf) = (&mut self.io, &self.out[sent..]);
-                    match before(&mut self.timer, poll_fn(|cx| io.poll_write(cx, buf))).await {
-                        Some(r) => r,
-                        None => {
-                            self.armed = None;
-                            if Instant::now() >= d {
-                                return Err(Stop);
-                            }
-                            continue;
-                        }
-                    }
-                }
-            };
-            match n {
+            let limit = self.shared.limits.send_timeout;
+            let wait = within_send_timeout(&mut self.timer, &mut self.armed, limit, |cx| {
+                io.poll_write(cx, buf)
+            });
+            match wait.await? {
                 Ok(0) | Err(_) => return Err(Stop),
                 Ok(n) => sent += n,
             }
@@ -255,6 +235,36 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 None => {
                     self.armed = None;
                     self.clock.on_timer(Instant::now()).map_err(|_| Stop)?;
+                }
+            }
+        }
+    }
+}
+
+/// Polls a write until it is ready. Most writes are ready at once, so the write
+/// deadline (`send_timeout`) is armed only once the peer stops taking bytes. The timer
+/// is the connection's, re-armed per its `armed` rule.
+async fn within_send_timeout<T>(
+    timer: &mut impl Timer,
+    armed: &mut Option<Instant>,
+    limit: std::time::Duration,
+    mut op: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>,
+) -> Result<T, Stop> {
+    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(op(cx))).await {
+        return Ok(v);
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        if armed.is_none_or(|at| deadline < at) {
+            timer.reset(deadline);
+            *armed = Some(deadline);
+        }
+        match before(timer, poll_fn(&mut op)).await {
+            Some(v) => return Ok(v),
+            None => {
+                *armed = None;
+                if Instant::now() >= deadline {
+                    return Err(Stop);
                 }
             }
         }

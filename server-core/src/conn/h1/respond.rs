@@ -1,18 +1,23 @@
 //! Sending responses: buffered bodies in one go, streamed ones frame by frame.
 
+use std::fs::File;
 use std::future::poll_fn;
+use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Poll;
 use std::time::SystemTime;
 
 use http::StatusCode;
 
-use super::{Conn, Stop};
+use super::{within_send_timeout, Conn, Stop};
 use crate::body::{Frame, FrameStream, Kind};
 use crate::handler::status_response;
 use crate::panic::message;
 use crate::request::Response;
 use crate::runtime::{ByteStream, Runtime};
+
+/// How much of a file is read at a time where it cannot be sent zero-copy.
+const FILE_CHUNK: usize = 64 * 1024;
 
 /// How many bytes of pipelined requests are read while a response streams.
 const PIPELINE_READ_BUDGET: usize = 64 * 1024;
@@ -28,6 +33,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             Kind::Empty => self.write_full(&parts, &[]),
             Kind::Full(bytes) => self.write_full(&parts, &bytes),
             Kind::Stream(stream) => self.write_stream(&parts, stream).await,
+            Kind::File { file, offset, len } => self.write_file(&parts, file, offset, len).await,
             Kind::Incoming { .. } => {
                 // Nothing pumps a request body once its handler has returned.
                 tracing::error!(
@@ -57,6 +63,63 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             )
             .and_then(|()| self.codec.send_data(body, out))
             .and_then(|()| self.codec.send_end(None, out))
+            .map_err(send_failed)
+    }
+
+    /// Sends a file region: zero-copy where the stream supports it, otherwise read
+    /// and written in chunks. A file shorter than announced closes the connection.
+    async fn write_file(
+        &mut self,
+        parts: &http::response::Parts,
+        file: File,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), Stop> {
+        self.codec
+            .send_response(
+                parts.status,
+                &parts.headers,
+                Some(len),
+                SystemTime::now(),
+                &mut self.out,
+            )
+            .map_err(send_failed)?;
+        self.flush().await?;
+        // Zero for HEAD, 204 and 304: the head alone is the answer.
+        let mut left = self.codec.direct_body_remaining().unwrap_or(0);
+        let mut pos = offset;
+        let mut copy = false;
+        while left > 0 {
+            let sent = if copy {
+                let n = left.min(FILE_CHUNK as u64) as usize;
+                self.out.resize(n, 0);
+                file.read_exact_at(&mut self.out, pos).map_err(|_| Stop)?;
+                self.flush().await?;
+                n
+            } else {
+                let io = &mut self.io;
+                let limit = self.shared.limits.send_timeout;
+                let wait = within_send_timeout(&mut self.timer, &mut self.armed, limit, |cx| {
+                    io.poll_sendfile(cx, &file, pos, left)
+                });
+                match wait.await? {
+                    Ok(0) => return Err(Stop),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                        copy = true;
+                        continue;
+                    }
+                    Err(_) => return Err(Stop),
+                }
+            };
+            self.codec
+                .body_sent_directly(sent as u64)
+                .map_err(send_failed)?;
+            left -= sent as u64;
+            pos += sent as u64;
+        }
+        self.codec
+            .send_end(None, &mut self.out)
             .map_err(send_failed)
     }
 
