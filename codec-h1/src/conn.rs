@@ -133,6 +133,18 @@ impl ServerConn {
         }
     }
 
+    /// Gives back the memory held for parsing when nothing is buffered (an idle
+    /// kept-alive connection); it is allocated again by the next request. Returns
+    /// whether anything was released.
+    pub fn release_buffers(&mut self) -> bool {
+        if !self.buf.is_empty() || !matches!(self.read, Read::Head) {
+            return false;
+        }
+        self.buf = BytesMut::new();
+        self.slots.release();
+        true
+    }
+
     /// Tells the codec the peer closed its sending side. Requests already buffered are
     /// still served; a request cut short becomes [`ErrorKind::UnexpectedEof`], and with
     /// nothing of a new request received the connection just closes.
@@ -494,6 +506,51 @@ mod tests {
         let mut conn = started(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", Some(10));
         assert_eq!(conn.direct_body_remaining(), Some(0));
         assert!(conn.body_sent_directly(1).is_err());
+    }
+
+    #[test]
+    fn buffers_are_released_only_when_idle_and_come_back() {
+        let mut conn = ServerConn::new(Config::default());
+        conn.recv(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
+        assert!(matches!(conn.poll_event(), Ok(Some(Event::Request(_)))));
+        assert!(!conn.release_buffers(), "a request is in progress");
+        while let Ok(Some(_)) = conn.poll_event() {}
+        let mut out = Vec::new();
+        conn.send_response(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Some(0),
+            SystemTime::UNIX_EPOCH,
+            &mut out,
+        )
+        .and_then(|()| conn.send_end(None, &mut out))
+        .expect("answered");
+        assert_eq!(conn.poll_event().ok().flatten().map(|_| ()), None);
+        assert!(
+            !conn.release_buffers(),
+            "part of the next request is buffered"
+        );
+        conn.recv(b"TP/1.1\r\nHost: x\r\n\r\n");
+        match conn.poll_event() {
+            Ok(Some(Event::Request(head))) => assert_eq!(head.uri.path(), "/b"),
+            other => panic!("expected /b, got {:?}", other.map(|e| e.is_some())),
+        }
+        while let Ok(Some(_)) = conn.poll_event() {}
+        conn.send_response(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Some(0),
+            SystemTime::UNIX_EPOCH,
+            &mut out,
+        )
+        .and_then(|()| conn.send_end(None, &mut out))
+        .expect("answered");
+        assert!(conn.release_buffers());
+        conn.recv(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+        match conn.poll_event() {
+            Ok(Some(Event::Request(head))) => assert_eq!(head.uri.path(), "/c"),
+            other => panic!("expected /c, got {:?}", other.map(|e| e.is_some())),
+        }
     }
 
     #[test]

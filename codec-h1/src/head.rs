@@ -61,11 +61,17 @@ fn relifetime<'a, 'b>(
 }
 
 impl HeaderSlots {
+    /// Slots for `len` fields, allocated on first use.
     pub(crate) fn new(len: usize) -> Self {
         HeaderSlots {
-            slots: Vec::with_capacity(len),
+            slots: Vec::new(),
             len,
         }
+    }
+
+    /// Gives the slots' memory back until the next parse.
+    pub(crate) fn release(&mut self) {
+        self.slots = Vec::new();
     }
 
     /// Lends `len` slots living as long as the parsed buffer.

@@ -6,7 +6,8 @@ use std::time::Duration;
 pub const USAGE: &str =
     "usage: roadrunner-demo [--port N] [--runtime tokio|smol] [--tls [--cert FILE --key FILE]]
         [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
-        [--min-bytes-per-second N] [--max-content-length N]";
+        [--min-bytes-per-second N] [--max-content-length N] [--max-keep-alive-requests N]
+        [--hibernate-after MS] [--no-graceful-drain]";
 
 /// Which adapter serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub struct Args {
     pub keep_alive_timeout: Option<Duration>,
     pub min_bytes_per_second: Option<u64>,
     pub max_content_length: Option<u64>,
+    pub max_keep_alive_requests: Option<u32>,
+    pub hibernate_after: Option<Duration>,
+    pub no_graceful_drain: bool,
 }
 
 impl Args {
@@ -43,6 +47,9 @@ impl Args {
             keep_alive_timeout: None,
             min_bytes_per_second: None,
             max_content_length: None,
+            max_keep_alive_requests: None,
+            hibernate_after: None,
+            no_graceful_drain: false,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -65,6 +72,11 @@ impl Args {
                     args.min_bytes_per_second = Some(number(&flag, &value()?)?)
                 }
                 "--max-content-length" => args.max_content_length = Some(number(&flag, &value()?)?),
+                "--max-keep-alive-requests" => {
+                    args.max_keep_alive_requests = Some(number(&flag, &value()?)?)
+                }
+                "--hibernate-after" => args.hibernate_after = Some(millis(&flag, &value()?)?),
+                "--no-graceful-drain" => args.no_graceful_drain = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -126,6 +138,8 @@ mod tests {
         assert_eq!(a.max_clients, Some(5));
         assert_eq!(a.request_timeout, Some(Duration::from_millis(250)));
         assert!(a.tls);
+        assert_eq!(a.hibernate_after, Some(Duration::from_secs(1)));
+        assert!(a.no_graceful_drain);
     }
 
     #[test]

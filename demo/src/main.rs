@@ -4,6 +4,7 @@
 //! roadrunner-demo [--port N] [--runtime tokio|smol] [--tls [--cert FILE --key FILE]]
 //!                 [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
 //!                 [--min-bytes-per-second N] [--max-content-length N]
+//!                 [--max-keep-alive-requests N] [--hibernate-after MS] [--no-graceful-drain]
 //! ```
 //! `--port 0` picks a free port. The first line on stdout, `listening on
 //! http://127.0.0.1:PORT` (`https` with `--tls`), is printed once connections are
@@ -75,6 +76,11 @@ fn options(args: &args::Args) -> Result<Options, String> {
     if let Some(v) = args.max_content_length {
         opts.max_content_length = v;
     }
+    if let Some(v) = args.max_keep_alive_requests {
+        opts.max_keep_alive_requests = v;
+    }
+    opts.hibernate_after = args.hibernate_after;
+    opts.graceful_drain = !args.no_graceful_drain;
     Ok(opts)
 }
 

@@ -83,6 +83,7 @@ pub(crate) struct Limits {
     pub(crate) min_bytes_per_second: u64,
     pub(crate) rate_check_interval: Duration,
     pub(crate) manual_body: bool,
+    pub(crate) hibernate_after: Option<Duration>,
     pub(crate) h1: roadrunner_h1::Config,
 }
 
@@ -152,6 +153,7 @@ impl Listener {
                 min_bytes_per_second: opts.min_bytes_per_second,
                 rate_check_interval: opts.rate_check_interval,
                 manual_body: opts.body_buffering == crate::options::BodyBuffering::Manual,
+                hibernate_after: opts.hibernate_after,
                 h1: roadrunner_h1::Config {
                     max_request_line: h1.max_request_line,
                     max_header_line: h1.max_header_line,

@@ -53,7 +53,8 @@ pub struct Options {
     pub slot_reconciliation: Option<Duration>,
     /// Whether connections register for drain notices. Default true.
     pub graceful_drain: bool,
-    /// Release an idle connection's buffers after this long (not supported yet).
+    /// An idle kept-alive connection gives its buffers back after this long (they are
+    /// allocated again by its next request). Default: never.
     pub hibernate_after: Option<Duration>,
     /// Protocols served, in preference order. Default `[http1]`. On TLS this sets the
     /// ALPN list.
@@ -190,8 +191,8 @@ impl Options {
             }
             return Err(OptionsError::NotSupportedYet("ws (WebSocket)"));
         }
-        if self.hibernate_after.is_some() {
-            return Err(OptionsError::NotSupportedYet("hibernate_after"));
+        if self.hibernate_after.is_some_and(|d| d.is_zero()) {
+            return invalid("hibernate_after", "must be positive");
         }
         Ok(())
     }
@@ -441,12 +442,6 @@ mod tests {
         ));
         let mut o = opts();
         o.ws = Some(WsOptions::default());
-        assert!(matches!(
-            o.validate(),
-            Err(OptionsError::NotSupportedYet(_))
-        ));
-        let mut o = opts();
-        o.hibernate_after = Some(Duration::from_secs(1));
         assert!(matches!(
             o.validate(),
             Err(OptionsError::NotSupportedYet(_))

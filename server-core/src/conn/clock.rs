@@ -36,6 +36,10 @@ pub(crate) struct ReadClock {
     keep_alive_timeout: Duration,
     min_bytes_per_second: u64,
     rate_check_interval: Duration,
+    hibernate_after: Option<Duration>,
+    /// When an idle connection gives its buffers back; `None` once done, or not idle.
+    hibernate_at: Option<Instant>,
+    hibernated: bool,
 }
 
 impl ReadClock {
@@ -52,6 +56,9 @@ impl ReadClock {
             keep_alive_timeout: l.keep_alive_timeout,
             min_bytes_per_second: l.min_bytes_per_second,
             rate_check_interval: l.rate_check_interval,
+            hibernate_after: l.hibernate_after,
+            hibernate_at: None,
+            hibernated: false,
         }
     }
 
@@ -63,6 +70,8 @@ impl ReadClock {
         self.started = None;
         self.bytes = 0;
         self.next_check = None;
+        self.hibernate_at = None;
+        self.hibernated = false;
     }
 
     /// True between requests, before any byte of the next one.
@@ -89,6 +98,7 @@ impl ReadClock {
             self.start(now);
         }
         self.bytes += n as u64;
+        self.hibernate_at = None;
         match self.stage {
             Stage::AwaitHead => {
                 self.stage = Stage::Head;
@@ -111,8 +121,23 @@ impl ReadClock {
             Stage::AwaitHead => now + self.keep_alive_timeout,
             Stage::Head | Stage::Body => now + self.request_timeout,
         });
-        self.next_check
-            .map_or(deadline, |check| check.min(deadline))
+        if self.stage == Stage::AwaitHead && !self.hibernated && self.hibernate_at.is_none() {
+            self.hibernate_at = self.hibernate_after.map(|h| now + h);
+        }
+        [self.next_check, self.hibernate_at]
+            .into_iter()
+            .flatten()
+            .fold(deadline, Instant::min)
+    }
+
+    /// True once, when an idle connection has waited `hibernate_after`.
+    pub(crate) fn take_hibernate(&mut self, now: Instant) -> bool {
+        if self.hibernate_at.is_some_and(|at| now >= at) {
+            self.hibernate_at = None;
+            self.hibernated = true;
+            return true;
+        }
+        false
     }
 
     /// The timer fired at `now` (possibly early): a deadline passed, or it is time for
@@ -148,6 +173,7 @@ mod tests {
             min_bytes_per_second: min_bps,
             rate_check_interval: Duration::from_secs(1),
             manual_body: false,
+            hibernate_after: None,
             h1: roadrunner_h1::Config::default(),
         }
     }
@@ -208,6 +234,38 @@ mod tests {
         c.body();
         assert_eq!(c.wake_at(t0), t0 + S);
         assert_eq!(c.on_timer(t0 + S), Err(Expired));
+    }
+
+    #[test]
+    fn idle_connection_hibernates_once_then_waits_for_its_deadline() {
+        let t0 = Instant::now();
+        let mut l = limits(0);
+        l.hibernate_after = Some(5 * S);
+        let mut c = ReadClock::fresh(t0, &l);
+        c.await_next();
+        assert_eq!(c.wake_at(t0), t0 + 5 * S);
+        assert!(!c.take_hibernate(t0 + 4 * S));
+        assert!(c.take_hibernate(t0 + 5 * S));
+        assert!(!c.take_hibernate(t0 + 6 * S), "only once per idle period");
+        assert_eq!(c.wake_at(t0 + 5 * S), t0 + 60 * S);
+        c.on_bytes(1, t0 + 7 * S);
+        c.await_next();
+        assert_eq!(
+            c.wake_at(t0 + 8 * S),
+            t0 + 13 * S,
+            "again after the next request"
+        );
+    }
+
+    #[test]
+    fn a_request_in_progress_does_not_hibernate() {
+        let t0 = Instant::now();
+        let mut l = limits(0);
+        l.hibernate_after = Some(S);
+        let mut c = ReadClock::fresh(t0, &l);
+        c.on_bytes(1, t0);
+        assert_eq!(c.wake_at(t0), t0 + 30 * S);
+        assert!(!c.take_hibernate(t0 + 2 * S));
     }
 
     #[test]

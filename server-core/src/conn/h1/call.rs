@@ -70,6 +70,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     ) -> Result<Response, Stop> {
         // The interim response must not sit behind earlier pipelined answers.
         self.flush().await?;
+        self.ensure_rbuf();
         let (info, fut) = self.start_call(req);
         let mut pump = Pump {
             first,

@@ -40,7 +40,8 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     /// it fires early the clock says so and it is re-armed, which saves a timer update
     /// per keep-alive request.
     armed: Option<Instant>,
-    rbuf: Box<[u8]>,
+    /// Allocated on first read; given back when the connection hibernates.
+    rbuf: Vec<u8>,
     out: Vec<u8>,
     served: u32,
     io: S,
@@ -64,7 +65,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             timer: rt.timer(deadline),
             clock: ReadClock::fresh(now, &shared.limits),
             armed: Some(deadline),
-            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            rbuf: Vec::new(),
             out: Vec::new(),
             served: 0,
             io,
@@ -208,6 +209,20 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         Ok(())
     }
 
+    fn ensure_rbuf(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = vec![0; READ_BUF];
+        }
+    }
+
+    /// An idle connection gives back its buffers until its next request.
+    fn hibernate(&mut self) {
+        self.codec.release_buffers();
+        self.rbuf = Vec::new();
+        self.out = Vec::new();
+        tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
+    }
+
     /// Reads once into the codec, within the clock's deadlines.
     async fn fill(&mut self) -> Result<(), Stop> {
         if self.clock.awaiting_head() && self.flags.enter_idle() {
@@ -219,6 +234,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 self.timer.reset(wake);
                 self.armed = Some(wake);
             }
+            self.ensure_rbuf();
             match before(&mut self.timer, read(&mut self.io, &mut self.rbuf)).await {
                 Some(Ok(0)) => {
                     self.flags.leave_idle();
@@ -234,7 +250,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 Some(Err(_)) => return Err(Stop),
                 None => {
                     self.armed = None;
-                    self.clock.on_timer(Instant::now()).map_err(|_| Stop)?;
+                    let now = Instant::now();
+                    if self.clock.take_hibernate(now) {
+                        self.hibernate();
+                    }
+                    self.clock.on_timer(now).map_err(|_| Stop)?;
                 }
             }
         }

@@ -139,6 +139,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         // A client may pipeline its next requests meanwhile; take only so much of them
         // before leaving the rest in the socket (backpressure).
         let mut read_budget = PIPELINE_READ_BUDGET;
+        self.ensure_rbuf();
         let trailers = loop {
             self.flush().await?;
             let (io, rbuf, codec) = (&mut self.io, &mut self.rbuf, &mut self.codec);
