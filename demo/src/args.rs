@@ -131,6 +131,9 @@ mod tests {
             "c.pem",
             "--key",
             "k.pem",
+            "--hibernate-after",
+            "1000",
+            "--no-graceful-drain",
         ])
         .expect("valid flags");
         assert_eq!(a.port, 0);
