@@ -46,8 +46,8 @@ pub use listener::{Listener, ListenerRef, ReloadError, StartError};
 pub use loop_handler::{loop_body, Loop, LoopEnded, LoopEvent, Mailbox, MAILBOX_CAPACITY};
 pub use middleware::{Middleware, Next};
 pub use options::{
-    BodyBuffering, Http1Options, Http2Options, Http3Options, Options, OptionsError, Protocol,
-    WsOptions,
+    BodyBuffering, HandlerSpawn, Http1Options, Http2Options, Http3Options, Options, OptionsError,
+    Protocol, WsOptions,
 };
 pub use request::{Params, Request, RequestContext, RequestExt, Response, State, Trailers};
 pub use router::{Endpoint, Route, RouteError, Routes};

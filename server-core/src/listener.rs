@@ -84,6 +84,7 @@ pub(crate) struct Limits {
     pub(crate) rate_check_interval: Duration,
     pub(crate) manual_body: bool,
     pub(crate) hibernate_after: Option<Duration>,
+    pub(crate) handler_spawn: crate::options::HandlerSpawn,
     pub(crate) h1: roadrunner_h1::Config,
 }
 
@@ -154,6 +155,7 @@ impl Listener {
                 rate_check_interval: opts.rate_check_interval,
                 manual_body: opts.body_buffering == crate::options::BodyBuffering::Manual,
                 hibernate_after: opts.hibernate_after,
+                handler_spawn: opts.handler_spawn,
                 h1: roadrunner_h1::Config {
                     max_request_line: h1.max_request_line,
                     max_header_line: h1.max_header_line,

@@ -56,6 +56,8 @@ pub struct Options {
     /// An idle kept-alive connection gives its buffers back after this long (they are
     /// allocated again by its next request). Default: never.
     pub hibernate_after: Option<Duration>,
+    /// How handlers are run. Default: inside their connection's task.
+    pub handler_spawn: HandlerSpawn,
     /// Protocols served, in preference order. Default `[http1]`. On TLS this sets the
     /// ALPN list.
     pub protocols: Vec<Protocol>,
@@ -88,6 +90,7 @@ impl Options {
             slot_reconciliation: None,
             graceful_drain: true,
             hibernate_after: None,
+            handler_spawn: HandlerSpawn::Inline,
             protocols: vec![Protocol::Http1(Http1Options::default())],
             tls: None,
         }
@@ -206,6 +209,20 @@ pub enum BodyBuffering {
     Auto,
     /// By the handler, in chunks.
     Manual,
+}
+
+/// How handler futures are run: the Rust meaning of the original's `handler_spawn`
+/// (which set the spawn options of handler processes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HandlerSpawn {
+    /// In the connection's own task: no task, channel or allocation per request.
+    #[default]
+    Inline,
+    /// In a task of its own per request, spawned on the runtime: a CPU-heavy handler
+    /// then does not hold up its connection's timers and socket, and a multi-threaded
+    /// runtime can run it on another worker. A handler still running when its
+    /// connection is cut (drain deadline) runs on to its end, detached.
+    Task,
 }
 
 /// One entry of the `protocols` list.

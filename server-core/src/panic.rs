@@ -23,6 +23,37 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
+/// A handler's future: run inside the connection's task, or in a task of its own
+/// whose outcome comes back through a channel (`handler_spawn: Task`).
+pub(crate) enum Running<F: Future> {
+    Inline(CatchUnwind<F>),
+    Spawned(Pin<Box<async_channel::Receiver<Outcome<F::Output>>>>),
+    /// Panicked before a future existed.
+    Failed(Option<Box<dyn Any + Send>>),
+}
+
+/// A handler's result, or its panic.
+pub(crate) type Outcome<T> = Result<T, Box<dyn Any + Send>>;
+
+impl<F: Future + Unpin> Future for Running<F> {
+    type Output = Outcome<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            Running::Inline(fut) => Pin::new(fut).poll(cx),
+            Running::Spawned(rx) => match futures_lite::Stream::poll_next(rx.as_mut(), cx) {
+                Poll::Ready(Some(outcome)) => Poll::Ready(outcome),
+                // The task ended without sending: it was dropped with the runtime.
+                Poll::Ready(None) => Poll::Ready(Err(Box::new("handler task was dropped"))),
+                Poll::Pending => Poll::Pending,
+            },
+            Running::Failed(payload) => Poll::Ready(Err(payload
+                .take()
+                .unwrap_or_else(|| Box::new("handler polled after it failed")))),
+        }
+    }
+}
+
 /// The message of a panic payload, when it has one.
 pub(crate) fn message(payload: &(dyn Any + Send)) -> &str {
     payload

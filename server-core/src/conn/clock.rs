@@ -174,6 +174,7 @@ mod tests {
             rate_check_interval: Duration::from_secs(1),
             manual_body: false,
             hibernate_after: None,
+            handler_spawn: Default::default(),
             h1: roadrunner_h1::Config::default(),
         }
     }

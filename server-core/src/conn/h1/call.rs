@@ -14,7 +14,8 @@ use roadrunner_h1::Event;
 use super::{Conn, Stop};
 use crate::handler::{status_response, BoxFuture};
 use crate::incoming::{BodyError, Pipe};
-use crate::panic::{message, CatchUnwind};
+use crate::options::HandlerSpawn;
+use crate::panic::{message, CatchUnwind, Running};
 use crate::request::{Request, RequestExt, Response};
 use crate::runtime::{ByteStream, Runtime, Timer};
 
@@ -48,11 +49,8 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     /// Runs the pipeline on a request whose body was read in full; a panic becomes a
     /// `500` and closes the connection.
     pub(super) async fn call(&mut self, req: Request) -> Response {
-        let (info, fut) = self.start_call(req);
-        let outcome = match fut {
-            Ok(fut) => CatchUnwind(fut).await,
-            Err(payload) => Err(payload),
-        };
+        let (info, running) = self.start_call(req);
+        let outcome = running.await;
         self.finish_call(info, outcome)
     }
 
@@ -71,28 +69,22 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         // The interim response must not sit behind earlier pipelined answers.
         self.flush().await?;
         self.ensure_rbuf();
-        let (info, fut) = self.start_call(req);
+        let (info, mut running) = self.start_call(req);
         let mut pump = Pump {
             first,
             continued: !expect_continue,
             ..Pump::default()
         };
-        let outcome = match fut {
-            Err(payload) => Err(payload),
-            Ok(fut) => {
-                let mut fut = CatchUnwind(fut);
-                poll_fn(|cx| {
-                    if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
-                        return Poll::Ready(out);
-                    }
-                    if !pump.done && self.poll_pump(cx, &pipe, &mut pump).is_ready() {
-                        pump.done = true;
-                    }
-                    Poll::Pending
-                })
-                .await
+        let outcome = poll_fn(|cx| {
+            if let Poll::Ready(out) = Pin::new(&mut running).poll(cx) {
+                return Poll::Ready(out);
             }
-        };
+            if !pump.done && self.poll_pump(cx, &pipe, &mut pump).is_ready() {
+                pump.done = true;
+            }
+            Poll::Pending
+        })
+        .await;
         if !pump.done {
             // A reader kept past the handler's end must not wait forever.
             pipe.finish(Err(BodyError::Aborted));
@@ -110,7 +102,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         })
     }
 
-    fn start_call(&self, req: Request) -> (CallInfo, Result<BoxFuture<Response>, Panic>) {
+    fn start_call(&self, req: Request) -> (CallInfo, Running<BoxFuture<Response>>) {
         let info = CallInfo {
             method: req.method().clone(),
             uri: req.uri().clone(),
@@ -128,8 +120,18 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         );
         let dispatch = self.shared.dispatch.load();
         // User code may run inside `dispatch` itself, before any future exists.
-        let fut = catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req)));
-        (info, fut)
+        let running = match catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req))) {
+            Err(payload) => Running::Failed(Some(payload)),
+            Ok(fut) if self.shared.limits.handler_spawn == HandlerSpawn::Task => {
+                let (tx, rx) = async_channel::bounded(1);
+                self.rt.spawn(async move {
+                    let _ = tx.send(CatchUnwind(fut).await).await;
+                });
+                Running::Spawned(Box::pin(rx))
+            }
+            Ok(fut) => Running::Inline(CatchUnwind(fut)),
+        };
+        (info, running)
     }
 
     fn finish_call(&mut self, info: CallInfo, outcome: Result<Response, Panic>) -> Response {

@@ -33,6 +33,7 @@ struct Stop;
 
 /// One HTTP/1.1 connection's state.
 pub(super) struct Conn<'f, R: Runtime, S> {
+    rt: R,
     codec: ServerConn,
     timer: R::Timer,
     clock: ReadClock,
@@ -61,6 +62,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         let now = Instant::now();
         let deadline = now + shared.limits.request_timeout;
         Conn {
+            rt: rt.clone(),
             codec: ServerConn::new(shared.limits.h1.clone()),
             timer: rt.timer(deadline),
             clock: ReadClock::fresh(now, &shared.limits),
