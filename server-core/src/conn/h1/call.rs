@@ -21,12 +21,13 @@ use crate::runtime::{ByteStream, Runtime, Timer};
 
 type Panic = Box<dyn Any + Send>;
 
-/// What the end of a call reports on.
+/// What the end of a call reports on; gathered only while someone listens to the
+/// `roadrunner` events, so an unobserved server pays nothing for it.
 struct CallInfo {
     method: Method,
     uri: Uri,
     id: u64,
-    started: Option<Instant>,
+    started: Instant,
 }
 
 /// How the pump left the request body.
@@ -102,22 +103,24 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         })
     }
 
-    fn start_call(&self, req: Request) -> (CallInfo, Running<BoxFuture<Response>>) {
-        let info = CallInfo {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            id: req.request_id().unwrap_or_default(),
-            started: tracing::enabled!(target: "roadrunner", tracing::Level::INFO)
-                .then(Instant::now),
-        };
-        tracing::debug!(
-            target: "roadrunner",
-            event = "request.start",
-            listener = &*self.shared.name,
-            request_id = info.id,
-            method = %info.method,
-            path = info.uri.path(),
-        );
+    fn start_call(&self, req: Request) -> (Option<CallInfo>, Running<BoxFuture<Response>>) {
+        let info = tracing::enabled!(target: "roadrunner", tracing::Level::ERROR).then(|| {
+            let info = CallInfo {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                id: req.request_id().unwrap_or_default(),
+                started: Instant::now(),
+            };
+            tracing::debug!(
+                target: "roadrunner",
+                event = "request.start",
+                listener = &*self.shared.name,
+                request_id = info.id,
+                method = %info.method,
+                path = info.uri.path(),
+            );
+            info
+        });
         let dispatch = self.shared.dispatch.load();
         // User code may run inside `dispatch` itself, before any future exists.
         let running = match catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req))) {
@@ -134,21 +137,23 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         (info, running)
     }
 
-    fn finish_call(&mut self, info: CallInfo, outcome: Result<Response, Panic>) -> Response {
+    fn finish_call(&mut self, info: Option<CallInfo>, outcome: Result<Response, Panic>) -> Response {
         let resp = outcome.unwrap_or_else(|payload| {
-            tracing::error!(
-                target: "roadrunner",
-                event = "request.exception",
-                listener = &*self.shared.name,
-                request_id = info.id,
-                method = %info.method,
-                path = info.uri.path(),
-                panic = message(&*payload),
-            );
+            if let Some(info) = &info {
+                tracing::error!(
+                    target: "roadrunner",
+                    event = "request.exception",
+                    listener = &*self.shared.name,
+                    request_id = info.id,
+                    method = %info.method,
+                    path = info.uri.path(),
+                    panic = message(&*payload),
+                );
+            }
             self.codec.close_after_response();
             status_response(StatusCode::INTERNAL_SERVER_ERROR)
         });
-        if let Some(started) = info.started {
+        if let Some(info) = info {
             tracing::info!(
                 target: "roadrunner",
                 event = "request.stop",
@@ -157,7 +162,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 method = %info.method,
                 path = info.uri.path(),
                 status = resp.status().as_u16(),
-                duration_us = started.elapsed().as_micros() as u64,
+                duration_us = info.started.elapsed().as_micros() as u64,
             );
         }
         resp
