@@ -69,3 +69,7 @@ pub use config::Config;
 pub use conn::{Event, ServerConn};
 pub use error::{Error, ErrorKind, SendError};
 pub use head::{BodyKind, RequestHead};
+
+// The types in this API come from these crates; re-exported so versions always match.
+pub use bytes;
+pub use http;
