@@ -16,7 +16,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -30,7 +30,8 @@ pub use roadrunner_core as core;
 /// Starts a listener on a shared executor with one worker thread per core (made on
 /// first use).
 pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
-    start_on(default_executor().clone(), name, opts)
+    let executor = default_executor().map_err(StartError::Runtime)?;
+    start_on(executor, name, opts)
 }
 
 /// Starts a listener on `executor`; the caller runs that executor on its own threads.
@@ -45,22 +46,27 @@ pub fn start_on(
 }
 
 /// An executor run by `threads` threads of its own, which live as long as the process.
-pub fn spawn_executor(threads: usize) -> Arc<Executor<'static>> {
+pub fn spawn_executor(threads: usize) -> io::Result<Arc<Executor<'static>>> {
     let ex = Arc::new(Executor::new());
     for i in 0..threads.max(1) {
         let ex = ex.clone();
         std::thread::Builder::new()
             .name(format!("roadrunner-smol-{i}"))
-            .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())))
-            .expect("spawning an executor thread");
+            .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())))?;
     }
-    ex
+    Ok(ex)
 }
 
-fn default_executor() -> &'static Arc<Executor<'static>> {
-    static EXECUTOR: OnceLock<Arc<Executor<'static>>> = OnceLock::new();
-    EXECUTOR
-        .get_or_init(|| spawn_executor(std::thread::available_parallelism().map_or(1, |n| n.get())))
+/// The shared executor, one thread per core, made on first use.
+fn default_executor() -> io::Result<Arc<Executor<'static>>> {
+    static EXECUTOR: Mutex<Option<Arc<Executor<'static>>>> = Mutex::new(None);
+    let mut slot = EXECUTOR.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(ex) = &*slot {
+        return Ok(ex.clone());
+    }
+    let ex = spawn_executor(std::thread::available_parallelism().map_or(1, |n| n.get()))?;
+    *slot = Some(ex.clone());
+    Ok(ex)
 }
 
 fn bind(opts: &Options) -> io::Result<TcpListener> {

@@ -44,7 +44,7 @@ fn main() {
             rt.block_on(std::future::pending::<()>());
         }
         args::Runtime::Smol => {
-            let ex = roadrunner_smol::spawn_executor(workers);
+            let ex = roadrunner_smol::spawn_executor(workers).unwrap_or_else(|e| fail(&e));
             let listener = roadrunner_smol::start_on(ex, "demo", opts).unwrap_or_else(|e| fail(&e));
             announce(&listener, scheme);
             loop {

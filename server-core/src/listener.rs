@@ -29,6 +29,8 @@ pub enum StartError {
     NameInUse(String),
     /// Binding or listening failed.
     Bind(io::Error),
+    /// The adapter could not set up its runtime (threads, reactor).
+    Runtime(io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -37,6 +39,7 @@ impl std::fmt::Display for StartError {
             StartError::Options(e) => write!(f, "bad listener options: {e}"),
             StartError::NameInUse(name) => write!(f, "a listener named {name:?} is running"),
             StartError::Bind(e) => write!(f, "cannot bind: {e}"),
+            StartError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
         }
     }
 }
@@ -46,7 +49,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Options(e) => Some(e),
             StartError::NameInUse(_) => None,
-            StartError::Bind(e) => Some(e),
+            StartError::Bind(e) | StartError::Runtime(e) => Some(e),
         }
     }
 }

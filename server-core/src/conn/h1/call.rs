@@ -137,7 +137,11 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         (info, running)
     }
 
-    fn finish_call(&mut self, info: Option<CallInfo>, outcome: Result<Response, Panic>) -> Response {
+    fn finish_call(
+        &mut self,
+        info: Option<CallInfo>,
+        outcome: Result<Response, Panic>,
+    ) -> Response {
         let resp = outcome.unwrap_or_else(|payload| {
             if let Some(info) = &info {
                 tracing::error!(
