@@ -25,6 +25,8 @@ use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{before, read, shutdown, ByteStream, Runtime, Timer};
 
 const READ_BUF: usize = 16 * 1024;
+/// How long closing may wait on a peer that does not read.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Write what has gathered once it is this large, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -83,8 +85,14 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     }
 
     /// Sends what is pending and closes the write side.
+    /// Closes the write side (a TLS `close_notify` first), giving a peer that does
+    /// not read at most `CLOSE_GRACE`, so an ending connection always ends.
     pub(super) async fn close(&mut self) {
-        let _ = shutdown(&mut self.io).await;
+        let deadline = Instant::now() + CLOSE_GRACE;
+        if self.armed.is_none_or(|armed| deadline < armed) {
+            self.timer.reset(deadline);
+        }
+        let _ = before(&mut self.timer, shutdown(&mut self.io)).await;
     }
 
     async fn serve(&mut self) -> Result<(), Stop> {
