@@ -8,7 +8,7 @@
 //!     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
 //!     let listener = roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
 //!     println!("listening on port {}", listener.port());
-//!     tokio::signal::ctrl_c().await.unwrap();
+//!     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
 //!     listener.stop().await;
 //! }
 //! ```

@@ -184,6 +184,9 @@ impl Fields {
                 f.transfer_encoding(v)?;
             } else if name == header::HOST {
                 f.hosts += 1;
+                if !valid_host(trim(v)) {
+                    return Err(ErrorKind::BadRequest("invalid host"));
+                }
             } else if name == header::CONNECTION {
                 for t in list(v) {
                     f.close |= t.eq_ignore_ascii_case(b"close");
@@ -307,6 +310,42 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
     })
 }
 
+/// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP literal in
+/// brackets or a reg-name, then digits after a colon. Empty is allowed (a target with
+/// no authority); userinfo, paths and spaces are not.
+fn valid_host(v: &[u8]) -> bool {
+    let (host, port) = if v.first() == Some(&b'[') {
+        match v.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &v[1..end];
+                let ok = !literal.is_empty()
+                    && literal
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b":.vV-_~!$&'()*+,;=".contains(&b));
+                if !ok {
+                    return false;
+                }
+                (&v[..0], &v[end + 1..])
+            }
+            None => return false,
+        }
+    } else {
+        match v.iter().position(|&b| b == b':') {
+            Some(colon) => (&v[..colon], &v[colon..]),
+            None => (v, &v[v.len()..]),
+        }
+    };
+    let reg_name = host
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    reg_name && port_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +448,33 @@ mod tests {
         assert!(bad("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"));
         assert!(p("GET / HTTP/1.0\r\n\r\n").is_ok());
         assert!(bad("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"));
+    }
+
+    #[test]
+    fn host_values() {
+        let host = |v: &str| p(&format!("GET / HTTP/1.1\r\nHost: {v}\r\n\r\n"));
+        for ok in [
+            "x",
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:80",
+            "[::1]:443",
+            "[::1]",
+            "",
+            "a-b_c~d%20",
+            "h:",
+        ] {
+            assert!(host(ok).is_ok(), "{ok:?} should be accepted");
+        }
+        for bad in [
+            "a b", "t:abc", "t/path", "user@t", "[::1", "[::1]x", "[]", "t:1:2", "t?q", "t#f",
+        ] {
+            assert_eq!(
+                host(bad).err(),
+                Some(ErrorKind::BadRequest("invalid host")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
