@@ -10,7 +10,7 @@ use crate::body::{BodyDecoder, Decoded};
 use crate::config::Config;
 use crate::encode::{self, ConnectionHeader, DateCache, FramingHeader};
 use crate::error::{Error, ErrorKind, SendError};
-use crate::head::{self, BodyKind, HeaderSlots, RequestHead};
+use crate::head::{self, BodyKind, RequestHead};
 use crate::scan::LineScanner;
 
 /// What [`ServerConn::poll_event`] reports.
@@ -87,7 +87,6 @@ enum OutBody {
 pub struct ServerConn {
     config: Config,
     buf: BytesMut,
-    slots: HeaderSlots,
     scanner: LineScanner,
     read: Read,
     write: Write,
@@ -104,7 +103,6 @@ impl ServerConn {
     /// A connection waiting for its first request.
     pub fn new(config: Config) -> Self {
         ServerConn {
-            slots: HeaderSlots::new(config.max_header_count),
             config,
             buf: BytesMut::new(),
             scanner: LineScanner::request(),
@@ -141,7 +139,6 @@ impl ServerConn {
             return false;
         }
         self.buf = BytesMut::new();
-        self.slots.release();
         true
     }
 
@@ -201,7 +198,7 @@ impl ServerConn {
         self.scanner = LineScanner::request();
         self.buf.advance(section.start);
         let head = self.buf.split_to(section.end - section.start).freeze();
-        let head = match head::parse(&head, &mut self.slots) {
+        let head = match head::parse(&head, self.config.max_header_count) {
             Ok(head) => head,
             Err(kind) => return Err(self.fail(kind)),
         };

@@ -42,59 +42,28 @@ pub struct RequestHead {
     pub upgrade: bool,
 }
 
-/// The httparse header array, kept across requests so parsing allocates nothing.
-///
-/// Its element type borrows the buffer being parsed, so it is stored with `'static` and
-/// given the lifetime of each parse by an empty in-place `collect`, which keeps the
-/// allocation (same element layout) without `unsafe`.
-#[derive(Debug)]
-pub(crate) struct HeaderSlots {
-    slots: Vec<MaybeUninit<httparse::Header<'static>>>,
-    len: usize,
-}
+/// Header slots that live on the stack; `max_header_count` up to this needs no heap.
+const STACK_SLOTS: usize = 128;
 
-fn relifetime<'a, 'b>(
-    mut v: Vec<MaybeUninit<httparse::Header<'a>>>,
-) -> Vec<MaybeUninit<httparse::Header<'b>>> {
-    v.clear();
-    v.into_iter().map(|_| MaybeUninit::uninit()).collect()
-}
-
-impl HeaderSlots {
-    /// Slots for `len` fields, allocated on first use.
-    pub(crate) fn new(len: usize) -> Self {
-        HeaderSlots {
-            slots: Vec::new(),
-            len,
-        }
-    }
-
-    /// Gives the slots' memory back until the next parse.
-    pub(crate) fn release(&mut self) {
-        self.slots = Vec::new();
-    }
-
-    /// Lends `len` slots living as long as the parsed buffer.
-    pub(crate) fn with<'b, R>(
-        &mut self,
-        f: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> R,
-    ) -> R {
-        let mut slots = relifetime(std::mem::take(&mut self.slots));
-        slots.resize(self.len, MaybeUninit::uninit());
-        let r = f(&mut slots);
-        self.slots = relifetime(slots);
-        r
-    }
-
-    #[cfg(test)]
-    pub(crate) fn capacity(&self) -> usize {
-        self.slots.capacity()
+/// Parses a complete head (as found by the scanner) into a [`RequestHead`], with room
+/// for `max_headers` fields.
+pub(crate) fn parse(head: &Bytes, max_headers: usize) -> Result<RequestHead, ErrorKind> {
+    // Uninitialised slots cost nothing to make, so a fresh array per request is free.
+    if max_headers <= STACK_SLOTS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_SLOTS];
+        parse_into(head, &mut slots[..max_headers])
+    } else {
+        let mut slots = Vec::with_capacity(max_headers);
+        slots.resize_with(max_headers, MaybeUninit::uninit);
+        parse_into(head, &mut slots)
     }
 }
 
-/// Parses a complete head (as found by the scanner) into a [`RequestHead`].
-pub(crate) fn parse(head: &Bytes, slots: &mut HeaderSlots) -> Result<RequestHead, ErrorKind> {
-    slots.with(|slots| {
+fn parse_into<'b>(
+    head: &'b Bytes,
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<RequestHead, ErrorKind> {
+    {
         let mut req = httparse::Request::new(&mut []);
         match req.parse_with_uninit_headers(head, slots) {
             Ok(httparse::Status::Complete(_)) => {}
@@ -116,7 +85,7 @@ pub(crate) fn parse(head: &Bytes, slots: &mut HeaderSlots) -> Result<RequestHead
         };
         let fields = Fields::collect(head, req.headers)?;
         fields.into_head(method, uri, version)
-    })
+    }
 }
 
 /// Parses a complete trailer section (field lines and the final empty line).
@@ -351,10 +320,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<RequestHead, ErrorKind> {
-        parse(
-            &Bytes::copy_from_slice(s.as_bytes()),
-            &mut HeaderSlots::new(16),
-        )
+        parse(&Bytes::copy_from_slice(s.as_bytes()), 16)
     }
 
     fn bad(s: &str) -> bool {
@@ -510,14 +476,21 @@ mod tests {
     }
 
     #[test]
-    fn slots_reused() {
-        let mut slots = HeaderSlots::new(16);
-        let head = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        parse(&head, &mut slots).unwrap();
-        let cap = slots.capacity();
-        assert!(cap >= 16);
-        parse(&head, &mut slots).unwrap();
-        assert_eq!(slots.capacity(), cap);
+    fn header_counts_on_and_off_the_stack() {
+        let head = |n: usize| {
+            let fields: String = (0..n).map(|i| format!("X-{i}: v\r\n")).collect();
+            Bytes::from(format!("GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n"))
+        };
+        assert_eq!(parse(&head(99), 100).map(|h| h.headers.len()), Ok(100));
+        assert_eq!(
+            parse(&head(100), 100).err(),
+            Some(ErrorKind::TooManyHeaders)
+        );
+        assert_eq!(parse(&head(199), 200).map(|h| h.headers.len()), Ok(200));
+        assert_eq!(
+            parse(&head(200), 200).err(),
+            Some(ErrorKind::TooManyHeaders)
+        );
     }
 
     #[test]
