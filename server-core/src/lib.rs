@@ -24,6 +24,8 @@ mod body;
 mod conn;
 mod counters;
 mod drain;
+#[cfg(test)]
+mod footprint;
 mod handler;
 mod incoming;
 mod listener;

@@ -58,7 +58,9 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
     match &shared.tls {
         None => serve_h1(&rt, io, peer, &shared).await,
         Some(config) => match TlsStream::new(io, config.clone()) {
-            Ok(io) => serve_h1(&rt, io, peer, &shared).await,
+            // Boxed: the TLS session lives on the heap, so plain connections do not
+            // carry room for it.
+            Ok(io) => Box::pin(serve_h1(&rt, io, peer, &shared)).await,
             Err(e) => tracing::warn!(target: "roadrunner", event = "tls.error", error = %e),
         },
     }

@@ -121,7 +121,9 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 let expect_continue = head.expect_continue;
                 let pipe = Pipe::default();
                 let req = self.request(head, Body::incoming(pipe.clone(), hint));
-                self.call_pumping(req, pipe, first, expect_continue).await?
+                // Boxed: a rare path whose state would otherwise enlarge every idle
+                // connection's future.
+                Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
             } else {
                 let req = self.read_request(head).await?;
                 self.call(req).await

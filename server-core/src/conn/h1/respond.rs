@@ -32,8 +32,11 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         match body.into_kind() {
             Kind::Empty => self.write_full(&parts, &[]),
             Kind::Full(bytes) => self.write_full(&parts, &bytes),
-            Kind::Stream(stream) => self.write_stream(&parts, stream).await,
-            Kind::File { file, offset, len } => self.write_file(&parts, file, offset, len).await,
+            // Boxed: their state would otherwise enlarge every connection's future.
+            Kind::Stream(stream) => Box::pin(self.write_stream(&parts, stream)).await,
+            Kind::File { file, offset, len } => {
+                Box::pin(self.write_file(&parts, file, offset, len)).await
+            }
             Kind::Incoming { .. } => {
                 // Nothing pumps a request body once its handler has returned.
                 tracing::error!(
