@@ -72,6 +72,9 @@ impl Runtime for Tokio {
     }
 
     fn timer(&self, deadline: Instant) -> Sleep {
+        // A timer may be made off the runtime's threads (`drain` awaited from any
+        // thread); entering the handle ties it to this runtime's clock.
+        let _runtime = self.0.enter();
         Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))
     }
 }

@@ -93,8 +93,9 @@ impl Drain {
     /// Resolves when the connection must end: at once if a notice arrives while it is
     /// `idle` (between requests), or when drain kills what is left. A notice that finds
     /// it busy is recorded in `noticed`, so its response closes the connection.
-    pub(crate) async fn watch(&self, idle: &AtomicBool, noticed: &AtomicBool) {
-        let mut seen = self.notices();
+    /// `seen` is the notice count when the connection was set up: a notice after that
+    /// is for it, even one sent before this future is first polled.
+    pub(crate) async fn watch(&self, idle: &AtomicBool, noticed: &AtomicBool, mut seen: u64) {
         loop {
             let wake = self.event.listen();
             if self.phase.load(Ordering::Acquire) == KILLING {

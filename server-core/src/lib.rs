@@ -37,6 +37,7 @@ mod registry;
 mod request;
 mod router;
 pub mod runtime;
+mod scratch;
 mod tls;
 
 pub use body::{Body, Frame, FrameStream};

@@ -101,14 +101,6 @@ pub trait Acceptor: Send + Sync + 'static {
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 
-/// Reads once from `io`.
-pub(crate) fn read<'a, S: ByteStream>(
-    io: &'a mut S,
-    buf: &'a mut [u8],
-) -> impl Future<Output = io::Result<usize>> + 'a {
-    std::future::poll_fn(move |cx| io.poll_read(cx, buf))
-}
-
 /// Closes the write side of `io`.
 pub(crate) fn shutdown<S: ByteStream>(io: &mut S) -> impl Future<Output = io::Result<()>> + '_ {
     std::future::poll_fn(move |cx| io.poll_shutdown(cx))

@@ -9,8 +9,10 @@ use std::task::{ready, Context, Poll};
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::runtime::ByteStream;
+use crate::scratch::{poll_read_with, Layer};
 
-const RAW_BUF: usize = 16 * 1024;
+/// Ciphertext read at a time: one maximal TLS record and its header.
+const RAW_READ: usize = 16 * 1024 + 5;
 
 /// The server's TLS configuration with ALPN set from the listener's protocols.
 pub(crate) fn with_alpn(config: &ServerConfig, alpn: &[&[u8]]) -> Arc<ServerConfig> {
@@ -24,7 +26,6 @@ pub(crate) fn with_alpn(config: &ServerConfig, alpn: &[&[u8]]) -> Arc<ServerConf
 pub(crate) struct TlsStream<S> {
     io: S,
     tls: ServerConnection,
-    raw: Box<[u8]>,
     /// Records produced by rustls and not yet written, from `sent` on.
     pending: Vec<u8>,
     sent: usize,
@@ -38,7 +39,6 @@ impl<S: ByteStream> TlsStream<S> {
         Ok(TlsStream {
             io,
             tls,
-            raw: vec![0; RAW_BUF].into_boxed_slice(),
             pending: Vec::new(),
             sent: 0,
             eof: false,
@@ -66,6 +66,16 @@ impl<S: ByteStream> TlsStream<S> {
     }
 }
 
+/// Hands ciphertext to rustls and decrypts what it completes.
+fn feed(tls: &mut ServerConnection, mut raw: &[u8]) -> io::Result<()> {
+    while !raw.is_empty() {
+        tls.read_tls(&mut raw)?;
+        tls.process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    Ok(())
+}
+
 impl<S: ByteStream> ByteStream for TlsStream<S> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
@@ -79,19 +89,25 @@ impl<S: ByteStream> ByteStream for TlsStream<S> {
             if self.eof {
                 return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
             }
-            let n = ready!(self.io.poll_read(cx, &mut self.raw))?;
+            let tls = &mut self.tls;
+            let mut fed = Ok(());
+            let n = ready!(poll_read_with(
+                Layer::Tls,
+                &mut self.io,
+                cx,
+                RAW_READ,
+                |raw| {
+                    fed = feed(tls, raw);
+                }
+            ))?;
             if n == 0 {
                 self.eof = true;
                 continue;
             }
-            let mut input = &self.raw[..n];
-            while !input.is_empty() {
-                self.tls.read_tls(&mut input)?;
-                if let Err(e) = self.tls.process_new_packets() {
-                    // rustls has queued the alert that tells the peer why.
-                    let _ = self.poll_flush_records(cx);
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
-                }
+            if let Err(e) = fed {
+                // rustls has queued the alert that tells the peer why.
+                let _ = self.poll_flush_records(cx);
+                return Poll::Ready(Err(e));
             }
         }
     }

@@ -80,9 +80,11 @@ async fn serve_h1<R: Runtime, S: ByteStream>(
     shared: &Arc<Shared>,
 ) {
     let flags = DrainFlags::default();
+    let notices = shared.drain.notices();
     let mut conn = h1::Conn::new(rt, io, peer, shared.clone(), &flags);
     if shared.graceful_drain {
-        future::or(conn.run(), shared.drain.watch(&flags.idle, &flags.noticed)).await;
+        let watch = shared.drain.watch(&flags.idle, &flags.noticed, notices);
+        future::or(conn.run(), watch).await;
     } else {
         let _unwatched = Unwatched::new(&shared.counters);
         conn.run().await;

@@ -18,6 +18,7 @@ use crate::options::HandlerSpawn;
 use crate::panic::{message, CatchUnwind, Running};
 use crate::request::{Request, RequestExt, Response};
 use crate::runtime::{ByteStream, Runtime, Timer};
+use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
 type Panic = Box<dyn Any + Send>;
 
@@ -69,7 +70,6 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     ) -> Result<Response, Stop> {
         // The interim response must not sit behind earlier pipelined answers.
         self.flush().await?;
-        self.ensure_rbuf();
         let (info, mut running) = self.start_call(req);
         let mut pump = Pump {
             first,
@@ -231,12 +231,12 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 self.timer.reset(wake);
                 self.armed = Some(wake);
             }
-            match self.io.poll_read(cx, &mut self.rbuf) {
+            let codec = &mut self.codec;
+            match poll_read_with(Layer::Http, &mut self.io, cx, READ_SIZE, |data| {
+                codec.recv(data)
+            }) {
                 Poll::Ready(Ok(0)) => self.codec.recv_eof(),
-                Poll::Ready(Ok(n)) => {
-                    self.codec.recv(&self.rbuf[..n]);
-                    self.clock.on_bytes(n, Instant::now());
-                }
+                Poll::Ready(Ok(n)) => self.clock.on_bytes(n, Instant::now()),
                 Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
                 Poll::Pending => match Pin::new(&mut self.timer).poll(cx) {
                     Poll::Pending => return Poll::Pending,

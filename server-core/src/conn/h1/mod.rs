@@ -7,7 +7,9 @@ mod call;
 mod respond;
 
 use std::future::poll_fn;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
@@ -22,9 +24,9 @@ use crate::body::Body;
 use crate::incoming::Pipe;
 use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
-use crate::runtime::{before, read, shutdown, ByteStream, Runtime, Timer};
+use crate::runtime::{before, shutdown, ByteStream, Runtime, Timer};
+use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
-const READ_BUF: usize = 16 * 1024;
 /// How long closing may wait on a peer that does not read.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Write what has gathered once it is this large, even mid-batch.
@@ -43,8 +45,6 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     /// it fires early the clock says so and it is re-armed, which saves a timer update
     /// per keep-alive request.
     armed: Option<Instant>,
-    /// Allocated on first read; given back when the connection hibernates.
-    rbuf: Vec<u8>,
     out: Vec<u8>,
     served: u32,
     io: S,
@@ -69,7 +69,6 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             timer: rt.timer(deadline),
             clock: ReadClock::fresh(now, &shared.limits),
             armed: Some(deadline),
-            rbuf: Vec::new(),
             out: Vec::new(),
             served: 0,
             io,
@@ -221,16 +220,9 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         Ok(())
     }
 
-    fn ensure_rbuf(&mut self) {
-        if self.rbuf.is_empty() {
-            self.rbuf = vec![0; READ_BUF];
-        }
-    }
-
     /// An idle connection gives back its buffers until its next request.
     fn hibernate(&mut self) {
         self.codec.release_buffers();
-        self.rbuf = Vec::new();
         self.out = Vec::new();
         tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
     }
@@ -246,8 +238,18 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 self.timer.reset(wake);
                 self.armed = Some(wake);
             }
-            self.ensure_rbuf();
-            match before(&mut self.timer, read(&mut self.io, &mut self.rbuf)).await {
+            let (io, codec, timer) = (&mut self.io, &mut self.codec, &mut self.timer);
+            let read = poll_fn(|cx| {
+                let read = poll_read_with(Layer::Http, io, cx, READ_SIZE, |data| codec.recv(data));
+                if let Poll::Ready(r) = read {
+                    return Poll::Ready(Some(r));
+                }
+                if Pin::new(&mut *timer).poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            });
+            match read.await {
                 Some(Ok(0)) => {
                     self.flags.leave_idle();
                     self.codec.recv_eof();
@@ -255,7 +257,6 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 }
                 Some(Ok(n)) => {
                     self.flags.leave_idle();
-                    self.codec.recv(&self.rbuf[..n]);
                     self.clock.on_bytes(n, Instant::now());
                     return Ok(());
                 }

@@ -15,6 +15,7 @@ use crate::handler::status_response;
 use crate::panic::message;
 use crate::request::Response;
 use crate::runtime::{ByteStream, Runtime};
+use crate::scratch::{poll_read_with, Layer};
 
 /// How much of a file is read at a time where it cannot be sent zero-copy.
 const FILE_CHUNK: usize = 64 * 1024;
@@ -142,10 +143,9 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         // A client may pipeline its next requests meanwhile; take only so much of them
         // before leaving the rest in the socket (backpressure).
         let mut read_budget = PIPELINE_READ_BUDGET;
-        self.ensure_rbuf();
         let trailers = loop {
             self.flush().await?;
-            let (io, rbuf, codec) = (&mut self.io, &mut self.rbuf, &mut self.codec);
+            let (io, codec) = (&mut self.io, &mut self.codec);
             let next = poll_fn(|cx| {
                 match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
                     Ok(Poll::Ready(frame)) => return Poll::Ready(Ok(Some(frame))),
@@ -153,13 +153,11 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                     Ok(Poll::Pending) => {}
                 }
                 while !peer_eof && read_budget > 0 {
-                    let room = rbuf.len().min(read_budget);
-                    match io.poll_read(cx, &mut rbuf[..room]) {
-                        // Bytes of a pipelined request wait in the codec.
-                        Poll::Ready(Ok(n)) if n > 0 => {
-                            read_budget -= n;
-                            codec.recv(&rbuf[..n]);
-                        }
+                    // Bytes of a pipelined request wait in the codec.
+                    let read =
+                        poll_read_with(Layer::Http, io, cx, read_budget, |data| codec.recv(data));
+                    match read {
+                        Poll::Ready(Ok(n)) if n > 0 => read_budget -= n,
                         // A half-closed peer may still read the response.
                         Poll::Ready(Ok(_)) => peer_eof = true,
                         Poll::Ready(Err(_)) => return Poll::Ready(Ok(None)),

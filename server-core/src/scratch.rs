@@ -1,0 +1,58 @@
+//! Per-thread scratch space for socket reads. Bytes read are handed on (to a codec or
+//! to rustls, which keep what they need) within the same poll, so a connection needs
+//! no read buffer of its own while it waits: an idle connection holds none.
+
+use std::cell::RefCell;
+use std::io;
+use std::task::{Context, Poll};
+
+use crate::runtime::ByteStream;
+
+/// The size of one read.
+pub(crate) const READ_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    static SOCKET: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+    static TLS: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
+
+/// Which scratch buffer: the HTTP drivers read through TLS, which reads the socket in
+/// the same poll, so the two layers need one each.
+#[derive(Clone, Copy)]
+pub(crate) enum Layer {
+    Http,
+    Tls,
+}
+
+/// Polls one read of at most `max` bytes from `io` and gives them to `sink` before
+/// returning the count (`Ok(0)` at end of stream, with `sink` not called).
+pub(crate) fn poll_read_with<S: ByteStream + ?Sized>(
+    layer: Layer,
+    io: &mut S,
+    cx: &mut Context<'_>,
+    max: usize,
+    sink: impl FnOnce(&[u8]),
+) -> Poll<io::Result<usize>> {
+    let key = match layer {
+        Layer::Http => &SOCKET,
+        Layer::Tls => &TLS,
+    };
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => read_into(io, cx, &mut buf[..max.min(READ_SIZE)], sink),
+        // Only a stream that reads another stream of the same layer gets here.
+        Err(_) => read_into(io, cx, &mut vec![0; max.min(READ_SIZE)], sink),
+    })
+}
+
+fn read_into<S: ByteStream + ?Sized>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+    sink: impl FnOnce(&[u8]),
+) -> Poll<io::Result<usize>> {
+    let n = std::task::ready!(io.poll_read(cx, buf))?;
+    if n > 0 {
+        sink(&buf[..n]);
+    }
+    Poll::Ready(Ok(n))
+}
