@@ -2,75 +2,91 @@
 
 use std::path::PathBuf;
 
-use crate::report;
-
 /// `--help` text.
 pub const USAGE: &str = "\
 roadrunner-bench: benchmark roadrunner against hyper with wrk
 
 USAGE:
     roadrunner-bench [OPTIONS]
-    roadrunner-bench hyper-server --port N
+    roadrunner-bench hyper-server --port N [--pipeline-flush]
 
 OPTIONS:
     --duration SECS     measured seconds per run (default 10)
     --warmup SECS       unmeasured warm-up seconds before each run (default 2)
-    --quick             3 s runs, 1 s warm-up
+    --quick             3 s runs, 1 s warm-up, 2000 idle connections for `memory`
     --connections N     wrk connections (default 50)
-    --servers LIST      comma-separated subset of hyper,roadrunner-tokio,roadrunner-smol
+    --servers LIST      comma-separated subset of
+                        hyper,hyper-flush,roadrunner-tokio,roadrunner-smol (default: all)
+    --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,memory
                         (default: all)
-    --scenarios LIST    comma-separated subset of keep-alive,pipelined (default: both)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
     --client-cpu N      core wrk is pinned to (default 1)
-    --markdown FILE     also write the table, command line, date, nproc and wrk
+    --markdown FILE     also write the tables, command lines, date, nproc and wrk
                         version to FILE
     -h, --help          this help
 
 The `hyper-server` mode runs the baseline hyper hello-world server alone.
 ";
 
-/// A server under test.
+/// A server family under test; each scenario runs one or more configurations
+/// (see [`crate::variant`]) of every selected family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
+    /// hyper with default `http1::Builder` settings (plus keep-alive).
     Hyper,
+    /// hyper with `pipeline_flush(true)`.
+    HyperFlush,
     RoadrunnerTokio,
     RoadrunnerSmol,
 }
 
 impl Server {
-    pub const ALL: [Server; 3] = [
+    pub const ALL: [Server; 4] = [
         Server::Hyper,
+        Server::HyperFlush,
         Server::RoadrunnerTokio,
         Server::RoadrunnerSmol,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Server::Hyper => report::BASELINE,
+            Server::Hyper => "hyper",
+            Server::HyperFlush => "hyper-flush",
             Server::RoadrunnerTokio => "roadrunner-tokio",
             Server::RoadrunnerSmol => "roadrunner-smol",
         }
     }
 }
 
-/// A wrk load pattern.
+/// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// One request in flight per keep-alive connection.
     KeepAlive,
     /// 16 pipelined requests per write (`bench/wrk/pipeline.lua`).
     Pipelined,
+    /// One request per connection (`Connection: close`).
+    Short,
+    /// Resident memory per idle keep-alive connection.
+    Memory,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 2] = [Scenario::KeepAlive, Scenario::Pipelined];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::KeepAlive,
+        Scenario::Pipelined,
+        Scenario::Short,
+        Scenario::Memory,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::KeepAlive => "keep-alive",
             Scenario::Pipelined => "pipelined",
+            Scenario::Short => "short",
+            Scenario::Memory => "memory",
         }
     }
 }
@@ -81,6 +97,8 @@ pub struct Options {
     pub duration_secs: u64,
     pub warmup_secs: u64,
     pub connections: u32,
+    /// Idle connections opened in the `memory` scenario.
+    pub idle_connections: usize,
     pub servers: Vec<Server>,
     pub scenarios: Vec<Scenario>,
     pub demo: Option<PathBuf>,
@@ -93,29 +111,34 @@ pub struct Options {
 #[derive(Debug, PartialEq)]
 pub enum Mode {
     Help,
-    HyperServer { port: u16 },
+    HyperServer { port: u16, pipeline_flush: bool },
     Bench(Options),
 }
 
 /// Parses the command line (without the program name).
 pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     if args.first().map(String::as_str) == Some("hyper-server") {
-        let mut port = 0;
+        let (mut port, mut pipeline_flush) = (0, false);
         let mut it = args[1..].iter();
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--port" => port = parse_value(arg, it.next())?,
+                "--pipeline-flush" => pipeline_flush = true,
                 "-h" | "--help" => return Ok(Mode::Help),
                 other => return Err(format!("unknown hyper-server argument `{other}`")),
             }
         }
-        return Ok(Mode::HyperServer { port });
+        return Ok(Mode::HyperServer {
+            port,
+            pipeline_flush,
+        });
     }
 
     let mut opts = Options {
         duration_secs: 10,
         warmup_secs: 2,
         connections: 50,
+        idle_connections: 10_000,
         servers: Server::ALL.to_vec(),
         scenarios: Scenario::ALL.to_vec(),
         demo: None,
@@ -149,6 +172,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     if quick {
         opts.duration_secs = 3;
         opts.warmup_secs = 1;
+        opts.idle_connections = 2_000;
     }
     opts.duration_secs = duration.unwrap_or(opts.duration_secs);
     opts.warmup_secs = warmup.unwrap_or(opts.warmup_secs);
@@ -213,6 +237,7 @@ mod tests {
             panic!()
         };
         assert_eq!((o.duration_secs, o.warmup_secs, o.connections), (10, 2, 50));
+        assert_eq!(o.idle_connections, 10_000);
         assert_eq!(o.servers, Server::ALL);
         assert_eq!(o.scenarios, Scenario::ALL);
     }
@@ -220,14 +245,14 @@ mod tests {
     #[test]
     fn quick_and_lists() {
         let Mode::Bench(o) = parse_args(&args(
-            "--quick --servers roadrunner-smol,hyper --scenarios pipelined",
+            "--quick --servers roadrunner-smol,hyper --scenarios memory,short",
         ))
         .unwrap() else {
             panic!()
         };
-        assert_eq!(o.duration_secs, 3);
+        assert_eq!((o.duration_secs, o.idle_connections), (3, 2_000));
         assert_eq!(o.servers, [Server::Hyper, Server::RoadrunnerSmol]);
-        assert_eq!(o.scenarios, [Scenario::Pipelined]);
+        assert_eq!(o.scenarios, [Scenario::Short, Scenario::Memory]);
         assert!(parse_args(&args("--servers nginx")).is_err());
         assert!(parse_args(&args("--duration")).is_err());
     }
@@ -235,8 +260,11 @@ mod tests {
     #[test]
     fn hyper_server_mode() {
         assert_eq!(
-            parse_args(&args("hyper-server --port 8080")),
-            Ok(Mode::HyperServer { port: 8080 })
+            parse_args(&args("hyper-server --port 8080 --pipeline-flush")),
+            Ok(Mode::HyperServer {
+                port: 8080,
+                pipeline_flush: true
+            })
         );
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! It runs on a tokio *current-thread* runtime because the harness pins it to
 //! a single core; a multi-threaded runtime would only add cross-thread wakeups.
-//! Connections use `http1::Builder` with keep-alive on and `pipeline_flush(true)`,
-//! which lets hyper batch the responses to pipelined requests into one write
-//! (without it hyper flushes after every response, which would be unfair to it
-//! in the pipelined scenario). No timer is configured, so hyper's header-read
-//! timeout is off, as in hyper's own hello-world example.
+//! Connections use `http1::Builder` defaults with keep-alive on, as a plain
+//! hello world does; `--pipeline-flush` adds `pipeline_flush(true)`, which lets
+//! hyper batch the responses to pipelined requests into one write instead of
+//! flushing after every response. No timer is configured, so hyper's
+//! header-read timeout is off, as in hyper's own hello-world example.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -36,15 +36,15 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 /// Serves forever on `127.0.0.1:port` (0 picks a free port). Prints
 /// `listening on http://127.0.0.1:PORT` as the first stdout line once the
 /// listener is bound, which is the harness's readiness signal.
-pub fn run(port: u16) -> Result<(), String> {
+pub fn run(port: u16, pipeline_flush: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot build tokio runtime: {e}"))?;
-    rt.block_on(serve(port))
+    rt.block_on(serve(port, pipeline_flush))
 }
 
-async fn serve(port: u16) -> Result<(), String> {
+async fn serve(port: u16, pipeline_flush: bool) -> Result<(), String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = TcpListener::bind(addr)
         .await
@@ -60,7 +60,7 @@ async fn serve(port: u16) -> Result<(), String> {
     }
 
     let mut builder = http1::Builder::new();
-    builder.keep_alive(true).pipeline_flush(true);
+    builder.keep_alive(true).pipeline_flush(pipeline_flush);
 
     loop {
         let (stream, _) = match listener.accept().await {

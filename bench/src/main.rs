@@ -1,24 +1,31 @@
-//! `roadrunner-bench`: roadrunner against a hyper baseline under wrk.
+//! `roadrunner-bench`: roadrunner against hyper baselines.
 //!
 //! Every server runs alone, pinned to one core; wrk runs pinned to another.
-//! For each server and scenario the harness runs a warm-up, then a measured
-//! wrk run, and reads the server's CPU time around the measured run. See
-//! `bench/README.md`.
+//! Each scenario starts every configuration of every selected server afresh
+//! and measures it: wrk throughput and server CPU time per request, or
+//! resident memory per idle connection. See `bench/README.md`.
 
 mod cli;
+mod document;
 mod hyper_server;
+mod load;
+mod memory;
 mod pin;
+mod probe;
 mod procstat;
 mod report;
 mod server;
+mod shell;
+mod variant;
 mod wrk;
 
-use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli::{Mode, Options, Scenario, Server, USAGE};
-use report::Row;
+use report::{Results, Section};
 use server::ServerProcess;
+use variant::Variant;
 use wrk::WrkCommand;
 
 /// The wrk script for the pipelined scenario (`bench/wrk/pipeline.lua`).
@@ -31,7 +38,10 @@ fn main() {
             print!("{USAGE}");
             0
         }
-        Ok(Mode::HyperServer { port }) => report_error(hyper_server::run(port)),
+        Ok(Mode::HyperServer {
+            port,
+            pipeline_flush,
+        }) => report_error(hyper_server::run(port, pipeline_flush)),
         Ok(Mode::Bench(opts)) => report_error(bench(&opts)),
         Err(e) => {
             eprintln!("roadrunner-bench: {e}\n\n{USAGE}");
@@ -52,142 +62,151 @@ fn report_error(result: Result<(), String>) -> i32 {
     }
 }
 
-/// Runs every selected (server, scenario) pair and prints/writes the table.
+/// What every run needs besides the options.
+struct Env<'a> {
+    opts: &'a Options,
+    self_exe: PathBuf,
+    demo: Option<PathBuf>,
+    script: &'a Path,
+    ticks_per_sec: u64,
+    pdeathsig: bool,
+}
+
+/// Runs every selected scenario and prints/writes the tables.
 fn bench(opts: &Options) -> Result<(), String> {
     // Check every prerequisite before spending minutes on runs.
     let wrk_version = wrk::check_tools()?;
     let self_exe =
         std::env::current_exe().map_err(|e| format!("cannot locate own executable: {e}"))?;
-    let demo = if opts.servers.iter().any(|&s| s != Server::Hyper) {
+    let roadrunner = [Server::RoadrunnerTokio, Server::RoadrunnerSmol];
+    let demo = if opts.servers.iter().any(|s| roadrunner.contains(s)) {
         Some(server::find_demo(opts.demo.as_deref(), &self_exe)?)
     } else {
         None
     };
-    let script = TempFile::write("pipeline.lua", PIPELINE_LUA)?;
-    let ticks_per_sec = procstat::ticks_per_sec();
-    let pdeathsig = pin::setpriv_has_pdeathsig();
-
-    let mut rows = Vec::new();
-    for &server in &opts.servers {
-        let mut cmd = pin::pinned_command(opts.server_cpu, pdeathsig);
-        match server {
-            Server::Hyper => {
-                cmd.arg(&self_exe).args(["hyper-server", "--port", "0"]);
-            }
-            Server::RoadrunnerTokio | Server::RoadrunnerSmol => {
-                let runtime = if server == Server::RoadrunnerTokio {
-                    "tokio"
-                } else {
-                    "smol"
-                };
-                cmd.arg(demo.as_deref().expect("demo located above"))
-                    .args(["--port", "0", "--runtime", runtime])
-                    .env("ROADRUNNER_WORKERS", "1");
-            }
-        }
-        let proc = ServerProcess::start(server.name(), cmd)?;
-        server::smoke_check(proc.port)
-            .map_err(|e| format!("{}: sanity request failed: {e}", server.name()))?;
-        let url = format!("http://127.0.0.1:{}/", proc.port);
-
-        for &scenario in &opts.scenarios {
-            let wrk = |secs| WrkCommand {
-                cpu: opts.client_cpu,
-                pdeathsig,
-                connections: opts.connections,
-                duration_secs: secs,
-                script: (scenario == Scenario::Pipelined).then_some(script.path.as_path()),
-                url: &url,
-            };
-            let tag = format!("[{} / {}]", server.name(), scenario.name());
-            if opts.warmup_secs > 0 {
-                eprintln!("{tag} warm-up {} s", opts.warmup_secs);
-                wrk(opts.warmup_secs).run()?;
-                proc.check_alive()?;
-            }
-            eprintln!("{tag} measuring {} s", opts.duration_secs);
-            let cpu_before = procstat::cpu_ticks(proc.pid)?;
-            let started = Instant::now();
-            let result = wrk(opts.duration_secs).run()?;
-            let wall = started.elapsed().as_secs_f64();
-            let cpu_after = procstat::cpu_ticks(proc.pid)?;
-            proc.check_alive()?;
-            if result.requests == 0 {
-                return Err(format!("{tag} wrk completed no requests"));
-            }
-            if result.socket_errors + result.non_2xx > 0 {
-                eprintln!(
-                    "{tag} warning: {} socket errors, {} non-2xx/3xx responses",
-                    result.socket_errors, result.non_2xx
-                );
-            }
-            let cpu_secs = cpu_after.saturating_sub(cpu_before) as f64 / ticks_per_sec as f64;
-            let row = Row {
-                scenario: scenario.name(),
-                server: server.name(),
-                cpu_us_per_req: cpu_secs * 1e6 / result.requests as f64,
-                cpu_utilisation: cpu_secs / wall,
-                wrk: result,
-            };
-            if row.cpu_utilisation < 0.9 {
-                eprintln!(
-                    "{tag} warning: server used only {:.0}% of its core; wrk or another \
-                     process on the machine may be the bottleneck",
-                    row.cpu_utilisation * 100.0
-                );
-            }
-            eprintln!(
-                "{tag} {:.0} req/s, {:.2} CPU µs/req, server CPU {:.0}%",
-                row.wrk.req_per_sec,
-                row.cpu_us_per_req,
-                row.cpu_utilisation * 100.0
-            );
-            rows.push(row);
-        }
-        // `proc` is dropped here: the server is killed before the next starts.
+    if opts.scenarios.contains(&Scenario::Memory) {
+        // Before any server is spawned, so servers inherit it.
+        memory::raise_fd_limit(opts.idle_connections as u64 + 1024)?;
     }
+    let script = TempFile::write("pipeline.lua", PIPELINE_LUA)?;
+    let env = Env {
+        opts,
+        self_exe,
+        demo,
+        script: &script.path,
+        ticks_per_sec: procstat::ticks_per_sec(),
+        pdeathsig: pin::setpriv_has_pdeathsig(),
+    };
 
-    // Group by scenario so each scenario's servers sit together.
-    rows.sort_by_key(|r| Scenario::ALL.iter().position(|s| s.name() == r.scenario));
-    let table = report::table(&rows);
-    print!("{table}");
+    let mut sections = Vec::new();
+    for &scenario in &opts.scenarios {
+        let variants: Vec<Variant> = variant::variants(scenario)
+            .into_iter()
+            .filter(|v| opts.servers.contains(&v.server))
+            .collect();
+        if !variants.is_empty() {
+            sections.push(run_scenario(&env, scenario, &variants)?);
+        }
+    }
+    for s in &sections {
+        println!("## {}\n\n{}", s.scenario.name(), s.render());
+    }
 
     if let Some(path) = &opts.markdown {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let meta = report::Meta {
-            command: command_line(),
-            date: report::rfc3339_utc(now),
+        let meta = document::Meta {
+            command: shell::join(std::env::args()),
+            date: document::rfc3339_utc(now),
             nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
             cpu_model: cpu_model(),
             wrk_version,
             duration_secs: opts.duration_secs,
             warmup_secs: opts.warmup_secs,
-            connections: opts.connections,
         };
-        std::fs::write(path, report::document(&rows, &meta))
+        std::fs::write(path, document::document(&sections, &meta))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
 
-/// The command line as typed, shell-quoted where needed.
-fn command_line() -> String {
-    std::env::args()
-        .map(|a| {
-            let safe = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c));
-            if safe {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Starts each variant in turn (killing it before the next) and measures it.
+fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<Section, String> {
+    let opts = env.opts;
+    let client = if scenario == Scenario::Memory {
+        format!(
+            "client: the harness, {} connections of `GET / HTTP/1.1` then idle",
+            opts.idle_connections
+        )
+    } else {
+        let shown = wrk(
+            env,
+            scenario,
+            Path::new("bench/wrk/pipeline.lua"),
+            "http://127.0.0.1:PORT/",
+        );
+        format!("client: `{}`", shown.display(opts.duration_secs))
+    };
+    let mut commands = vec![client];
+    let (mut loads, mut memories) = (Vec::new(), Vec::new());
+    for &v in variants {
+        commands.push(format!("{}: `{}`", v.label, v.display(opts.server_cpu)));
+        let cmd = v.command(
+            pin::pinned_command(opts.server_cpu, env.pdeathsig),
+            &env.self_exe,
+            env.demo.as_deref(),
+        );
+        let proc = ServerProcess::start(v.label, cmd)?;
+        probe::smoke_check(proc.port)
+            .map_err(|e| format!("{}: sanity request failed: {e}", v.label))?;
+        let tag = format!("[{} / {}]", v.label, scenario.name());
+        if scenario == Scenario::Memory {
+            eprintln!("{tag} opening {} idle connections", opts.idle_connections);
+            let m = memory::measure(proc.pid, proc.port, opts.idle_connections)?;
+            proc.check_alive()?;
+            eprintln!(
+                "{tag} {:.2} KiB per idle connection",
+                m.kib_per_connection()
+            );
+            memories.push((v.label, m));
+        } else {
+            let url = format!("http://127.0.0.1:{}/", proc.port);
+            let load = load::measure(
+                &proc,
+                &wrk(env, scenario, env.script, &url),
+                opts.warmup_secs,
+                opts.duration_secs,
+                env.ticks_per_sec,
+                &tag,
+            )?;
+            loads.push((v.label, load));
+        }
+        // `proc` is dropped here: the server is killed before the next starts.
+    }
+    let results = if scenario == Scenario::Memory {
+        Results::Memory(memories)
+    } else {
+        Results::Load(loads)
+    };
+    Ok(Section {
+        scenario,
+        commands,
+        results,
+    })
+}
+
+/// The wrk command for `scenario` (`script` is used only when pipelining).
+fn wrk<'a>(env: &Env, scenario: Scenario, script: &'a Path, url: &'a str) -> WrkCommand<'a> {
+    WrkCommand {
+        cpu: env.opts.client_cpu,
+        pdeathsig: env.pdeathsig,
+        connections: env.opts.connections,
+        script: (scenario == Scenario::Pipelined).then_some(script),
+        close: scenario == Scenario::Short,
+        url,
+    }
 }
 
 /// The CPU model name from `/proc/cpuinfo`.

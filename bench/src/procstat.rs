@@ -1,4 +1,4 @@
-//! Server CPU time from `/proc/PID/stat`.
+//! Server CPU time from `/proc/PID/stat`, resident memory from `/proc/PID/status`.
 //!
 //! `utime` and `stime` (fields 14 and 15) of a process's `/proc/PID/stat`
 //! cover all of its threads, including threads that have already exited, so
@@ -38,6 +38,19 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Resident set size of process `pid` (`VmRSS` in `/proc/PID/status`), in KiB.
+pub fn vm_rss_kib(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    parse_vm_rss(&status).ok_or_else(|| format!("no VmRSS line in {path}"))
+}
+
+/// Extracts the `VmRSS:   1234 kB` value.
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +65,14 @@ mod tests {
     #[test]
     fn reads_own_process() {
         assert!(cpu_ticks(std::process::id()).is_ok());
+        assert!(vm_rss_kib(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn parses_vm_rss() {
+        assert_eq!(
+            parse_vm_rss("VmPeak:\t 9 kB\nVmRSS:\t    4321 kB\n"),
+            Some(4321)
+        );
     }
 }

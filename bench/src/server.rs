@@ -1,13 +1,10 @@
-//! Server child processes: locating, starting, readiness, sanity check, cleanup.
+//! Server child processes: locating, starting, readiness, cleanup.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-use crate::hyper_server;
 
 /// How long a server may take to print its `listening on` line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -134,48 +131,6 @@ impl Drop for ServerProcess {
 fn parse_listening_line(line: &str) -> Option<u16> {
     let addr = line.trim().strip_prefix("listening on http://")?;
     addr.trim_end_matches('/').rsplit(':').next()?.parse().ok()
-}
-
-/// Sends one `GET /` and checks for `200` with body `Hello, world!`, so a
-/// misbehaving server fails loudly instead of producing fast nonsense.
-pub fn smoke_check(port: u16) -> Result<(), String> {
-    let mut stream =
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        .map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(head_end) = text.find("\r\n\r\n") {
-            let head = &text[..head_end];
-            let body = &text[head_end + 4..];
-            let len = head
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
-            if len.is_some_and(|len| body.len() < len) && n > 0 {
-                continue;
-            }
-            if !head.starts_with("HTTP/1.1 200") {
-                return Err(format!("expected `HTTP/1.1 200`, got {head:?}"));
-            }
-            if body.as_bytes() != hyper_server::BODY {
-                return Err(format!("unexpected body {body:?}"));
-            }
-            return Ok(());
-        }
-        if n == 0 {
-            return Err(format!("connection closed mid-response: {text:?}"));
-        }
-    }
 }
 
 #[cfg(test)]

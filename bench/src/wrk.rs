@@ -22,7 +22,8 @@ pub struct WrkResult {
     pub non_2xx: u64,
 }
 
-/// One wrk invocation: `[setpriv --pdeathsig KILL] taskset -c CPU wrk -t1 -cN -dSs --latency [-s script] URL`.
+/// One wrk invocation: `[setpriv --pdeathsig KILL] taskset -c CPU wrk -t1 -cN
+/// -dSs --latency [-s script] [-H 'Connection: close'] URL`.
 pub struct WrkCommand<'a> {
     /// Core wrk is pinned to.
     pub cpu: usize,
@@ -30,27 +31,44 @@ pub struct WrkCommand<'a> {
     pub pdeathsig: bool,
     /// Concurrent connections (`-c`).
     pub connections: u32,
-    /// Run length in seconds (`-d`).
-    pub duration_secs: u64,
     /// Lua script (`-s`), e.g. for pipelining.
     pub script: Option<&'a Path>,
+    /// Send `Connection: close`: one request per connection.
+    pub close: bool,
     /// Target URL.
     pub url: &'a str,
 }
 
 impl WrkCommand<'_> {
-    /// Runs wrk to completion and parses its output.
-    pub fn run(&self) -> Result<WrkResult, String> {
-        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
-        cmd.arg("wrk")
-            .arg("-t1")
-            .arg(format!("-c{}", self.connections))
-            .arg(format!("-d{}s", self.duration_secs))
-            .arg("--latency");
+    /// wrk's arguments for a run of `secs` seconds.
+    fn args(&self, secs: u64) -> Vec<String> {
+        let mut args = vec![
+            "-t1".to_string(),
+            format!("-c{}", self.connections),
+            format!("-d{secs}s"),
+            "--latency".to_string(),
+        ];
         if let Some(script) = self.script {
-            cmd.arg("-s").arg(script);
+            args.extend(["-s".to_string(), script.display().to_string()]);
         }
-        cmd.arg(self.url);
+        if self.close {
+            args.extend(["-H".to_string(), "Connection: close".to_string()]);
+        }
+        args.push(self.url.to_string());
+        args
+    }
+
+    /// The command line as shown in reports (without `setpriv`).
+    pub fn display(&self, secs: u64) -> String {
+        let cpu = self.cpu.to_string();
+        let head = ["taskset", "-c", &cpu, "wrk"].map(String::from);
+        crate::shell::join(head.into_iter().chain(self.args(secs)))
+    }
+
+    /// Runs wrk for `secs` seconds and parses its output.
+    pub fn run(&self, secs: u64) -> Result<WrkResult, String> {
+        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
+        cmd.arg("wrk").args(self.args(secs));
         let out = cmd
             .output()
             .map_err(|e| format!("cannot run taskset/wrk: {e}"))?;
@@ -180,6 +198,23 @@ Transfer/sec:     14.26MB
         assert_eq!(r.socket_errors, 3);
         assert_eq!(r.non_2xx, 5);
         assert_eq!(parse_duration_us("0.00us"), None);
+    }
+
+    #[test]
+    fn display() {
+        let wrk = WrkCommand {
+            cpu: 1,
+            pdeathsig: true,
+            connections: 50,
+            script: None,
+            close: true,
+            url: "http://127.0.0.1:PORT/",
+        };
+        assert_eq!(
+            wrk.display(10),
+            "taskset -c 1 wrk -t1 -c50 -d10s --latency -H 'Connection: close' \
+             http://127.0.0.1:PORT/"
+        );
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! The `--markdown` document: run facts, then a section per scenario.
+
+use std::fmt::Write;
+
+use crate::cli::Scenario;
+use crate::report::Section;
+
+/// Facts about the run that go into the document.
+pub struct Meta {
+    /// The exact command line.
+    pub command: String,
+    /// UTC timestamp, RFC 3339.
+    pub date: String,
+    /// Number of CPUs available (as `nproc` reports).
+    pub nproc: usize,
+    /// CPU model from `/proc/cpuinfo`, if known.
+    pub cpu_model: Option<String>,
+    /// wrk's version banner.
+    pub wrk_version: String,
+    /// Measured seconds per wrk run.
+    pub duration_secs: u64,
+    /// Warm-up seconds before each wrk run.
+    pub warmup_secs: u64,
+}
+
+const INTRO: &str = "\
+Each server runs alone, pinned to core 0 (`taskset -c 0`) with one worker thread \
+(`ROADRUNNER_WORKERS=1`; hyper on a tokio current-thread runtime); wrk runs pinned to \
+core 1 with one thread, after an unmeasured warm-up run. *CPU µs/req* is the server's \
+user+system CPU time over the measured run (`/proc/PID/stat`, all threads) divided by \
+the requests wrk completed; *server CPU* is that CPU time over wall time (100% = the \
+whole core; well below 100% means the server was not the bottleneck). Latencies are \
+wrk's percentiles (– where wrk printed none).
+
+Baselines: **hyper** is hyper 1.x `http1::Builder` with its defaults plus keep-alive, \
+as a plain hello world uses it (`pipeline_flush` off: one write per response); \
+**hyper-flush** adds `pipeline_flush(true)`, which batches pipelined responses into \
+one write. The `÷ hyper` columns compare against the plain one, the `÷ hyper-flush` \
+columns against the flushing one (higher req/s and lower CPU/req are better). All \
+servers answer `GET /` with `200 text/plain \"Hello, world!\"`.
+";
+
+/// What a scenario measures, in a sentence or two.
+fn explanation(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::KeepAlive => {
+            "One request in flight on each keep-alive connection. hyper has no \
+             per-connection request limit, so roadrunner runs with \
+             `--max-keep-alive-requests 1000000`; the `(limit 1000)` row keeps \
+             roadrunner's default of 1000 (it then closes the connection and wrk \
+             reconnects), to show what that default costs."
+        }
+        Scenario::Pipelined => {
+            "Each connection writes 16 `GET /` at once (`bench/wrk/pipeline.lua`) and \
+             waits for the 16 responses; wrk counts every response, and latencies are \
+             per batch. Request limits as in keep-alive."
+        }
+        Scenario::Short => {
+            "One request per connection: wrk sends `Connection: close`, the server \
+             answers and closes, wrk reconnects, so connection setup and teardown \
+             dominate. `--no-graceful-drain` (`graceful_drain = false`) stops \
+             connections registering for drain notices; the lines under the table give \
+             the CPU per request it saves."
+        }
+        Scenario::Memory => {
+            "Resident memory per idle keep-alive connection: the server's `VmRSS` \
+             (`/proc/PID/status`) 0.5 s after start-up, then the harness opens N \
+             connections (500 at a time), sends one `GET /` on each and reads the \
+             response, leaves them open and idle for 2.5 s (longer than \
+             `--hibernate-after 1000`) and reads `VmRSS` again: *KiB / idle conn* = \
+             (after − before) / N. *KiB / conn at open* uses the reading taken right \
+             after the last connection opened, before any could hibernate. Kernel socket \
+             buffers are not in RSS, and memory the allocator keeps after `free` still is."
+        }
+    }
+}
+
+/// The whole document.
+pub fn document(sections: &[Section], meta: &Meta) -> String {
+    let mut out = String::from("# roadrunner benchmarks\n\n");
+    let _ = writeln!(out, "- command: `{}`", meta.command);
+    let _ = writeln!(out, "- date: {}", meta.date);
+    let _ = writeln!(out, "- nproc: {}", meta.nproc);
+    if let Some(model) = &meta.cpu_model {
+        let _ = writeln!(out, "- CPU: {model}");
+    }
+    let _ = writeln!(out, "- wrk: {}", meta.wrk_version);
+    let _ = writeln!(
+        out,
+        "- wrk runs: {} s measured after {} s warm-up\n",
+        meta.duration_secs, meta.warmup_secs
+    );
+    out.push_str(INTRO);
+    for s in sections {
+        let _ = writeln!(
+            out,
+            "\n## {}\n\n{}\n",
+            s.scenario.name(),
+            explanation(s.scenario)
+        );
+        for command in &s.commands {
+            let _ = writeln!(out, "- {command}");
+        }
+        out.push('\n');
+        out.push_str(&s.render());
+    }
+    out
+}
+
+/// Formats a Unix timestamp (seconds) as an RFC 3339 UTC date-time.
+pub fn rfc3339_utc(unix_secs: u64) -> String {
+    let days = unix_secs / 86_400;
+    let secs = unix_secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+}

@@ -1,0 +1,169 @@
+//! The server configurations measured in each scenario, and how to start them.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::cli::{Scenario, Server};
+
+/// One server configuration: a row of a scenario's table.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// Row label, e.g. `roadrunner-tokio (limit 1000)`.
+    pub label: &'static str,
+    pub server: Server,
+    /// Flags after `--port 0` (hyper-server) or `--port 0 --runtime R` (demo).
+    pub flags: &'static [&'static str],
+}
+
+/// hyper has no per-connection request limit; lift roadrunner's (default 1000).
+const NO_LIMIT: &[&str] = &["--max-keep-alive-requests", "1000000"];
+/// Room for the `memory` scenario's idle connections.
+const IDLE: &[&str] = &["--max-clients", "20000", "--keep-alive-timeout", "600000"];
+const IDLE_HIBERNATE: &[&str] = &[
+    "--max-clients",
+    "20000",
+    "--keep-alive-timeout",
+    "600000",
+    "--hibernate-after",
+    "1000",
+];
+
+const fn v(label: &'static str, server: Server, flags: &'static [&'static str]) -> Variant {
+    Variant {
+        label,
+        server,
+        flags,
+    }
+}
+
+/// The configurations `scenario` measures, in table order.
+pub fn variants(scenario: Scenario) -> Vec<Variant> {
+    use Server::*;
+    match scenario {
+        Scenario::KeepAlive | Scenario::Pipelined => vec![
+            v("hyper", Hyper, &[]),
+            v("hyper-flush", HyperFlush, &["--pipeline-flush"]),
+            v("roadrunner-tokio", RoadrunnerTokio, NO_LIMIT),
+            v("roadrunner-tokio (limit 1000)", RoadrunnerTokio, &[]),
+            v("roadrunner-smol", RoadrunnerSmol, NO_LIMIT),
+        ],
+        Scenario::Short => vec![
+            v("hyper", Hyper, &[]),
+            v("roadrunner-tokio", RoadrunnerTokio, &[]),
+            v(
+                "roadrunner-tokio (no graceful drain)",
+                RoadrunnerTokio,
+                &["--no-graceful-drain"],
+            ),
+            v("roadrunner-smol", RoadrunnerSmol, &[]),
+            v(
+                "roadrunner-smol (no graceful drain)",
+                RoadrunnerSmol,
+                &["--no-graceful-drain"],
+            ),
+        ],
+        Scenario::Memory => vec![
+            v("hyper", Hyper, &[]),
+            v("roadrunner-tokio", RoadrunnerTokio, IDLE),
+            v(
+                "roadrunner-tokio (hibernate 1 s)",
+                RoadrunnerTokio,
+                IDLE_HIBERNATE,
+            ),
+            v("roadrunner-smol", RoadrunnerSmol, IDLE),
+            v(
+                "roadrunner-smol (hibernate 1 s)",
+                RoadrunnerSmol,
+                IDLE_HIBERNATE,
+            ),
+        ],
+    }
+}
+
+/// Pairs `(variant, reference)` whose difference a scenario reports in words.
+pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)] {
+    match scenario {
+        Scenario::KeepAlive | Scenario::Pipelined => {
+            &[("roadrunner-tokio (limit 1000)", "roadrunner-tokio")]
+        }
+        Scenario::Short => &[
+            ("roadrunner-tokio (no graceful drain)", "roadrunner-tokio"),
+            ("roadrunner-smol (no graceful drain)", "roadrunner-smol"),
+        ],
+        Scenario::Memory => &[],
+    }
+}
+
+impl Variant {
+    fn is_hyper(self) -> bool {
+        matches!(self.server, Server::Hyper | Server::HyperFlush)
+    }
+
+    /// Arguments after the program name.
+    fn args(self) -> Vec<&'static str> {
+        let mut args = if self.is_hyper() {
+            vec!["hyper-server", "--port", "0"]
+        } else {
+            let runtime = if self.server == Server::RoadrunnerTokio {
+                "tokio"
+            } else {
+                "smol"
+            };
+            vec!["--port", "0", "--runtime", runtime]
+        };
+        args.extend_from_slice(self.flags);
+        args
+    }
+
+    /// Completes `pinned` (a `taskset` prefix) into the server's command.
+    pub fn command(self, mut pinned: Command, self_exe: &Path, demo: Option<&Path>) -> Command {
+        if self.is_hyper() {
+            pinned.arg(self_exe);
+        } else {
+            pinned
+                .arg(demo.expect("demo located for roadrunner variants"))
+                .env("ROADRUNNER_WORKERS", "1");
+        }
+        pinned.args(self.args());
+        pinned
+    }
+
+    /// The server command as shown in reports (without `setpriv`).
+    pub fn display(self, cpu: usize) -> String {
+        let (env, prog) = if self.is_hyper() {
+            ("", "roadrunner-bench")
+        } else {
+            ("ROADRUNNER_WORKERS=1 ", "roadrunner-demo")
+        };
+        format!("{env}taskset -c {cpu} {prog} {}", self.args().join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_name_existing_rows() {
+        for s in Scenario::ALL {
+            let labels: Vec<_> = variants(s).iter().map(|v| v.label).collect();
+            for (a, b) in comparisons(s) {
+                assert!(labels.contains(a) && labels.contains(b), "{a} / {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn display() {
+        let rows = variants(Scenario::KeepAlive);
+        assert_eq!(
+            rows[1].display(0),
+            "taskset -c 0 roadrunner-bench hyper-server --port 0 --pipeline-flush"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio \
+             --max-keep-alive-requests 1000000"
+        );
+    }
+}
