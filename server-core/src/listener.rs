@@ -220,7 +220,7 @@ impl Listener {
     pub async fn drain(self, timeout: Duration) -> DrainOutcome {
         let shared = &self.handle.0;
         let deadline = Instant::now() + timeout;
-        shared.drain.start(deadline);
+        // Counted before the notice: idle connections close as soon as it is sent.
         tracing::info!(
             target: "roadrunner",
             event = "drain.start",
@@ -228,6 +228,7 @@ impl Listener {
             active = shared.counters.active(),
             timeout_ms = timeout.as_millis() as u64,
         );
+        shared.drain.start(deadline);
         self.handle.close_socket().await;
         let drained = future::or(
             async {

@@ -747,3 +747,52 @@ pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Output {
 pub fn hv(s: &'static str) -> HeaderValue {
     HeaderValue::from_static(s)
 }
+
+// ---------------------------------------------------------------------------------
+// Runtime-neutral pieces for handlers, and draining a [`Server`].
+
+/// A sleep on `adapter`'s own timer (`tokio::time::sleep` on tokio, `smol::Timer` on
+/// smol), for handlers that are slow on purpose.
+pub fn rt_sleep(adapter: Adapter, d: Duration) -> roadrunner_core::BoxFuture<()> {
+    match adapter {
+        Adapter::Tokio => Box::pin(tokio::time::sleep(d)),
+        Adapter::Smol => Box::pin(async move {
+            smol::Timer::after(d).await;
+        }),
+    }
+}
+
+/// True if a TCP connect to 127.0.0.1:`port` is refused (nobody listens).
+pub fn connect_refused(port: u16) -> bool {
+    match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+        Err(e) => e.kind() == io::ErrorKind::ConnectionRefused,
+        Ok(_) => false,
+    }
+}
+
+impl Server {
+    /// A clonable handle of the listener, usable after it has been taken or drained.
+    pub fn handle(&self) -> roadrunner_core::ListenerRef {
+        self.listener().handle()
+    }
+
+    /// Takes the listener and runs `drain(timeout)` on a thread of its own, the way an
+    /// application of the adapter would await it (on tokio: from the listener's
+    /// runtime, through its handle; on smol: `smol::block_on`). The thread returns
+    /// the outcome and how long `drain` took.
+    pub fn drain_in_background(
+        &mut self,
+        timeout: Duration,
+    ) -> std::thread::JoinHandle<(roadrunner_core::DrainOutcome, Duration)> {
+        let listener = self.take_listener();
+        let rt = self.rt.as_ref().map(|rt| rt.handle().clone());
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let outcome = match rt {
+                Some(handle) => handle.block_on(listener.drain(timeout)),
+                None => smol::block_on(listener.drain(timeout)),
+            };
+            (outcome, t0.elapsed())
+        })
+    }
+}

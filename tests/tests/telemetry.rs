@@ -1,0 +1,292 @@
+//! Telemetry: the `tracing` events with target `roadrunner` that README's "Telemetry"
+//! table lists, with their fields and levels.
+//!
+//! How events are captured: the server emits them on its runtime's worker threads
+//! (tokio workers, smol executor threads), which a subscriber installed with
+//! `tracing::subscriber::set_default` on the test thread would never see. So this test
+//! binary installs ONE global subscriber (`set_global_default`, guarded by a
+//! `std::sync::Once` that every test calls before starting its server): a
+//! `tracing_subscriber` registry with a small [`Recorder`] layer that appends every
+//! `roadrunner` event (level and all fields, as text) to a global `Mutex<Vec<..>>`.
+//! Tests run in parallel in this process, so each one starts its listener under a
+//! unique name and only looks at the events whose `listener` field carries it (every
+//! event checked here has that field). Events are emitted asynchronously to what the
+//! client sees, so tests poll the record with a bounded deadline.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use roadrunner_core::{DrainOutcome, Options, Request, RequestExt, Route, Routes};
+use roadrunner_tests::{both, get_req, opts, unique_name, wait_until, Adapter, Raw, Server};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// One recorded event: its level and its fields, values as text (strings unquoted,
+/// `%` and `?` fields as their Display / Debug form).
+#[derive(Clone, Debug)]
+struct Recorded {
+    level: Level,
+    fields: HashMap<String, String>,
+}
+
+impl Recorded {
+    fn get(&self, field: &str) -> &str {
+        self.fields
+            .get(field)
+            .unwrap_or_else(|| panic!("event without field {field:?}: {self:?}"))
+    }
+
+    fn has(&self, field: &str, value: &str) -> bool {
+        self.fields.get(field).is_some_and(|v| v == value)
+    }
+}
+
+static EVENTS: Mutex<Vec<Recorded>> = Mutex::new(Vec::new());
+
+struct FieldText<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for FieldText<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.to_string());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+/// The layer recording every event with target `roadrunner`.
+struct Recorder;
+
+impl<S: Subscriber> Layer<S> for Recorder {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "roadrunner" {
+            return;
+        }
+        let mut fields = HashMap::new();
+        event.record(&mut FieldText(&mut fields));
+        EVENTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Recorded {
+                level: *event.metadata().level(),
+                fields,
+            });
+    }
+}
+
+fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Recorder))
+            .expect("no other global subscriber in this test binary");
+    });
+}
+
+/// The events of listener `name` named `event`, so far.
+fn events(name: &str, event: &str) -> Vec<Recorded> {
+    EVENTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|r| r.has("listener", name) && r.has("event", event))
+        .cloned()
+        .collect()
+}
+
+/// Waits (bounded) for an event of listener `name` named `event` that satisfies
+/// `pred`, and returns it.
+fn wait_event(name: &str, event: &str, pred: impl Fn(&Recorded) -> bool) -> Recorded {
+    let mut found = None;
+    let ok = wait_until(Duration::from_secs(5), || {
+        found = events(name, event).into_iter().find(|r| pred(r));
+        found.is_some()
+    });
+    assert!(
+        ok,
+        "no matching {event:?} event for listener {name:?} within 5 s; its {event:?} events: \
+         {:#?}",
+        events(name, event)
+    );
+    found.expect("found")
+}
+
+fn routes() -> Routes {
+    Routes::list([
+        // Answers with its request id, to match it against the events.
+        Route::get("/hello/:name", |req: Request| async move {
+            req.request_id().unwrap_or(0).to_string()
+        }),
+        Route::get("/panic", |_req: Request| async {
+            if true {
+                panic!("telemetry panic (expected by the test)");
+            }
+            "unreachable"
+        }),
+    ])
+}
+
+fn start(adapter: Adapter, f: impl FnOnce(&mut Options)) -> (Server, String) {
+    install();
+    let name = unique_name("telemetry");
+    let mut o = opts(routes());
+    f(&mut o);
+    (Server::start_named(adapter, &name, o), name)
+}
+
+both!(listener_and_request_events, |adapter| {
+    let (s, name) = start(adapter, |_| {});
+    let started = wait_event(&name, "listener.start", |_| true);
+    assert_eq!(started.level, Level::INFO);
+    assert_eq!(started.get("addr"), s.addr().to_string());
+
+    let mut raw = Raw::connect(s.port());
+    let peer: SocketAddr = raw.local_addr();
+    raw.send(get_req("/hello/x"));
+    let r = raw.response();
+    assert_eq!(r.status, 200);
+    let id = r.text().to_owned();
+
+    let accept = wait_event(&name, "listener.accept", |e| {
+        e.has("peer", &peer.to_string())
+    });
+    assert_eq!(accept.level, Level::DEBUG);
+
+    let start = wait_event(&name, "request.start", |e| e.has("request_id", &id));
+    assert_eq!(start.level, Level::DEBUG);
+    assert_eq!(start.get("method"), "GET");
+    assert_eq!(start.get("path"), "/hello/x");
+
+    let stop = wait_event(&name, "request.stop", |e| e.has("request_id", &id));
+    assert_eq!(stop.level, Level::INFO);
+    assert_eq!(stop.get("method"), "GET");
+    assert_eq!(stop.get("path"), "/hello/x");
+    assert_eq!(stop.get("status"), "200");
+    let us: u64 = stop
+        .get("duration_us")
+        .parse()
+        .unwrap_or_else(|_| panic!("duration_us not a number: {stop:?}"));
+    assert!(us < 5_000_000, "duration_us = {us}");
+
+    // A panicking handler: request.exception, then request.stop with its 500.
+    raw.send(get_req("/panic"));
+    assert_eq!(raw.response().status, 500);
+    raw.expect_close();
+    let exc = wait_event(&name, "request.exception", |e| e.has("path", "/panic"));
+    assert_eq!(exc.level, Level::ERROR);
+    assert_eq!(exc.get("method"), "GET");
+    assert!(
+        exc.get("panic").contains("telemetry panic"),
+        "panic field: {exc:?}"
+    );
+    let exc_id = exc.get("request_id").to_owned();
+    assert_ne!(exc_id, id);
+    let stop = wait_event(&name, "request.stop", |e| e.has("request_id", &exc_id));
+    assert_eq!(stop.get("status"), "500");
+    assert_eq!(stop.get("path"), "/panic");
+
+    let close = wait_event(&name, "listener.conn_close", |e| {
+        e.has("peer", &peer.to_string())
+    });
+    assert_eq!(close.level, Level::DEBUG);
+    // One of each per request or connection, no more.
+    assert_eq!(events(&name, "request.start").len(), 2);
+    assert_eq!(events(&name, "request.stop").len(), 2);
+    assert_eq!(events(&name, "request.exception").len(), 1);
+    assert_eq!(events(&name, "listener.accept").len(), 1);
+    assert_eq!(events(&name, "listener.start").len(), 1);
+});
+
+both!(rejected_connection_event, |adapter| {
+    let (s, name) = start(adapter, |o| o.max_clients = 1);
+    let _admitted = Raw::connect(s.port());
+    s.wait_info("one admitted", |i| i.active_clients == 1);
+    let mut extra = Raw::connect(s.port());
+    let peer = extra.local_addr().to_string();
+    extra.expect_close();
+    let rejected = wait_event(&name, "listener.conn_rejected", |e| e.has("peer", &peer));
+    assert_eq!(rejected.level, Level::WARN);
+    assert_eq!(rejected.get("max_clients"), "1");
+    assert_eq!(s.info().rejected, 1);
+    // A rejected connection is never accepted into a connection task.
+    assert!(events(&name, "listener.accept")
+        .iter()
+        .all(|e| !e.has("peer", &peer)));
+});
+
+both!(drain_events, |adapter| {
+    // One request held in flight (runtime-neutral semaphore), so that exactly one
+    // connection is alive throughout the drain's start.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let (mut s, name) = start(adapter, move |o| {
+        o.routes = Routes::list([Route::get("/gated", move |_req: Request| {
+            let g = g.clone();
+            async move {
+                g.acquire().await.expect("gate open").forget();
+                "released"
+            }
+        })]);
+    });
+    let mut busy = Raw::connect(s.port());
+    busy.send(get_req("/gated"));
+    wait_event(&name, "request.start", |e| e.has("path", "/gated"));
+    let drain = s.drain_in_background(Duration::from_secs(2));
+    let start = wait_event(&name, "drain.start", |_| true);
+    assert_eq!(start.level, Level::INFO);
+    assert_eq!(start.get("active"), "1");
+    assert_eq!(start.get("timeout_ms"), "2000");
+    gate.add_permits(1);
+    let r = busy.response();
+    assert_eq!((r.status, r.text()), (200, "released"));
+    let (outcome, _) = drain.join().expect("drain thread");
+    assert_eq!(outcome, DrainOutcome::Drained);
+    let done = wait_event(&name, "drain.done", |_| true);
+    assert_eq!(done.level, Level::INFO);
+    assert_eq!(done.get("outcome"), "Drained");
+    busy.expect_close();
+});
+
+both!(
+    drain_start_counts_the_connections_alive_at_the_start,
+    |adapter| {
+        // Idle keep-alive connections close as soon as the drain notice reaches them;
+        // `active` must still count them: they were alive when the drain started.
+        const IDLE: usize = 10;
+        let (mut s, name) = start(adapter, |_| {});
+        let mut idle: Vec<Raw> = (0..IDLE)
+            .map(|_| {
+                let mut raw = Raw::connect(s.port());
+                raw.send(get_req("/hello/x"));
+                assert_eq!(raw.response().status, 200);
+                raw
+            })
+            .collect();
+        assert_eq!(s.info().active_clients, IDLE);
+        let (outcome, _) = s
+            .drain_in_background(Duration::from_secs(2))
+            .join()
+            .expect("drain thread");
+        assert_eq!(outcome, DrainOutcome::Drained);
+        let start = wait_event(&name, "drain.start", |_| true);
+        assert_eq!(
+            start.get("active"),
+            IDLE.to_string(),
+            "drain.start with {IDLE} connections alive when drain began"
+        );
+        for raw in &mut idle {
+            raw.expect_close();
+        }
+    }
+);
