@@ -46,7 +46,9 @@ pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
 pub use incoming::BodyError;
 pub use listener::{Listener, ListenerRef, ReloadError, StartError};
-pub use loop_handler::{loop_body, Loop, LoopEnded, LoopEvent, Mailbox, MAILBOX_CAPACITY};
+pub use loop_handler::{
+    loop_body, Loop, LoopEnded, LoopEvent, Mailbox, TrySendError, MAILBOX_CAPACITY,
+};
 pub use middleware::{Middleware, Next};
 pub use options::{
     BodyBuffering, HandlerSpawn, Http1Options, Http2Options, Http3Options, Options, OptionsError,

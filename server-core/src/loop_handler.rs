@@ -52,6 +52,15 @@ impl<M> Clone for Mailbox<M> {
     }
 }
 
+/// Why [`Mailbox::try_send`] did not send; the message comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError<M> {
+    /// The mailbox holds [`MAILBOX_CAPACITY`] messages already.
+    Full(M),
+    /// The loop has ended.
+    Ended(M),
+}
+
 /// The loop has ended; the message comes back.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LoopEnded<M>(pub M);
@@ -63,8 +72,11 @@ impl<M> Mailbox<M> {
     }
 
     /// Sends `msg` if there is room now.
-    pub fn try_send(&self, msg: M) -> Result<(), LoopEnded<M>> {
-        self.0.try_send(msg).map_err(|e| LoopEnded(e.into_inner()))
+    pub fn try_send(&self, msg: M) -> Result<(), TrySendError<M>> {
+        self.0.try_send(msg).map_err(|e| match e {
+            async_channel::TrySendError::Full(m) => TrySendError::Full(m),
+            async_channel::TrySendError::Closed(m) => TrySendError::Ended(m),
+        })
     }
 
     /// True once the loop has ended.
@@ -325,6 +337,26 @@ mod tests {
         assert!(Pin::new(&mut body).poll_next(&mut cx).is_pending());
         drop(body);
         assert_eq!(seen_rx.try_recv(), Ok(LoopEvent::Closed));
+    }
+
+    #[test]
+    fn a_full_mailbox_is_not_an_ended_loop() {
+        let req = request();
+        let (mb_tx, mb_rx) = std::sync::mpsc::channel();
+        let body = loop_body(&req, move |lp: Loop<usize>| {
+            mb_tx.send(lp.mailbox()).expect("test receiver alive");
+            async move {
+                std::future::pending::<()>().await;
+                drop(lp);
+            }
+        });
+        let mailbox = mb_rx.recv().expect("mailbox handed out");
+        for n in 0..MAILBOX_CAPACITY {
+            mailbox.try_send(n).expect("room");
+        }
+        assert_eq!(mailbox.try_send(99), Err(TrySendError::Full(99)));
+        drop(body);
+        assert_eq!(mailbox.try_send(100), Err(TrySendError::Ended(100)));
     }
 
     #[test]

@@ -1,0 +1,319 @@
+//! The `roadrunner-demo` binary's operator flags, on both runtimes: `--tls` (curl
+//! against its self-signed certificate: `/`, `/stream`, `/sleep`, `/panic`, `/info`),
+//! and on plain HTTP `--max-clients`, `--request-timeout`, `--max-content-length`.
+//!
+//! The binary is built and found as in `demo.rs` (cargo's own `compiler-artifact`
+//! message names the executable).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use roadrunner_tests::{both, curl, get_req, parse_all, wait_until, Adapter, Raw, RawResp};
+
+fn demo_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut cargo = Command::new(env!("CARGO"));
+        // As in demo.rs: the variables cargo gives this test process would make the
+        // nested build see a different environment and rerun build scripts.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                ]
+                .contains(&&*k)
+            {
+                cargo.env_remove(&key);
+            }
+        }
+        let out = cargo
+            .args(["build", "-p", "roadrunner-demo", "--message-format=json"])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build -p roadrunner-demo");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "cargo build -p roadrunner-demo failed:\n{stdout}"
+        );
+        stdout
+            .lines()
+            .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+            .filter_map(|l| json_string_field(l, "executable"))
+            .find(|p| {
+                Path::new(p)
+                    .file_stem()
+                    .is_some_and(|s| s == "roadrunner-demo")
+            })
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("no roadrunner-demo executable in cargo's output:\n{stdout}"))
+    })
+}
+
+/// The string value of `"field":"..."` in one JSON line (enough for cargo's messages).
+fn json_string_field(line: &str, field: &str) -> Option<String> {
+    let key = format!("\"{field}\":\"");
+    let start = line.find(&key)? + key.len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// The raw text of `"name":value` in a flat JSON object.
+fn json_value<'a>(json: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":");
+    let start = json.find(&key)? + key.len();
+    let rest = &json[start..];
+    let end = rest.find([',', '}'])?;
+    Some(rest[..end].trim())
+}
+
+fn json_num(json: &str, name: &str) -> u64 {
+    json_value(json, name)
+        .unwrap_or_else(|| panic!("no field {name} in {json}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("field {name} is not a number in {json}"))
+}
+
+/// Kills and reaps the demo when the test ends, however it ends.
+struct Demo {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime(adapter: Adapter) -> &'static str {
+    match adapter {
+        Adapter::Tokio => "tokio",
+        Adapter::Smol => "smol",
+    }
+}
+
+/// Starts the demo with `--port 0 --runtime R` and `extra`; checks the first line
+/// names `scheme` and takes the port from it.
+fn start_demo(adapter: Adapter, scheme: &str, extra: &[&str]) -> Demo {
+    let mut child = Command::new(demo_binary())
+        .args(["--port", "0", "--runtime", runtime(adapter)])
+        .args(extra)
+        .env("ROADRUNNER_WORKERS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawning roadrunner-demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut demo = Demo { child, port: 0 };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        for _ in lines {}
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(Ok(line))) => line,
+        other => panic!("no first line from roadrunner-demo {extra:?}: {other:?}"),
+    };
+    let prefix = format!("listening on {scheme}://127.0.0.1:");
+    let port = line
+        .strip_prefix(&prefix)
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("first line {line:?} does not start with {prefix:?}+port"));
+    assert_ne!(port, 0);
+    demo.port = port;
+    demo
+}
+
+/// `curl -k` on `https://127.0.0.1:PORT{path}`, with `extra` options; stdout as text.
+fn curl_k(port: u16, path: &str, extra: &[&str]) -> String {
+    let url = format!("https://127.0.0.1:{port}{path}");
+    let mut args = vec!["-k"];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    let out = curl(&args, None);
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+both!(tls_demo_serves_its_routes, |adapter| {
+    let demo = start_demo(adapter, "https", &["--tls"]);
+    let port = demo.port;
+
+    let out = curl_k(port, "/", &["-w", "\n%{http_code} %{http_version}"]);
+    assert_eq!(out, "Hello, world!\n200 1.1");
+
+    // Headers and body to stdout: chunked, exact, and spread over the delays.
+    let t0 = Instant::now();
+    let out = curl_k(port, "/stream?chunks=3&delay_ms=50", &["-D", "-"]);
+    let took = t0.elapsed();
+    let (head, body) = out
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {out:?}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.lines().any(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("transfer-encoding:") && l.contains("chunked")
+        }),
+        "not chunked: {head}"
+    );
+    assert_eq!(body, "chunk 0\nchunk 1\nchunk 2\n");
+    assert!(
+        took >= Duration::from_millis(100),
+        "stream took only {took:?}"
+    );
+
+    let t0 = Instant::now();
+    let out = curl_k(
+        port,
+        "/sleep?ms=100",
+        &["-w", "\n%{time_appconnect} %{time_starttransfer}"],
+    );
+    let took = t0.elapsed();
+    let (body, times) = out.split_once('\n').expect("body and timings");
+    assert_eq!(body, "slept 100 ms");
+    assert!(
+        took >= Duration::from_millis(100),
+        "answered after {took:?}"
+    );
+    let t: Vec<f64> = times
+        .split(' ')
+        .map(|v| v.trim().parse().expect("curl timing"))
+        .collect();
+    // From the end of the TLS handshake to the first response byte.
+    assert!(
+        t[1] - t[0] >= 0.099,
+        "response came {:.3} s after the handshake",
+        t[1] - t[0]
+    );
+
+    let out = curl_k(port, "/panic", &["-o", "/dev/null", "-w", "%{http_code}"]);
+    assert_eq!(out, "500");
+    // The panic affected nothing else.
+    let out = curl_k(port, "/hello/tls", &[]);
+    assert_eq!(out, "Hello, tls!");
+
+    let json = curl_k(port, "/info", &[]);
+    let json = json.trim();
+    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
+    assert!(json_num(json, "active_clients") >= 1, "{json}");
+    assert_eq!(json_num(json, "max_clients"), 150, "{json}");
+    assert!(json_num(json, "requests_served") >= 5, "{json}");
+    assert_eq!(json_num(json, "rejected"), 0, "{json}");
+    assert_eq!(json_num(json, "throttled"), 0, "{json}");
+    assert_eq!(
+        json_value(json, "max_concurrent_requests"),
+        Some("\"infinity\""),
+        "{json}"
+    );
+});
+
+/// `GET path` with `Connection: close` on a fresh connection: the response, or
+/// `None` if the server closed without answering.
+fn try_get(port: u16, path: &str) -> Option<RawResp> {
+    let mut raw = Raw::connect(port);
+    raw.send(format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    ));
+    let (bytes, _) = raw.read_until_close();
+    let mut all = parse_all(&bytes);
+    assert!(all.len() <= 1, "{all:?}");
+    all.pop()
+}
+
+both!(max_clients_closes_the_extra_connection, |adapter| {
+    let demo = start_demo(adapter, "http", &["--max-clients", "1"]);
+    let mut first = Raw::connect(demo.port);
+    first.send(get_req("/"));
+    assert_eq!(first.response().status, 200);
+    // The slot is taken: a second connection is closed without a response.
+    let mut second = Raw::connect(demo.port);
+    second.send(get_req("/"));
+    let (rest, _) = second.read_until_close();
+    assert!(
+        rest.is_empty(),
+        "the connection over max_clients got {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    first.send(get_req("/info"));
+    let r = first.response();
+    assert_eq!(r.status, 200);
+    let json = r.text().trim();
+    assert!(json_num(json, "rejected") >= 1, "{json}");
+    assert_eq!(json_num(json, "active_clients"), 1, "{json}");
+    assert_eq!(json_num(json, "max_clients"), 1, "{json}");
+    // Once the first leaves, its slot is free again.
+    drop(first);
+    let mut last = None;
+    let served = wait_until(Duration::from_secs(5), || {
+        last = try_get(demo.port, "/");
+        last.is_some()
+    });
+    assert!(served, "no connection served after the first one left");
+    assert_eq!(last.map(|r| r.status), Some(200));
+});
+
+both!(request_timeout_closes_a_stalled_request, |adapter| {
+    let timeout = Duration::from_millis(300);
+    let demo = start_demo(adapter, "http", &["--request-timeout", "300"]);
+    let t0 = Instant::now();
+    let mut raw = Raw::connect(demo.port);
+    raw.send("GET / HTTP/1.1\r\nHo");
+    let (bytes, _) = raw.read_until_close();
+    let took = t0.elapsed();
+    assert!(took >= timeout, "closed after {took:?}, before {timeout:?}");
+    assert!(
+        took < timeout + Duration::from_millis(1500),
+        "closed only after {took:?}"
+    );
+    if !bytes.is_empty() {
+        let all = parse_all(&bytes);
+        assert!(all.len() == 1 && all[0].status == 408, "{all:?}");
+    }
+    // A prompt request is served.
+    assert_eq!(try_get(demo.port, "/").map(|r| r.status), Some(200));
+});
+
+both!(max_content_length_refuses_a_larger_body, |adapter| {
+    let demo = start_demo(adapter, "http", &["--max-content-length", "10"]);
+    let mut raw = Raw::connect(demo.port);
+    raw.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789");
+    let r = raw.response();
+    assert_eq!((r.status, r.text()), (200, "0123456789"));
+    raw.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n0123456789A");
+    let r = raw.response();
+    assert_eq!(r.status, 413, "{r:?}");
+    raw.expect_close();
+    // Chunked, crossing the cap on its second chunk.
+    let mut raw = Raw::connect(demo.port);
+    raw.send(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n6789A\r\n0\r\n\r\n",
+    );
+    let r = raw.response();
+    assert_eq!(r.status, 413, "{r:?}");
+    raw.expect_close();
+});
