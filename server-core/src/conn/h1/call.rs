@@ -6,7 +6,7 @@ use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Method, StatusCode, Uri};
 use roadrunner_h1::Event;
@@ -51,8 +51,17 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     /// Runs the pipeline on a request whose body was read in full; a panic becomes a
     /// `500` and closes the connection.
     pub(super) async fn call(&mut self, req: Request) -> Response {
-        let (info, running) = self.start_call(req);
-        let outcome = running.await;
+        let (info, mut running) = self.start_call(req);
+        let mut waited = false;
+        let outcome = poll_fn(|cx| {
+            let poll = Pin::new(&mut running).poll(cx);
+            waited |= poll.is_pending();
+            poll
+        })
+        .await;
+        if waited {
+            self.wall = SystemTime::now();
+        }
         self.finish_call(info, outcome)
     }
 
@@ -86,6 +95,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             Poll::Pending
         })
         .await;
+        self.wall = SystemTime::now();
         if !pump.done {
             // A reader kept past the handler's end must not wait forever.
             pipe.finish(Err(BodyError::Aborted));

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
@@ -45,6 +45,9 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     /// it fires early the clock says so and it is re-armed, which saves a timer update
     /// per keep-alive request.
     armed: Option<Instant>,
+    /// Wall-clock time for `date` headers: taken at each read, and again after a
+    /// handler that had to wait, so a pipelined batch reads the clock once.
+    wall: SystemTime,
     out: Vec<u8>,
     served: u32,
     io: S,
@@ -69,6 +72,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             timer: rt.timer(deadline),
             clock: ReadClock::fresh(now, &shared.limits),
             armed: Some(deadline),
+            wall: SystemTime::now(),
             out: Vec::new(),
             served: 0,
             io,
@@ -257,6 +261,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 }
                 Some(Ok(n)) => {
                     self.flags.leave_idle();
+                    self.wall = SystemTime::now();
                     self.clock.on_bytes(n, Instant::now());
                     return Ok(());
                 }

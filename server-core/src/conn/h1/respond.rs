@@ -62,7 +62,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 parts.status,
                 &parts.headers,
                 Some(body.len() as u64),
-                SystemTime::now(),
+                self.wall,
                 out,
             )
             .and_then(|()| self.codec.send_data(body, out))
@@ -135,9 +135,8 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         parts: &http::response::Parts,
         mut stream: FrameStream,
     ) -> Result<(), Stop> {
-        let now = SystemTime::now();
         self.codec
-            .send_response(parts.status, &parts.headers, None, now, &mut self.out)
+            .send_response(parts.status, &parts.headers, None, self.wall, &mut self.out)
             .map_err(send_failed)?;
         let mut peer_eof = false;
         // A client may pipeline its next requests meanwhile; take only so much of them
