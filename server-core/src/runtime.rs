@@ -5,7 +5,6 @@ use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -99,28 +98,4 @@ pub trait Acceptor: Send + Sync + 'static {
 
     /// The address actually bound (port 0 resolved).
     fn local_addr(&self) -> io::Result<SocketAddr>;
-}
-
-/// Closes the write side of `io`.
-pub(crate) fn shutdown<S: ByteStream>(io: &mut S) -> impl Future<Output = io::Result<()>> + '_ {
-    std::future::poll_fn(move |cx| io.poll_shutdown(cx))
-}
-
-/// Resolves with `fut`'s output, or `None` if `timer` fires first.
-pub(crate) async fn before<T, F, Tm>(timer: &mut Tm, fut: F) -> Option<T>
-where
-    F: Future<Output = T>,
-    Tm: Timer,
-{
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if Pin::new(&mut *timer).poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
 }

@@ -1,6 +1,7 @@
 //! Connection drivers: one per protocol, each polling socket, timer and handler
 //! together for one connection.
 
+mod alarm;
 mod clock;
 mod h1;
 

@@ -17,7 +17,7 @@ use crate::incoming::{BodyError, Pipe};
 use crate::options::HandlerSpawn;
 use crate::panic::{message, CatchUnwind, Running};
 use crate::request::{Request, RequestExt, Response};
-use crate::runtime::{ByteStream, Runtime, Timer};
+use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
 type Panic = Box<dyn Any + Send>;
@@ -235,12 +235,6 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 self.out.clear();
                 pump.continued = true;
             }
-            let now = Instant::now();
-            let wake = self.clock.wake_at(now);
-            if self.armed.is_none_or(|armed| wake < armed) {
-                self.timer.reset(wake);
-                self.armed = Some(wake);
-            }
             let codec = &mut self.codec;
             match poll_read_with(Layer::Http, &mut self.io, cx, READ_SIZE, |data| {
                 codec.recv(data)
@@ -248,15 +242,15 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 Poll::Ready(Ok(0)) => self.codec.recv_eof(),
                 Poll::Ready(Ok(n)) => self.clock.on_bytes(n, Instant::now()),
                 Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
-                Poll::Pending => match Pin::new(&mut self.timer).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) => {
-                        self.armed = None;
-                        if self.clock.on_timer(Instant::now()).is_err() {
-                            return self.pump_failed(pipe, pump);
-                        }
+                Poll::Pending => {
+                    self.alarm.arm(self.clock.wake_at(Instant::now()));
+                    if !self.alarm.poll_fired(cx) {
+                        return Poll::Pending;
                     }
-                },
+                    if self.clock.on_timer(Instant::now()).is_err() {
+                        return self.pump_failed(pipe, pump);
+                    }
+                }
             }
         }
     }

@@ -7,9 +7,7 @@ mod call;
 mod respond;
 
 use std::future::poll_fn;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
@@ -18,13 +16,14 @@ use std::time::{Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
 
+use super::alarm::Alarm;
 use super::clock::ReadClock;
 use super::DrainFlags;
 use crate::body::Body;
 use crate::incoming::Pipe;
 use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
-use crate::runtime::{before, shutdown, ByteStream, Runtime, Timer};
+use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
 /// How long closing may wait on a peer that does not read.
@@ -39,12 +38,8 @@ struct Stop;
 pub(super) struct Conn<'f, R: Runtime, S> {
     rt: R,
     codec: ServerConn,
-    timer: R::Timer,
+    alarm: Alarm<R>,
     clock: ReadClock,
-    /// The timer's deadline, `None` once it has fired. It is only moved earlier; when
-    /// it fires early the clock says so and it is re-armed, which saves a timer update
-    /// per keep-alive request.
-    armed: Option<Instant>,
     /// Wall-clock time for `date` headers: taken at each read, and again after a
     /// handler that had to wait, so a pipelined batch reads the clock once.
     wall: SystemTime,
@@ -65,13 +60,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         flags: &'f DrainFlags,
     ) -> Self {
         let now = Instant::now();
-        let deadline = now + shared.limits.request_timeout;
         Conn {
             rt: rt.clone(),
             codec: ServerConn::new(shared.limits.h1.clone()),
-            timer: rt.timer(deadline),
+            alarm: Alarm::new(rt.clone()),
             clock: ReadClock::fresh(now, &shared.limits),
-            armed: Some(deadline),
             wall: SystemTime::now(),
             out: Vec::new(),
             served: 0,
@@ -87,15 +80,12 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         let _ = self.serve().await;
     }
 
-    /// Sends what is pending and closes the write side.
     /// Closes the write side (a TLS `close_notify` first), giving a peer that does
     /// not read at most `CLOSE_GRACE`, so an ending connection always ends.
     pub(super) async fn close(&mut self) {
-        let deadline = Instant::now() + CLOSE_GRACE;
-        if self.armed.is_none_or(|armed| deadline < armed) {
-            self.timer.reset(deadline);
-        }
-        let _ = before(&mut self.timer, shutdown(&mut self.io)).await;
+        let limit = CLOSE_GRACE;
+        let io = &mut self.io;
+        let _ = within(&mut self.alarm, limit, |cx| io.poll_shutdown(cx)).await;
     }
 
     async fn serve(&mut self) -> Result<(), Stop> {
@@ -209,9 +199,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         while sent < self.out.len() {
             let (io, buf) = (&mut self.io, &self.out[sent..]);
             let limit = self.shared.limits.send_timeout;
-            let wait = within_send_timeout(&mut self.timer, &mut self.armed, limit, |cx| {
-                io.poll_write(cx, buf)
-            });
+            let wait = within(&mut self.alarm, limit, |cx| io.poll_write(cx, buf));
             match wait.await? {
                 Ok(0) | Err(_) => return Err(Stop),
                 Ok(n) => sent += n,
@@ -237,18 +225,16 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             return Err(Stop);
         }
         loop {
-            let wake = self.clock.wake_at(Instant::now());
-            if self.armed.is_none_or(|armed| wake < armed) {
-                self.timer.reset(wake);
-                self.armed = Some(wake);
-            }
-            let (io, codec, timer) = (&mut self.io, &mut self.codec, &mut self.timer);
+            let (io, codec) = (&mut self.io, &mut self.codec);
+            let (clock, alarm) = (&mut self.clock, &mut self.alarm);
             let read = poll_fn(|cx| {
                 let read = poll_read_with(Layer::Http, io, cx, READ_SIZE, |data| codec.recv(data));
                 if let Poll::Ready(r) = read {
                     return Poll::Ready(Some(r));
                 }
-                if Pin::new(&mut *timer).poll(cx).is_ready() {
+                // Only a read that must wait needs the timer.
+                alarm.arm(clock.wake_at(Instant::now()));
+                if alarm.poll_fired(cx) {
                     return Poll::Ready(None);
                 }
                 Poll::Pending
@@ -267,7 +253,6 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 }
                 Some(Err(_)) => return Err(Stop),
                 None => {
-                    self.armed = None;
                     let now = Instant::now();
                     if self.clock.take_hibernate(now) {
                         self.hibernate();
@@ -279,34 +264,31 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     }
 }
 
-/// Polls a write until it is ready. Most writes are ready at once, so the write
-/// deadline (`send_timeout`) is armed only once the peer stops taking bytes. The timer
-/// is the connection's, re-armed per its `armed` rule.
-async fn within_send_timeout<T>(
-    timer: &mut impl Timer,
-    armed: &mut Option<Instant>,
+/// Polls `op` until it is ready, giving up after `limit`. Most writes are ready at
+/// once, so the alarm is armed only once the peer stops taking bytes.
+async fn within<R: Runtime, T>(
+    alarm: &mut Alarm<R>,
     limit: std::time::Duration,
     mut op: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>,
 ) -> Result<T, Stop> {
-    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(op(cx))).await {
-        return Ok(v);
-    }
-    let deadline = Instant::now() + limit;
-    loop {
-        if armed.is_none_or(|at| deadline < at) {
-            timer.reset(deadline);
-            *armed = Some(deadline);
+    let mut deadline = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = op(cx) {
+            return Poll::Ready(Ok(v));
         }
-        match before(timer, poll_fn(&mut op)).await {
-            Some(v) => return Ok(v),
-            None => {
-                *armed = None;
-                if Instant::now() >= deadline {
-                    return Err(Stop);
-                }
+        let at = *deadline.get_or_insert_with(|| Instant::now() + limit);
+        // The alarm may go off early, armed for an earlier deadline: arm it again.
+        loop {
+            alarm.arm(at);
+            if !alarm.poll_fired(cx) {
+                return Poll::Pending;
+            }
+            if Instant::now() >= at {
+                return Poll::Ready(Err(Stop));
             }
         }
-    }
+    })
+    .await
 }
 
 /// A request body gathered from its pieces, copying only when there are several.

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use http::StatusCode;
 
-use super::{within_send_timeout, Conn, Stop};
+use super::{within, Conn, Stop};
 use crate::body::{Frame, FrameStream, Kind};
 use crate::handler::status_response;
 use crate::panic::message;
@@ -103,7 +103,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             } else {
                 let io = &mut self.io;
                 let limit = self.shared.limits.send_timeout;
-                let wait = within_send_timeout(&mut self.timer, &mut self.armed, limit, |cx| {
+                let wait = within(&mut self.alarm, limit, |cx| {
                     io.poll_sendfile(cx, &file, pos, left)
                 });
                 match wait.await? {
