@@ -1,10 +1,11 @@
 //! The acceptor pool: tasks pulling connections from one listen socket.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use event_listener::Event;
 use futures_lite::future;
 
 use crate::conn;
@@ -15,6 +16,41 @@ use crate::runtime::{Acceptor, ByteStream, Runtime};
 /// Pause after a failed accept (out of file descriptors, say), so a persistent error
 /// does not spin the acceptor.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The pool takes turns at the socket: one acceptor waits on it at a time and hands
+/// the turn on as soon as it has a connection, then admits it. Runtimes wake every
+/// task waiting on a socket when it becomes readable, so without turns each new
+/// connection would wake the whole pool to find one winner.
+#[derive(Debug, Default)]
+pub(crate) struct Turn {
+    taken: AtomicBool,
+    free: Event,
+}
+
+impl Turn {
+    async fn take(&self) -> TurnHeld<'_> {
+        loop {
+            if !self.taken.swap(true, Ordering::AcqRel) {
+                return TurnHeld(self);
+            }
+            let free = self.free.listen();
+            if !self.taken.swap(true, Ordering::AcqRel) {
+                return TurnHeld(self);
+            }
+            free.await;
+        }
+    }
+}
+
+/// The turn, handed on when dropped (also when a stopping acceptor is cancelled).
+struct TurnHeld<'a>(&'a Turn);
+
+impl Drop for TurnHeld<'_> {
+    fn drop(&mut self) {
+        self.0.taken.store(false, Ordering::Release);
+        self.0.free.notify(1);
+    }
+}
 
 pub(crate) async fn accept_loop<R: Runtime, A: Acceptor>(
     rt: R,
@@ -28,7 +64,10 @@ pub(crate) async fn accept_loop<R: Runtime, A: Acceptor>(
                 (&mut stop).await;
                 None
             },
-            async { Some(acceptor.accept().await) },
+            async {
+                let _turn = shared.accept_turn.take().await;
+                Some(acceptor.accept().await)
+            },
         )
         .await;
         match accepted {

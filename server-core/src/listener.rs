@@ -112,6 +112,7 @@ pub(crate) struct Shared {
     pub(crate) stop: Event,
     pub(crate) acceptors_live: AtomicUsize,
     pub(crate) acceptors_done: Event,
+    pub(crate) accept_turn: crate::accept::Turn,
     sleep: Sleep,
 }
 
@@ -183,6 +184,7 @@ impl Listener {
             stop: Event::new(),
             acceptors_live: AtomicUsize::new(opts.num_acceptors),
             acceptors_done: Event::new(),
+            accept_turn: Default::default(),
             sleep: Box::new(move |at| Box::pin(timer_rt.timer(at))),
         });
         if !registry::claim(&shared.name, &shared) {
