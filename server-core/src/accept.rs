@@ -109,3 +109,23 @@ fn admit<R: Runtime, S: ByteStream>(rt: &R, stream: S, peer: SocketAddr, shared:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::{block_on, poll_once};
+
+    #[test]
+    fn one_acceptor_holds_the_turn_at_a_time() {
+        let turn = Turn::default();
+        let first = block_on(turn.take());
+        let mut second = Box::pin(turn.take());
+        assert!(block_on(poll_once(&mut second)).is_none(), "turn is taken");
+        drop(first);
+        let second = block_on(poll_once(&mut second)).expect("handed on");
+        let mut third = Box::pin(turn.take());
+        assert!(block_on(poll_once(&mut third)).is_none());
+        drop(second);
+        assert!(block_on(poll_once(&mut third)).is_some());
+    }
+}
