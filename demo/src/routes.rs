@@ -1,6 +1,7 @@
 //! The demo's routes.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::sync::Arc;
 use std::time::Duration;
 
 use roadrunner_core::http::{header, HeaderValue, StatusCode};
@@ -54,14 +55,21 @@ async fn stream(req: Request) -> Response {
 /// Size of the demo's pattern file: byte `i` is `i % 251`.
 const PATTERN_LEN: u64 = 1 << 20;
 
-/// Writes the pattern file served by `/file` (in the temp directory, one per process).
-fn pattern_file() -> PathBuf {
+/// The pattern file served by `/file`: written, opened, and unlinked at once, so
+/// it lives exactly as long as the process (each request sends from a duplicate of
+/// the open descriptor).
+fn pattern_file() -> Option<Arc<File>> {
     let path = std::env::temp_dir().join(format!("roadrunner-demo-{}.bin", std::process::id()));
     let bytes: Vec<u8> = (0..PATTERN_LEN).map(|i| (i % 251) as u8).collect();
-    if let Err(e) = std::fs::write(&path, bytes) {
-        eprintln!("roadrunner-demo: cannot write {}: {e}", path.display());
+    let file = std::fs::write(&path, bytes).and_then(|()| File::open(&path));
+    let _ = std::fs::remove_file(&path);
+    match file {
+        Ok(file) => Some(Arc::new(file)),
+        Err(e) => {
+            eprintln!("roadrunner-demo: cannot make the /file pattern file: {e}");
+            None
+        }
     }
-    path
 }
 
 /// `?offset=O&len=L`: that region of the pattern file, sent with sendfile(2) where
@@ -73,8 +81,9 @@ async fn file_region(req: Request) -> Response {
         return text(StatusCode::RANGE_NOT_SATISFIABLE, "outside the file");
     }
     let Some(file) = req
-        .state::<PathBuf>()
-        .and_then(|p| std::fs::File::open(p).ok())
+        .state::<Option<Arc<File>>>()
+        .and_then(|f| f.as_ref())
+        .and_then(|f| f.try_clone().ok())
     else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "pattern file missing");
     };

@@ -317,3 +317,20 @@ both!(max_content_length_refuses_a_larger_body, |adapter| {
     assert_eq!(r.status, 413, "{r:?}");
     raw.expect_close();
 });
+
+both!(file_route_sends_regions_of_its_pattern_file, |adapter| {
+    let demo = start_demo(adapter, "http", &[]);
+    let pattern = |offset: usize, len: usize| -> Vec<u8> {
+        (offset..offset + len).map(|i| (i % 251) as u8).collect()
+    };
+    for (offset, len) in [(0, 1 << 20), (1000, 12345), ((1 << 20) - 1, 1)] {
+        let r = try_get(demo.port, &format!("/file?offset={offset}&len={len}")).expect("an answer");
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body == pattern(offset, len),
+            "region {offset}+{len} differs"
+        );
+    }
+    let r = try_get(demo.port, "/file?offset=1048576&len=1").expect("an answer");
+    assert_eq!(r.status, 416);
+});
