@@ -1,5 +1,6 @@
 //! HTTPS: a self-signed certificate made with `rcgen`, served through
-//! `opts.tls`; curl (ALPN `http/1.1`) and a rustls client (keep-alive, a chunked
+//! `opts.tls`; curl (ALPN `http/1.1`), the hyper client over tokio-rustls, and a rustls
+//! client (keep-alive, a chunked
 //! upload); a handshake that never completes is cut off by `request_timeout`, and
 //! bytes that are not TLS close the connection without disturbing the listener.
 
@@ -189,4 +190,59 @@ both!(garbage_instead_of_client_hello_is_closed, |adapter| {
     w.send(get_req("/"));
     let r = w.response();
     assert_eq!((r.status, r.text()), (200, "hello over tls"));
+});
+
+both!(hyper_client_over_rustls_keeps_alive_and_echoes, |adapter| {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+
+    let kit = kinds::tls_kit();
+    let s = start(adapter, &kit, |_| {});
+    let port = s.port();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let name =
+            roadrunner_core::rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(kit.client.clone())
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .expect("HTTP handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut peers = Vec::new();
+        for _ in 0..3 {
+            let req = http::Request::get("/peer")
+                .header("host", "localhost")
+                .body(Full::new(bytes::Bytes::new()))
+                .expect("request");
+            let resp = sender.send_request(req).await.expect("response");
+            assert_eq!(resp.status(), 200);
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            peers.push(String::from_utf8_lossy(&body).into_owned());
+        }
+        assert!(
+            peers.windows(2).all(|w| w[0] == w[1]),
+            "one connection: {peers:?}"
+        );
+        let payload = vec![b'z'; 200_000];
+        let req = http::Request::post("/echo")
+            .header("host", "localhost")
+            .body(Full::new(bytes::Bytes::from(payload.clone())))
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("response");
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert!(body == payload, "echo of {} bytes differs", payload.len());
+    });
 });
