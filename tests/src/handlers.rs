@@ -1,0 +1,23 @@
+//! Handlers shared by several test files.
+
+use roadrunner_core::{Request, RequestExt, Response};
+
+/// Echoes the request body, with the request's content type when it has one.
+pub async fn echo(req: Request) -> Response {
+    let ct = req.headers().get(http::header::CONTENT_TYPE).cloned();
+    let mut resp = Response::new(req.into_body());
+    if let Some(ct) = ct {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+    }
+    resp
+}
+
+/// Answers with the request path.
+pub async fn path(req: Request) -> String {
+    req.uri().path().to_owned()
+}
+
+/// Answers `peer_port` (the port of the client's socket as the server sees it).
+pub async fn peer_port(req: Request) -> String {
+    req.peer_addr().map(|a| a.port()).unwrap_or(0).to_string()
+}
