@@ -10,6 +10,8 @@
 //! smol::block_on(listener.stop());
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fs::File;
 use std::future::Future;
 use std::io;

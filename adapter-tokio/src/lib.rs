@@ -13,6 +13,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fs::File;
 use std::future::Future;
 use std::io;

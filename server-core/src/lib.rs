@@ -19,6 +19,8 @@
 //! // roadrunner_tokio::start("web", opts) or roadrunner_smol::start("web", opts)
 //! ```
 
+#![warn(missing_docs)]
+
 mod accept;
 mod body;
 mod conn;
