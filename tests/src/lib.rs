@@ -15,12 +15,14 @@
 pub struct ReadmeExamples;
 
 mod curl;
+mod demo;
 mod handlers;
 mod hyper_client;
 mod raw;
 mod server;
 
 pub use curl::*;
+pub use demo::*;
 pub use handlers::*;
 pub use hyper_client::*;
 pub use raw::*;

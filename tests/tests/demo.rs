@@ -1,149 +1,11 @@
-//! The `roadrunner-demo` binary, on both runtimes.
-//!
-//! How the binary is found: `env!("CARGO_BIN_EXE_roadrunner-demo")` only exists for a
-//! package's own binaries, and `cargo run` would leave us killing cargo rather than the
-//! server (the demo could outlive the test). So the test runs `$CARGO build -p
-//! roadrunner-demo --message-format=json` once (cargo is `env!("CARGO")`, the one
-//! running these tests; the workspace manifest is found from `CARGO_MANIFEST_DIR`) and
-//! takes the executable path from cargo's own `compiler-artifact` message. That is
-//! robust to `CARGO_TARGET_DIR`, `--target-dir`, profiles and the platform's `.exe`,
-//! where guessing `target/debug/roadrunner-demo` is not. `cargo test` no longer holds
-//! the build lock while tests run, so the nested build does not deadlock (it may wait
-//! for another build in the same target directory, which is fine).
-
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
-use std::time::Duration;
+//! The `roadrunner-demo` binary, on both runtimes (built and started by the shared
+//! helpers in `roadrunner_tests::demo`).
 
 use roadrunner_core::http::StatusCode;
-use roadrunner_tests::Hyper;
+use roadrunner_tests::{json_num, json_value, start_demo, Adapter, Hyper};
 
-fn demo_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut cargo = Command::new(env!("CARGO"));
-        // Cargo gives this test process the variables of the package under test
-        // (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`...). Passed on, they would differ from
-        // the environment of the outer `cargo test`, and build scripts that watch them
-        // (ring's watches `CARGO_MANIFEST_DIR`) would be rerun by each build in turn.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                ]
-                .contains(&&*k)
-            {
-                cargo.env_remove(&key);
-            }
-        }
-        let out = cargo
-            .args(["build", "-p", "roadrunner-demo", "--message-format=json"])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build -p roadrunner-demo");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "cargo build -p roadrunner-demo failed:\n{stdout}"
-        );
-        stdout
-            .lines()
-            .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
-            .filter_map(|l| json_string_field(l, "executable"))
-            .find(|p| {
-                Path::new(p)
-                    .file_stem()
-                    .is_some_and(|s| s == "roadrunner-demo")
-            })
-            .map(PathBuf::from)
-            .unwrap_or_else(|| panic!("no roadrunner-demo executable in cargo's output:\n{stdout}"))
-    })
-}
-
-/// The string value of `"field":"..."` in one JSON line (enough for cargo's messages).
-fn json_string_field(line: &str, field: &str) -> Option<String> {
-    let key = format!("\"{field}\":\"");
-    let start = line.find(&key)? + key.len();
-    let mut out = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => out.push(chars.next()?),
-            c => out.push(c),
-        }
-    }
-    None
-}
-
-/// Kills and reaps the demo when the test ends, however it ends.
-struct Demo {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_demo(runtime: &str) -> Demo {
-    let mut child = Command::new(demo_binary())
-        .args(["--port", "0", "--runtime", runtime])
-        .env("ROADRUNNER_WORKERS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawning roadrunner-demo");
-    let stdout = child.stdout.take().expect("stdout");
-    // The guard owns the child from here, so a failure below still kills it.
-    let mut demo = Demo { child, port: 0 };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let _ = tx.send(lines.next());
-        // Keep draining so the demo never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(Some(Ok(line))) => line,
-        other => panic!("no first line from roadrunner-demo --runtime {runtime}: {other:?}"),
-    };
-    let port = line
-        .strip_prefix("listening on http://127.0.0.1:")
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    assert_ne!(port, 0);
-    demo.port = port;
-    demo
-}
-
-/// The raw text of `"name":value` in a flat JSON object.
-fn json_value<'a>(json: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":");
-    let start = json.find(&key)? + key.len();
-    let rest = &json[start..];
-    let end = rest.find([',', '}'])?;
-    Some(rest[..end].trim())
-}
-
-fn check_demo(runtime: &str) {
-    let demo = start_demo(runtime);
+fn check_demo(adapter: Adapter) {
+    let demo = start_demo(adapter, "http", &[]);
     let mut c = Hyper::connect(demo.port);
 
     let r = c.get("/");
@@ -174,12 +36,7 @@ fn check_demo(runtime: &str) {
     );
     let json = r.text().trim();
     assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
-    let num = |name: &str| -> u64 {
-        json_value(json, name)
-            .unwrap_or_else(|| panic!("no field {name} in {json}"))
-            .parse()
-            .unwrap_or_else(|_| panic!("field {name} is not a number in {json}"))
-    };
+    let num = |name: &str| json_num(json, name);
     assert_eq!(num("active_clients"), 1, "{json}");
     assert_eq!(num("max_clients"), 150, "{json}");
     assert!(num("requests_served") >= 4, "{json}");
@@ -198,10 +55,10 @@ fn check_demo(runtime: &str) {
 
 #[test]
 fn demo_tokio() {
-    check_demo("tokio");
+    check_demo(Adapter::Tokio);
 }
 
 #[test]
 fn demo_smol() {
-    check_demo("smol");
+    check_demo(Adapter::Smol);
 }
