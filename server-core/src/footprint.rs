@@ -102,3 +102,127 @@ fn a_connection_task_is_small() {
     drop(tasks);
     drop(listener);
 }
+
+mod allocations {
+    //! Heap allocations per request on a kept-alive connection, counted by a
+    //! test-only global allocator while one connection answers scripted requests.
+
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Counts allocations made on the current thread while `COUNTING` is set.
+    struct Counting;
+
+    thread_local! {
+        static COUNTING: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: every call is forwarded unchanged to the system allocator; the counter
+    // is a thread-local `Cell`, which does not allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.with(Cell::get) {
+                COUNT.with(|c| c.set(c.get() + 1));
+            }
+            // SAFETY: the caller upholds `alloc`'s contract, passed on as is.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `System.alloc` with this `layout`.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    /// A client that sends one request per read and never blocks the server: every
+    /// other read is `Pending`, so each poll of the connection answers one request.
+    struct OneRequestPerPoll {
+        ready: bool,
+        responses: usize,
+    }
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+    impl ByteStream for OneRequestPerPoll {
+        fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            self.ready = !self.ready;
+            if !self.ready {
+                return Poll::Pending;
+            }
+            buf[..REQUEST.len()].copy_from_slice(REQUEST);
+            Poll::Ready(Ok(REQUEST.len()))
+        }
+        fn poll_write(&mut self, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.responses += buf.windows(9).filter(|w| w == b"HTTP/1.1 ").count();
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct Scripted(AtomicBool);
+
+    impl Acceptor for Scripted {
+        type Stream = OneRequestPerPoll;
+
+        async fn accept(&self) -> io::Result<(OneRequestPerPoll, SocketAddr)> {
+            if self.0.swap(true, Ordering::AcqRel) {
+                std::future::pending::<()>().await;
+            }
+            let stream = OneRequestPerPoll {
+                ready: false,
+                responses: 0,
+            };
+            Ok((stream, SocketAddr::from(([127, 0, 0, 1], 1))))
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        }
+    }
+
+    #[test]
+    fn allocations_per_kept_alive_request() {
+        let rt = Recorder::default();
+        let routes =
+            crate::Routes::list([crate::Route::get("/", |_req| async { "Hello, world!" })]);
+        let mut opts = Options::new(0, routes);
+        opts.num_acceptors = 1;
+        let listener = Listener::start("allocations", opts, rt.clone(), |_| {
+            Ok(Scripted(AtomicBool::new(false)))
+        })
+        .expect("starts");
+        let mut cx = Context::from_waker(Waker::noop());
+        let (_, mut acceptor) = rt.0.lock().expect("not poisoned").remove(0);
+        assert!(acceptor.as_mut().poll(&mut cx).is_pending());
+        let (_, mut conn) = rt.0.lock().expect("not poisoned").remove(0);
+        // Warm up: buffers grow to their working size, the date cache fills.
+        for _ in 0..50 {
+            assert!(conn.as_mut().poll(&mut cx).is_pending());
+        }
+        const REQUESTS: usize = 200;
+        COUNT.with(|c| c.set(0));
+        COUNTING.with(|c| c.set(true));
+        for _ in 0..REQUESTS {
+            let _ = conn.as_mut().poll(&mut cx);
+        }
+        COUNTING.with(|c| c.set(false));
+        let per_request = COUNT.with(Cell::get) as f64 / REQUESTS as f64;
+        assert_eq!(listener.info().requests_served, 50 + REQUESTS as u64);
+        // Request and response header maps (2 each), the boxed handler future, and
+        // the request context in the extensions (map, table, value).
+        assert!(
+            per_request <= 8.0,
+            "{per_request} allocations per kept-alive request (budget 8)"
+        );
+        drop(conn);
+        drop(listener);
+    }
+}
