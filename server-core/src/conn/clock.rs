@@ -92,23 +92,21 @@ impl ReadClock {
         }
     }
 
-    /// `n` bytes arrived at `now`.
-    pub(crate) fn on_bytes(&mut self, n: usize, now: Instant) {
-        if self.started.is_none() {
-            self.start(now);
-        }
+    /// `n` bytes arrived. The deadlines they move, and the start of the rate check,
+    /// are fixed at the next wait: a request that never waits never reads the clock.
+    pub(crate) fn on_bytes(&mut self, n: usize) {
         self.bytes += n as u64;
         self.hibernate_at = None;
         match self.stage {
             Stage::AwaitHead => {
                 self.stage = Stage::Head;
                 if !self.fresh {
-                    self.deadline = Some(now + self.request_timeout);
+                    self.deadline = None;
                 }
             }
             Stage::Head => {}
             // The body has no overall deadline, only one for silence.
-            Stage::Body => self.deadline = Some(now + self.request_timeout),
+            Stage::Body => self.deadline = None,
         }
     }
 
@@ -186,7 +184,7 @@ mod tests {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(0));
         assert_eq!(c.wake_at(t0), t0 + 30 * S);
-        c.on_bytes(10, t0 + 20 * S);
+        c.on_bytes(10);
         assert_eq!(c.wake_at(t0 + 20 * S), t0 + 30 * S);
         assert_eq!(c.on_timer(t0 + 30 * S), Err(Expired));
     }
@@ -202,7 +200,7 @@ mod tests {
             t0 + 60 * S,
             "fixed by the first wait"
         );
-        c.on_bytes(1, t0 + 50 * S);
+        c.on_bytes(1);
         assert_eq!(c.wake_at(t0 + 50 * S), t0 + 80 * S);
     }
 
@@ -212,8 +210,8 @@ mod tests {
         let mut c = ReadClock::fresh(t0, &limits(0));
         c.body();
         assert_eq!(c.wake_at(t0), t0 + 30 * S);
-        c.on_bytes(1, t0 + 10 * S);
-        c.on_bytes(1, t0 + 35 * S);
+        c.on_bytes(1);
+        c.on_bytes(1);
         assert_eq!(c.wake_at(t0 + 35 * S), t0 + 65 * S);
     }
 
@@ -249,7 +247,7 @@ mod tests {
         assert!(c.take_hibernate(t0 + 5 * S));
         assert!(!c.take_hibernate(t0 + 6 * S), "only once per idle period");
         assert_eq!(c.wake_at(t0 + 5 * S), t0 + 60 * S);
-        c.on_bytes(1, t0 + 7 * S);
+        c.on_bytes(1);
         c.await_next();
         assert_eq!(
             c.wake_at(t0 + 8 * S),
@@ -264,7 +262,7 @@ mod tests {
         let mut l = limits(0);
         l.hibernate_after = Some(S);
         let mut c = ReadClock::fresh(t0, &l);
-        c.on_bytes(1, t0);
+        c.on_bytes(1);
         assert_eq!(c.wake_at(t0), t0 + 30 * S);
         assert!(!c.take_hibernate(t0 + 2 * S));
     }
@@ -273,11 +271,11 @@ mod tests {
     fn slow_peer_is_cut_at_a_rate_check() {
         let t0 = Instant::now();
         let mut c = ReadClock::fresh(t0, &limits(100));
-        c.on_bytes(150, t0);
+        c.on_bytes(150);
         assert_eq!(c.wake_at(t0), t0 + S);
         assert_eq!(c.on_timer(t0 + S), Ok(()));
         assert_eq!(c.wake_at(t0 + S), t0 + 2 * S);
-        c.on_bytes(10, t0 + 2 * S);
+        c.on_bytes(10);
         assert_eq!(c.on_timer(t0 + 2 * S), Err(Expired));
     }
 
@@ -287,7 +285,7 @@ mod tests {
         let mut c = ReadClock::fresh(t0, &limits(100));
         assert_eq!(c.wake_at(t0), t0 + 30 * S);
         let mut off = ReadClock::fresh(t0, &limits(0));
-        off.on_bytes(1, t0);
+        off.on_bytes(1);
         assert_eq!(off.wake_at(t0), t0 + 30 * S);
         c.await_next();
         assert_eq!(c.wake_at(t0), t0 + 60 * S);

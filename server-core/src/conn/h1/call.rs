@@ -113,14 +113,14 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         })
     }
 
-    fn start_call(&self, req: Request) -> (Option<CallInfo>, Running<BoxFuture<Response>>) {
+    fn start_call(&self, req: Request) -> (Option<Box<CallInfo>>, Running<BoxFuture<Response>>) {
         let info = tracing::enabled!(target: "roadrunner", tracing::Level::ERROR).then(|| {
-            let info = CallInfo {
+            let info = Box::new(CallInfo {
                 method: req.method().clone(),
                 uri: req.uri().clone(),
                 id: req.request_id().unwrap_or_default(),
                 started: Instant::now(),
-            };
+            });
             tracing::debug!(
                 target: "roadrunner",
                 event = "request.start",
@@ -149,7 +149,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
 
     fn finish_call(
         &mut self,
-        info: Option<CallInfo>,
+        info: Option<Box<CallInfo>>,
         outcome: Result<Response, Panic>,
     ) -> Response {
         let resp = outcome.unwrap_or_else(|payload| {
@@ -240,7 +240,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 codec.recv(data)
             }) {
                 Poll::Ready(Ok(0)) => self.codec.recv_eof(),
-                Poll::Ready(Ok(n)) => self.clock.on_bytes(n, Instant::now()),
+                Poll::Ready(Ok(n)) => self.clock.on_bytes(n),
                 Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
                 Poll::Pending => {
                     self.alarm.arm(self.clock.wake_at(Instant::now()));

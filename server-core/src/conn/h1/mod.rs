@@ -248,7 +248,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 Some(Ok(n)) => {
                     self.flags.leave_idle();
                     self.wall = SystemTime::now();
-                    self.clock.on_bytes(n, Instant::now());
+                    self.clock.on_bytes(n);
                     return Ok(());
                 }
                 Some(Err(_)) => return Err(Stop),
