@@ -32,9 +32,11 @@ use tokio::runtime::Handle;
 
 pub use roadrunner_core as core;
 
-/// Starts a listener on the current tokio runtime (call it from within one).
+/// Starts a listener on the current tokio runtime; outside one it fails with
+/// `StartError::Runtime` (use [`start_on`] with a runtime's handle instead).
 pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
-    start_on(Handle::current(), name, opts)
+    let handle = Handle::try_current().map_err(|e| StartError::Runtime(io::Error::other(e)))?;
+    start_on(handle, name, opts)
 }
 
 /// Starts a listener whose tasks run on `handle`'s runtime.
@@ -113,6 +115,21 @@ impl Acceptor for Tcp {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roadrunner_core::{Request, Routes};
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error_not_a_panic() {
+        let opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
+        assert!(matches!(
+            start("outside-a-runtime", opts),
+            Err(StartError::Runtime(_))
+        ));
     }
 }
 
