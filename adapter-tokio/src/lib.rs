@@ -118,21 +118,6 @@ impl Acceptor for Tcp {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use roadrunner_core::{Request, Routes};
-
-    #[test]
-    fn start_outside_a_runtime_is_an_error_not_a_panic() {
-        let opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
-        assert!(matches!(
-            start("outside-a-runtime", opts),
-            Err(StartError::Runtime(_))
-        ));
-    }
-}
-
 /// An accepted connection.
 struct Conn(TcpStream);
 
@@ -170,5 +155,20 @@ impl ByteStream for Conn {
                 done => return Poll::Ready(done),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roadrunner_core::{Request, Routes};
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error_not_a_panic() {
+        let opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
+        assert!(matches!(
+            start("outside-a-runtime", opts),
+            Err(StartError::Runtime(_))
+        ));
     }
 }
