@@ -81,6 +81,11 @@ impl Runtime for Tokio {
         let _runtime = self.0.enter();
         Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))
     }
+
+    fn now(&self) -> Instant {
+        // tokio's clock, which a test may pause and advance.
+        tokio::time::Instant::now().into_std()
+    }
 }
 
 /// A boxed tokio sleep, so that it is `Unpin` and can be reset in place.

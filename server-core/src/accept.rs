@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_listener::Event;
 use futures_lite::future;
@@ -80,7 +80,7 @@ pub(crate) async fn accept_loop<R: Runtime, A: Acceptor>(
                     listener = &*shared.name,
                     error = %e,
                 );
-                let backoff = rt.timer(Instant::now() + ACCEPT_ERROR_BACKOFF);
+                let backoff = rt.timer(rt.now() + ACCEPT_ERROR_BACKOFF);
                 future::or(backoff, &mut stop).await;
             }
         }

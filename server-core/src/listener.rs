@@ -113,6 +113,8 @@ pub(crate) struct Shared {
     pub(crate) acceptors_live: AtomicUsize,
     pub(crate) acceptors_done: Event,
     pub(crate) accept_turn: crate::accept::Turn,
+    /// The runtime's clock and timer, type-erased for the handles.
+    now: Box<dyn Fn() -> Instant + Send + Sync>,
     sleep: Sleep,
 }
 
@@ -185,6 +187,10 @@ impl Listener {
             acceptors_live: AtomicUsize::new(opts.num_acceptors),
             acceptors_done: Event::new(),
             accept_turn: Default::default(),
+            now: {
+                let rt = rt.clone();
+                Box::new(move || rt.now())
+            },
             sleep: Box::new(move |at| Box::pin(timer_rt.timer(at))),
         });
         if !registry::claim(&shared.name, &shared) {
@@ -221,7 +227,7 @@ impl Listener {
     /// connection is left or `timeout` passes; those still alive then are ended.
     pub async fn drain(self, timeout: Duration) -> DrainOutcome {
         let shared = &self.handle.0;
-        let deadline = Instant::now() + timeout;
+        let deadline = (shared.now)() + timeout;
         // Counted before the notice: idle connections close as soon as it is sent.
         tracing::info!(
             target: "roadrunner",

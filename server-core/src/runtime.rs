@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Spawning and timers. The timer is part of this trait so that a runtime without one is
 /// a compile error rather than a silently disabled timeout.
@@ -21,6 +21,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 
     /// A timer that fires at `deadline`.
     fn timer(&self, deadline: Instant) -> Self::Timer;
+
+    /// The runtime's monotonic clock: every deadline the core computes is based on it,
+    /// so a runtime with a virtual clock (a simulation, a paused test clock) controls
+    /// all of the core's time.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// The wall clock, for `date` headers.
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 /// A timer created by [`Runtime::timer`]; completes once its deadline has passed.

@@ -26,6 +26,11 @@ impl<R: Runtime> Alarm<R> {
         }
     }
 
+    /// The runtime's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.rt.now()
+    }
+
     /// Makes sure the alarm goes off no later than `at`.
     pub(crate) fn arm(&mut self, at: Instant) {
         if self.armed.is_some_and(|armed| armed <= at) {

@@ -6,7 +6,7 @@ use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use http::{Method, StatusCode, Uri};
 use roadrunner_h1::Event;
@@ -60,7 +60,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         })
         .await;
         if waited {
-            self.wall = SystemTime::now();
+            self.wall = self.rt.wall();
         }
         self.finish_call(info, outcome)
     }
@@ -95,7 +95,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             Poll::Pending
         })
         .await;
-        self.wall = SystemTime::now();
+        self.wall = self.rt.wall();
         if !pump.done {
             // A reader kept past the handler's end must not wait forever.
             pipe.finish(Err(BodyError::Aborted));
@@ -119,7 +119,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 method: req.method().clone(),
                 uri: req.uri().clone(),
                 id: req.request_id().unwrap_or_default(),
-                started: Instant::now(),
+                started: self.rt.now(),
             });
             tracing::debug!(
                 target: "roadrunner",
@@ -176,7 +176,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 method = %info.method,
                 path = info.uri.path(),
                 status = resp.status().as_u16(),
-                duration_us = info.started.elapsed().as_micros() as u64,
+                duration_us = self.rt.now().saturating_duration_since(info.started).as_micros() as u64,
             );
         }
         resp
@@ -243,11 +243,12 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 Poll::Ready(Ok(n)) => self.clock.on_bytes(n),
                 Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
                 Poll::Pending => {
-                    self.alarm.arm(self.clock.wake_at(Instant::now()));
+                    let now = self.rt.now();
+                    self.alarm.arm(self.clock.wake_at(now));
                     if !self.alarm.poll_fired(cx) {
                         return Poll::Pending;
                     }
-                    if self.clock.on_timer(Instant::now()).is_err() {
+                    if self.clock.on_timer(self.rt.now()).is_err() {
                         return self.pump_failed(pipe, pump);
                     }
                 }

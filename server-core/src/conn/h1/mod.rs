@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
@@ -59,13 +59,13 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         shared: Arc<Shared>,
         flags: &'f DrainFlags,
     ) -> Self {
-        let now = Instant::now();
+        let now = rt.now();
         Conn {
             rt: rt.clone(),
             codec: ServerConn::new(shared.limits.h1.clone()),
             alarm: Alarm::new(rt.clone()),
             clock: ReadClock::fresh(now, &shared.limits),
-            wall: SystemTime::now(),
+            wall: rt.wall(),
             out: Vec::new(),
             served: 0,
             io,
@@ -233,7 +233,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     return Poll::Ready(Some(r));
                 }
                 // Only a read that must wait needs the timer.
-                alarm.arm(clock.wake_at(Instant::now()));
+                alarm.arm(clock.wake_at(alarm.now()));
                 if alarm.poll_fired(cx) {
                     return Poll::Ready(None);
                 }
@@ -247,13 +247,13 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 }
                 Some(Ok(n)) => {
                     self.flags.leave_idle();
-                    self.wall = SystemTime::now();
+                    self.wall = self.rt.wall();
                     self.clock.on_bytes(n);
                     return Ok(());
                 }
                 Some(Err(_)) => return Err(Stop),
                 None => {
-                    let now = Instant::now();
+                    let now = self.rt.now();
                     if self.clock.take_hibernate(now) {
                         self.hibernate();
                     }
@@ -276,14 +276,14 @@ async fn within<R: Runtime, T>(
         if let Poll::Ready(v) = op(cx) {
             return Poll::Ready(Ok(v));
         }
-        let at = *deadline.get_or_insert_with(|| Instant::now() + limit);
+        let at = *deadline.get_or_insert_with(|| alarm.now() + limit);
         // The alarm may go off early, armed for an earlier deadline: arm it again.
         loop {
             alarm.arm(at);
             if !alarm.poll_fired(cx) {
                 return Poll::Pending;
             }
-            if Instant::now() >= at {
+            if alarm.now() >= at {
                 return Poll::Ready(Err(Stop));
             }
         }

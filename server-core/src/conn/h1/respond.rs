@@ -5,7 +5,6 @@ use std::future::poll_fn;
 use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Poll;
-use std::time::SystemTime;
 
 use http::StatusCode;
 
@@ -84,7 +83,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 parts.status,
                 &parts.headers,
                 Some(len),
-                SystemTime::now(),
+                self.rt.wall(),
                 &mut self.out,
             )
             .map_err(send_failed)?;
