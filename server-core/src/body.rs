@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_lite::Stream;
+use futures_lite::{Stream, StreamExt};
 use http::HeaderMap;
 
 use crate::incoming::{BodyError, Piece, Pipe};
@@ -20,8 +20,16 @@ pub enum Frame {
     Trailers(HeaderMap),
 }
 
-/// A boxed stream of frames.
-pub type FrameStream = Pin<Box<dyn Stream<Item = Frame> + Send + 'static>>;
+/// The error a streamed body may fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A boxed stream of frames that may fail: an error aborts the body in the protocol's
+/// own way (on HTTP/1.1 the connection closes without the terminating chunk, so the
+/// peer sees a truncated body, never a complete-looking one).
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BoxError>> + Send + 'static>>;
+
+/// How much of a file is read at a time where it cannot be sent zero-copy.
+pub(crate) const FILE_CHUNK: usize = 64 * 1024;
 
 /// A message body. Request bodies arrive read in full (`body_buffering: auto`); a
 /// response body is whatever the handler gives: bytes, or a stream sent as it comes
@@ -59,8 +67,17 @@ impl Body {
     /// A body sent frame by frame as `stream` yields them; the response ends when the
     /// stream does.
     pub fn from_stream(stream: impl Stream<Item = Frame> + Send + 'static) -> Self {
+        Self::from_try_stream(stream.map(Ok::<_, BoxError>))
+    }
+
+    /// A body sent frame by frame that may fail: an `Err` item aborts the response
+    /// (see [`FrameStream`]) instead of ending it as if it were complete.
+    pub fn from_try_stream<E>(stream: impl Stream<Item = Result<Frame, E>> + Send + 'static) -> Self
+    where
+        E: Into<BoxError> + 'static,
+    {
         Body {
-            kind: Kind::Stream(Box::pin(stream)),
+            kind: Kind::Stream(Box::pin(stream.map(|item| item.map_err(Into::into)))),
         }
     }
 
@@ -129,27 +146,48 @@ impl Body {
     }
 
     /// The next frame; `None` at the end. An arriving request body may end in an
-    /// error instead (cut short, too large, badly framed).
+    /// error instead (cut short, too large, badly framed), and so may a stream that
+    /// fails ([`BodyError::Stream`]).
     pub async fn frame(&mut self) -> Option<Result<Frame, BodyError>> {
-        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+        let next = std::future::poll_fn(|cx| self.poll_any(cx)).await?;
+        Some(next.map_err(|e| match e.downcast::<BodyError>() {
+            Ok(e) => *e,
+            Err(e) => BodyError::Stream(e.to_string()),
+        }))
     }
 
-    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BodyError>>> {
-        let Kind::Incoming { pipe, .. } = &self.kind else {
-            return Pin::new(self).poll_next(cx).map(|f| f.map(Ok));
+    /// The next frame of any kind of body; the body is empty after an error.
+    fn poll_any(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BoxError>>> {
+        let next = match &mut self.kind {
+            Kind::Empty => None,
+            Kind::Full(_) => match std::mem::take(&mut self.kind) {
+                Kind::Full(b) => Some(Ok(Frame::Data(b))),
+                _ => None,
+            },
+            Kind::Stream(s) => std::task::ready!(s.as_mut().poll_next(cx)),
+            Kind::Incoming { pipe, .. } => match std::task::ready!(pipe.poll_read(cx)) {
+                Ok(Piece::Data(data)) => Some(Ok(Frame::Data(data))),
+                Ok(Piece::End(trailers)) => {
+                    self.kind = Kind::Empty;
+                    trailers.map(|t| Ok(Frame::Trailers(t)))
+                }
+                Err(e) => Some(Err(e.into())),
+            },
+            Kind::File { file, offset, len } => {
+                let n = (*len).min(FILE_CHUNK as u64);
+                let read = read_region(file, *offset, n);
+                *offset += n;
+                *len -= n;
+                if *len == 0 {
+                    self.kind = Kind::Empty;
+                }
+                Some(read.map(Frame::Data).map_err(Into::into))
+            }
         };
-        let piece = std::task::ready!(pipe.poll_read(cx));
-        Poll::Ready(match piece {
-            Ok(Piece::Data(data)) => Some(Ok(Frame::Data(data))),
-            Ok(Piece::End(trailers)) => {
-                self.kind = Kind::Empty;
-                trailers.map(|t| Ok(Frame::Trailers(t)))
-            }
-            Err(e) => {
-                self.kind = Kind::Empty;
-                Some(Err(e))
-            }
-        })
+        if matches!(next, Some(Err(_))) {
+            self.kind = Kind::Empty;
+        }
+        Poll::Ready(next)
     }
 
     /// Reads the rest of the body into one buffer (trailers are dropped).
@@ -179,24 +217,44 @@ impl Body {
 impl Stream for Body {
     type Item = Frame;
 
-    /// Yields a buffered body as one frame, a streamed body frame by frame. An
-    /// arriving request body that fails ends early here: use [`Body::frame`] to see
-    /// the error.
+    /// Yields a buffered body as one frame, a streamed body frame by frame, a file in
+    /// chunks. A body that fails ends early here: use [`Body::frame`] or the
+    /// [`http_body::Body`] implementation to see the error.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        match &mut self.kind {
-            Kind::Empty => Poll::Ready(None),
-            Kind::Full(_) => match std::mem::take(&mut self.kind) {
-                Kind::Full(b) => Poll::Ready(Some(Frame::Data(b))),
-                _ => Poll::Ready(None),
-            },
-            Kind::Stream(s) => s.as_mut().poll_next(cx),
-            Kind::Incoming { .. } => self.poll_frame(cx).map(|f| f.and_then(Result::ok)),
-            Kind::File { .. } => match std::mem::take(&mut self.kind) {
-                Kind::File { file, offset, len } => {
-                    Poll::Ready(read_region(&file, offset, len).ok().map(Frame::Data))
-                }
-                _ => Poll::Ready(None),
-            },
+        self.poll_any(cx).map(|f| f.and_then(Result::ok))
+    }
+}
+
+/// The ecosystem's body trait (hyper, tower, axum), so a `Body` can be handed to them
+/// without copying.
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        self.poll_any(cx).map(|f| {
+            f.map(|r| {
+                r.map(|frame| match frame {
+                    Frame::Data(data) => http_body::Frame::data(data),
+                    Frame::Trailers(t) => http_body::Frame::trailers(t),
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Empty)
+            || matches!(&self.kind, Kind::Full(b) if b.is_empty())
+            || matches!(self.kind, Kind::File { len: 0, .. })
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.size_hint() {
+            Some(n) => http_body::SizeHint::with_exact(n),
+            None => http_body::SizeHint::default(),
         }
     }
 }
@@ -220,7 +278,7 @@ impl fmt::Debug for Body {
     }
 }
 
-/// Reads a file region into memory (a file body consumed as a stream).
+/// Reads a piece of a file into memory (a file body consumed as a stream).
 fn read_region(file: &File, offset: u64, len: u64) -> std::io::Result<Bytes> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0; usize::try_from(len).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
@@ -257,5 +315,94 @@ impl From<&'static str> for Body {
 impl From<&'static [u8]> for Body {
     fn from(s: &'static [u8]) -> Self {
         Bytes::from_static(s).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use std::io::Write;
+
+    /// Every frame `http_body::Body` yields, or the error that ended it.
+    fn frames(mut body: Body) -> (Vec<http_body::Frame<Bytes>>, Option<BoxError>) {
+        let mut out = Vec::new();
+        loop {
+            let next = block_on(std::future::poll_fn(|cx| {
+                http_body::Body::poll_frame(Pin::new(&mut body), cx)
+            }));
+            match next {
+                None => return (out, None),
+                Some(Ok(frame)) => out.push(frame),
+                Some(Err(e)) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn http_body_sees_data_trailers_and_errors() {
+        let mut t = HeaderMap::new();
+        t.insert("x-sum", http::HeaderValue::from_static("1"));
+        let items: Vec<Result<Frame, std::io::Error>> = vec![
+            Ok(Frame::Data(Bytes::from_static(b"ab"))),
+            Ok(Frame::Trailers(t.clone())),
+        ];
+        let (got, err) = frames(Body::from_try_stream(futures_lite::stream::iter(items)));
+        assert!(err.is_none());
+        assert_eq!(got[0].data_ref(), Some(&Bytes::from_static(b"ab")));
+        assert_eq!(got[1].trailers_ref(), Some(&t));
+
+        let items: Vec<Result<Frame, std::io::Error>> = vec![
+            Ok(Frame::Data(Bytes::from_static(b"ab"))),
+            Err(std::io::Error::other("gone")),
+            Ok(Frame::Data(Bytes::from_static(b"never"))),
+        ];
+        let (got, err) = frames(Body::from_try_stream(futures_lite::stream::iter(items)));
+        assert_eq!(got.len(), 1);
+        assert_eq!(err.expect("the error").to_string(), "gone");
+
+        let full = Body::from("hello");
+        assert_eq!(http_body::Body::size_hint(&full).exact(), Some(5));
+        assert!(!http_body::Body::is_end_stream(&full));
+        assert!(http_body::Body::is_end_stream(&Body::empty()));
+    }
+
+    #[test]
+    fn a_failed_stream_is_an_error_for_frame_too() {
+        let items: Vec<Result<Frame, std::io::Error>> = vec![Err(std::io::Error::other("gone"))];
+        let mut body = Body::from_try_stream(futures_lite::stream::iter(items));
+        match block_on(body.frame()) {
+            Some(Err(BodyError::Stream(reason))) => assert_eq!(reason, "gone"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            block_on(body.frame()).is_none(),
+            "the body ends after its error"
+        );
+    }
+
+    #[test]
+    fn a_file_body_is_read_in_bounded_chunks() {
+        let len = 2 * FILE_CHUNK + 123;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let path = std::env::temp_dir().join(format!("rr-body-{}", std::process::id()));
+        let mut f = File::create(&path).expect("create");
+        f.write_all(&bytes).expect("write");
+        drop(f);
+        let file = File::open(&path).expect("open");
+        std::fs::remove_file(&path).expect("unlink");
+        let body = Body::file(file, 7, (len - 7) as u64);
+        let (got, err) = frames(body);
+        assert!(err.is_none());
+        let sizes: Vec<usize> = got
+            .iter()
+            .map(|f| f.data_ref().map_or(0, Bytes::len))
+            .collect();
+        assert_eq!(sizes, [FILE_CHUNK, FILE_CHUNK, 123 - 7]);
+        let all: Vec<u8> = got
+            .iter()
+            .flat_map(|f| f.data_ref().cloned().unwrap_or_default())
+            .collect();
+        assert_eq!(all, bytes[7..]);
     }
 }

@@ -21,6 +21,8 @@ pub enum BodyError {
     },
     /// The peer went away, or was too slow, before the body ended.
     Aborted,
+    /// A streamed body's own source failed, with its message.
+    Stream(String),
 }
 
 impl std::fmt::Display for BodyError {
@@ -28,6 +30,7 @@ impl std::fmt::Display for BodyError {
         match self {
             BodyError::Protocol { status, reason } => write!(f, "{status}: {reason}"),
             BodyError::Aborted => f.write_str("the request body was cut short"),
+            BodyError::Stream(reason) => write!(f, "the body stream failed: {reason}"),
         }
     }
 }

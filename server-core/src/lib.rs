@@ -42,7 +42,7 @@ pub mod runtime;
 mod scratch;
 mod tls;
 
-pub use body::{Body, Frame, FrameStream};
+pub use body::{Body, BoxError, Frame, FrameStream};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
@@ -60,4 +60,5 @@ pub use request::{Params, Request, RequestContext, RequestExt, Response, State, 
 pub use router::{Endpoint, Route, RouteError, Routes};
 
 pub use http;
+pub use http_body;
 pub use rustls;

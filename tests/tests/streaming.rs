@@ -112,6 +112,27 @@ fn panics_midway(req: Request) -> impl std::future::Future<Output = Response> {
     }
 }
 
+/// One chunk, then (once the gate opens) an error from the stream's source.
+fn fails_midway(req: Request) -> impl std::future::Future<Output = Response> {
+    let st: Arc<Shared> = req.state::<Arc<Shared>>().expect("state").clone();
+    async move {
+        let body = smol::stream::unfold(0usize, move |i| {
+            let st = st.clone();
+            async move {
+                match i {
+                    0 => Some((Ok(Frame::Data(Bytes::from_static(b"first\n"))), 1)),
+                    1 => {
+                        st.gate.pass().await;
+                        Some((Err(std::io::Error::other("the source went away")), 2))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        Response::new(Body::from_try_stream(body))
+    }
+}
+
 fn start(adapter: Adapter) -> (Server, Gate, Arc<Shared>) {
     let (gate_tx, gate_rx) = gate();
     let st = Arc::new(Shared {
@@ -125,6 +146,7 @@ fn start(adapter: Adapter) -> (Server, Gate, Arc<Shared>) {
         Route::get("/three", three).state(st.clone()),
         Route::get("/trailers", with_trailers).state(st.clone()),
         Route::get("/panic", panics_midway).state(st.clone()),
+        Route::get("/fails", fails_midway).state(st.clone()),
     ]);
     (Server::start(adapter, opts(routes)), gate_tx, st)
 }
@@ -305,3 +327,33 @@ fn hyper_with_trailers(port: u16, path: &str) -> (Bytes, Option<HeaderMap>) {
             .expect("hyper: no response within 5 s")
     })
 }
+
+both!(a_failed_stream_is_cut_short_not_ended, |adapter| {
+    let (s, gate, _st) = start(adapter);
+    let mut w = TcpWire::connect(s.port());
+    w.send(get_req("/fails"));
+    assert!(w.head().has_token("transfer-encoding", "chunked"));
+    assert_eq!(w.chunk(), Chunk::Data(b"first\n".to_vec()));
+    gate.open();
+    // No terminating `0` chunk: the peer must see a truncated body, not a whole one.
+    let (rest, how) = w.read_until_close();
+    assert!(
+        rest.is_empty(),
+        "sent after the failure: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert_eq!(how, roadrunner_tests::Closed::Eof);
+
+    // An independent client sees the body fail rather than end.
+    let (s, gate, _st) = start(adapter);
+    gate.open();
+    let mut c = Hyper::connect(s.port());
+    let req = http::Request::get("/fails")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let err = c
+        .try_send(req)
+        .expect_err("a truncated body must be an error");
+    assert!(err.starts_with("body"), "{err}");
+});

@@ -13,7 +13,10 @@
 //! event checked here has that field). Events are emitted asynchronously to what the
 //! client sees, so tests poll the record with a bounded deadline.
 
+mod kinds;
+
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
@@ -290,3 +293,76 @@ both!(
         }
     }
 );
+
+/// The `reason` of the `listener.conn_close` event of the connection from `client`.
+fn close_reason(name: &str, client: SocketAddr) -> String {
+    let peer = client.to_string();
+    wait_event(name, "listener.conn_close", |r| r.has("peer", &peer))
+        .get("reason")
+        .to_owned()
+}
+
+both!(conn_close_says_why, |adapter| {
+    let (s, name) = start(adapter, |o| {
+        o.request_timeout = Duration::from_millis(300);
+        o.keep_alive_timeout = Duration::from_millis(300);
+        o.min_bytes_per_second = 0;
+    });
+
+    // The client closes between requests.
+    let mut raw = Raw::connect(s.port());
+    raw.send(get_req("/hello/x"));
+    assert_eq!(raw.response().status, 200);
+    let me = raw.local_addr();
+    drop(raw);
+    assert_eq!(close_reason(&name, me), "done");
+
+    let mut raw = Raw::connect(s.port());
+    raw.send("GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(raw.response().status, 400, "no Host");
+    raw.expect_close();
+    assert_eq!(close_reason(&name, raw.local_addr()), "protocol_error");
+
+    let mut raw = Raw::connect(s.port());
+    raw.send("GET / HTTP/1.1\r\nHo");
+    let _ = raw.read_until_close();
+    assert_eq!(close_reason(&name, raw.local_addr()), "request_timeout");
+
+    let mut raw = Raw::connect(s.port());
+    raw.send(get_req("/hello/x"));
+    assert_eq!(raw.response().status, 200);
+    raw.expect_close();
+    assert_eq!(close_reason(&name, raw.local_addr()), "keep_alive_timeout");
+
+    // A reset mid-request (SO_LINGER 0 makes close send RST).
+    let stream = std::net::TcpStream::connect(s.addr()).expect("connect");
+    let me = stream.local_addr().expect("addr");
+    (&stream)
+        .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nab")
+        .expect("write");
+    // The server has the head once the request has started.
+    wait_event(&name, "request.start", |_| true);
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+    drop(stream);
+    assert_eq!(close_reason(&name, me), "peer_reset");
+});
+
+both!(conn_close_says_why_for_slow_clients_and_tls, |adapter| {
+    let (s, name) = start(adapter, |o| {
+        o.min_bytes_per_second = 1000;
+        o.rate_check_interval = Duration::from_millis(100);
+    });
+    let mut raw = Raw::connect(s.port());
+    raw.send("GET / HTTP/1.1\r\n");
+    let _ = raw.read_until_close();
+    assert_eq!(close_reason(&name, raw.local_addr()), "slow_client");
+
+    let kit = kinds::tls_kit();
+    let (s, name) = start(adapter, |o| o.tls = Some(kit.server.clone()));
+    let mut raw = Raw::connect(s.port());
+    raw.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let _ = raw.read_until_close();
+    assert_eq!(close_reason(&name, raw.local_addr()), "tls_error");
+});

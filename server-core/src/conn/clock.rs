@@ -16,8 +16,15 @@ enum Stage {
 }
 
 /// The peer was too slow or too quiet: the connection ends.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Expired;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// A request (or, on a fresh connection, its first byte) took over `request_timeout`.
+    Request,
+    /// No next request within `keep_alive_timeout`.
+    KeepAlive,
+    /// Fewer than `min_bytes_per_second` on average.
+    TooSlow,
+}
 
 /// Tracks what the next read may wait for. Deadlines that start "when we next wait"
 /// are resolved lazily in [`wake_at`](Self::wake_at), so that a pipelined batch costs
@@ -142,14 +149,17 @@ impl ReadClock {
     /// a rate check, or nothing is due yet.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Result<(), Expired> {
         if self.deadline.is_some_and(|d| now >= d) {
-            return Err(Expired);
+            return Err(match self.stage {
+                Stage::AwaitHead if !self.fresh => Expired::KeepAlive,
+                _ => Expired::Request,
+            });
         }
         if let (Some(check), Some(started)) = (self.next_check, self.started) {
             if now >= check {
                 let owed =
                     self.min_bytes_per_second as f64 * now.duration_since(started).as_secs_f64();
                 if (self.bytes as f64) < owed {
-                    return Err(Expired);
+                    return Err(Expired::TooSlow);
                 }
                 self.next_check = Some(check + self.rate_check_interval);
             }
@@ -186,7 +196,7 @@ mod tests {
         assert_eq!(c.wake_at(t0), t0 + 30 * S);
         c.on_bytes(10);
         assert_eq!(c.wake_at(t0 + 20 * S), t0 + 30 * S);
-        assert_eq!(c.on_timer(t0 + 30 * S), Err(Expired));
+        assert_eq!(c.on_timer(t0 + 30 * S), Err(Expired::Request));
     }
 
     #[test]
@@ -222,7 +232,7 @@ mod tests {
         c.await_next();
         c.wake_at(t0);
         assert_eq!(c.on_timer(t0 + S), Ok(()));
-        assert_eq!(c.on_timer(t0 + 60 * S), Err(Expired));
+        assert_eq!(c.on_timer(t0 + 60 * S), Err(Expired::KeepAlive));
     }
 
     #[test]
@@ -232,7 +242,7 @@ mod tests {
         c.await_next();
         c.body();
         assert_eq!(c.wake_at(t0), t0 + S);
-        assert_eq!(c.on_timer(t0 + S), Err(Expired));
+        assert_eq!(c.on_timer(t0 + S), Err(Expired::TooSlow));
     }
 
     #[test]
@@ -276,7 +286,7 @@ mod tests {
         assert_eq!(c.on_timer(t0 + S), Ok(()));
         assert_eq!(c.wake_at(t0 + S), t0 + 2 * S);
         c.on_bytes(10);
-        assert_eq!(c.on_timer(t0 + 2 * S), Err(Expired));
+        assert_eq!(c.on_timer(t0 + 2 * S), Err(Expired::TooSlow));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod alarm;
 mod clock;
 mod h1;
+mod reason;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,7 @@ use crate::counters::{ConnSlot, Counters};
 use crate::listener::Shared;
 use crate::runtime::{ByteStream, Runtime};
 use crate::tls::TlsStream;
+use reason::Reason;
 
 /// What a connection and its drain watcher tell each other.
 #[derive(Debug, Default)]
@@ -56,21 +58,25 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
         listener = &*shared.name,
         peer = %peer,
     );
-    match &shared.tls {
+    let reason = match &shared.tls {
         None => serve_h1(&rt, io, peer, &shared).await,
         Some(config) => match TlsStream::new(io, config.clone()) {
             // Boxed: the TLS session lives on the heap, so plain connections do not
             // carry room for it.
             Ok(io) => Box::pin(serve_h1(&rt, io, peer, &shared)).await,
-            Err(e) => tracing::warn!(target: "roadrunner", event = "tls.error", error = %e),
+            Err(e) => {
+                tracing::warn!(target: "roadrunner", event = "tls.error", error = %e);
+                Reason::TlsError
+            }
         },
-    }
+    };
     drop(slot);
     tracing::debug!(
         target: "roadrunner",
         event = "listener.conn_close",
         listener = &*shared.name,
         peer = %peer,
+        reason = reason.as_str(),
     );
 }
 
@@ -79,18 +85,25 @@ async fn serve_h1<R: Runtime, S: ByteStream>(
     io: S,
     peer: SocketAddr,
     shared: &Arc<Shared>,
-) {
+) -> Reason {
     let flags = DrainFlags::default();
     let notices = shared.drain.notices();
     let mut conn = h1::Conn::new(rt, io, peer, shared.clone(), &flags);
-    if shared.graceful_drain {
-        let watch = shared.drain.watch(&flags.idle, &flags.noticed, notices);
-        future::or(conn.run(), watch).await;
+    let reason = if shared.graceful_drain {
+        let watch = async {
+            shared
+                .drain
+                .watch(&flags.idle, &flags.noticed, notices)
+                .await;
+            Reason::Drain
+        };
+        future::or(conn.run(), watch).await
     } else {
         let _unwatched = Unwatched::new(&shared.counters);
-        conn.run().await;
-    }
+        conn.run().await
+    };
     conn.close().await;
+    reason
 }
 
 /// Counts a connection that drain cannot reach, for as long as it lives.

@@ -12,6 +12,7 @@ use http::{Method, StatusCode, Uri};
 use roadrunner_h1::Event;
 
 use super::{Conn, Stop};
+use crate::conn::reason::Reason;
 use crate::handler::{status_response, BoxFuture};
 use crate::incoming::{BodyError, Pipe};
 use crate::options::HandlerSpawn;
@@ -44,7 +45,7 @@ struct Pump {
     /// The body broke the protocol: answer with its status, then close.
     error: Option<roadrunner_h1::Error>,
     /// The socket failed or the peer was too slow: close without answering.
-    dead: bool,
+    dead: Option<Reason>,
 }
 
 impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
@@ -100,8 +101,8 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             // A reader kept past the handler's end must not wait forever.
             pipe.finish(Err(BodyError::Aborted));
         }
-        if pump.dead {
-            return Err(Stop);
+        if let Some(reason) = pump.dead {
+            return Err(Stop(reason));
         }
         let resp = self.finish_call(info, outcome);
         Ok(match pump.error {
@@ -203,9 +204,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                     return Poll::Ready(());
                 }
                 Ok(Some(Event::Request(_))) => {
-                    pipe.finish(Err(BodyError::Aborted));
-                    pump.dead = true;
-                    return Poll::Ready(());
+                    return self.pump_failed(pipe, pump, Reason::ProtocolError);
                 }
                 Err(e) => {
                     pipe.finish(Err(BodyError::Protocol {
@@ -228,7 +227,12 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 while pump.sent < self.out.len() {
                     match self.io.poll_write(cx, &self.out[pump.sent..]) {
                         Poll::Ready(Ok(n)) if n > 0 => pump.sent += n,
-                        Poll::Ready(_) => return self.pump_failed(pipe, pump),
+                        Poll::Ready(Ok(_)) => {
+                            return self.pump_failed(pipe, pump, Reason::SocketError)
+                        }
+                        Poll::Ready(Err(e)) => {
+                            return self.pump_failed(pipe, pump, Reason::of_io(&e))
+                        }
                         Poll::Pending => return Poll::Pending,
                     }
                 }
@@ -241,24 +245,24 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             }) {
                 Poll::Ready(Ok(0)) => self.codec.recv_eof(),
                 Poll::Ready(Ok(n)) => self.clock.on_bytes(n),
-                Poll::Ready(Err(_)) => return self.pump_failed(pipe, pump),
+                Poll::Ready(Err(e)) => return self.pump_failed(pipe, pump, Reason::of_io(&e)),
                 Poll::Pending => {
                     let now = self.rt.now();
                     self.alarm.arm(self.clock.wake_at(now));
                     if !self.alarm.poll_fired(cx) {
                         return Poll::Pending;
                     }
-                    if self.clock.on_timer(self.rt.now()).is_err() {
-                        return self.pump_failed(pipe, pump);
+                    if let Err(e) = self.clock.on_timer(self.rt.now()) {
+                        return self.pump_failed(pipe, pump, e.into());
                     }
                 }
             }
         }
     }
 
-    fn pump_failed(&mut self, pipe: &Pipe, pump: &mut Pump) -> Poll<()> {
+    fn pump_failed(&mut self, pipe: &Pipe, pump: &mut Pump, reason: Reason) -> Poll<()> {
         pipe.finish(Err(BodyError::Aborted));
-        pump.dead = true;
+        pump.dead = Some(reason);
         Poll::Ready(())
     }
 }

@@ -18,6 +18,7 @@ use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
 
 use super::alarm::Alarm;
 use super::clock::ReadClock;
+use super::reason::Reason;
 use super::DrainFlags;
 use crate::body::Body;
 use crate::incoming::Pipe;
@@ -31,8 +32,8 @@ const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Write what has gathered once it is this large, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
 
-/// The connection is over (peer gone, timed out, or answered with a closing response).
-struct Stop;
+/// The connection is over, and why.
+struct Stop(Reason);
 
 /// One HTTP/1.1 connection's state.
 pub(super) struct Conn<'f, R: Runtime, S> {
@@ -75,9 +76,12 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         }
     }
 
-    /// Serves requests until the connection is done.
-    pub(super) async fn run(&mut self) {
-        let _ = self.serve().await;
+    /// Serves requests until the connection is done; says why it ended.
+    pub(super) async fn run(&mut self) -> Reason {
+        match self.serve().await {
+            Ok(()) => Reason::Done,
+            Err(Stop(reason)) => reason,
+        }
     }
 
     /// Closes the write side (a TLS `close_notify` first), giving a peer that does
@@ -135,7 +139,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             match self.codec.poll_event() {
                 Ok(Some(Event::Request(head))) => return Ok(Some(head)),
                 // Body events only ever follow their request head.
-                Ok(Some(_)) => return Err(Stop),
+                Ok(Some(_)) => return Err(Stop(Reason::ProtocolError)),
                 Ok(None) if self.codec.is_closed() => {
                     self.flush().await?;
                     return Ok(None);
@@ -179,7 +183,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     }
                     break;
                 }
-                Ok(Some(Event::Request(_))) => return Err(Stop),
+                Ok(Some(Event::Request(_))) => return Err(Stop(Reason::ProtocolError)),
                 Ok(None) => {
                     // Only now, with the body wanted and not yet refused by a cap.
                     self.codec.send_continue(&mut self.out);
@@ -201,7 +205,8 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             let limit = self.shared.limits.send_timeout;
             let wait = within(&mut self.alarm, limit, |cx| io.poll_write(cx, buf));
             match wait.await? {
-                Ok(0) | Err(_) => return Err(Stop),
+                Ok(0) => return Err(Stop(Reason::SocketError)),
+                Err(e) => return Err(Stop(Reason::of_io(&e))),
                 Ok(n) => sent += n,
             }
         }
@@ -222,7 +227,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     /// Reads once into the codec, within the clock's deadlines.
     async fn fill(&mut self) -> Result<(), Stop> {
         if self.clock.awaiting_head() && self.flags.enter_idle() {
-            return Err(Stop);
+            return Err(Stop(Reason::Drain));
         }
         loop {
             let (io, codec) = (&mut self.io, &mut self.codec);
@@ -251,13 +256,13 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     self.clock.on_bytes(n);
                     return Ok(());
                 }
-                Some(Err(_)) => return Err(Stop),
+                Some(Err(e)) => return Err(Stop(Reason::of_io(&e))),
                 None => {
                     let now = self.rt.now();
                     if self.clock.take_hibernate(now) {
                         self.hibernate();
                     }
-                    self.clock.on_timer(now).map_err(|_| Stop)?;
+                    self.clock.on_timer(now).map_err(|e| Stop(e.into()))?;
                 }
             }
         }
@@ -284,7 +289,7 @@ async fn within<R: Runtime, T>(
                 return Poll::Pending;
             }
             if alarm.now() >= at {
-                return Poll::Ready(Err(Stop));
+                return Poll::Ready(Err(Stop(Reason::SendTimeout)));
             }
         }
     })

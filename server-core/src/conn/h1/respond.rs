@@ -9,15 +9,13 @@ use std::task::Poll;
 use http::StatusCode;
 
 use super::{within, Conn, Stop};
-use crate::body::{Frame, FrameStream, Kind};
+use crate::body::{Frame, FrameStream, Kind, FILE_CHUNK};
+use crate::conn::reason::Reason;
 use crate::handler::status_response;
 use crate::panic::message;
 use crate::request::Response;
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer};
-
-/// How much of a file is read at a time where it cannot be sent zero-copy.
-const FILE_CHUNK: usize = 64 * 1024;
 
 /// How many bytes of pipelined requests are read while a response streams.
 const PIPELINE_READ_BUDGET: usize = 64 * 1024;
@@ -96,7 +94,8 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             let sent = if copy {
                 let n = left.min(FILE_CHUNK as u64) as usize;
                 self.out.resize(n, 0);
-                file.read_exact_at(&mut self.out, pos).map_err(|_| Stop)?;
+                file.read_exact_at(&mut self.out, pos)
+                    .map_err(|_| Stop(Reason::ResponseAborted))?;
                 self.flush().await?;
                 n
             } else {
@@ -106,13 +105,13 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                     io.poll_sendfile(cx, &file, pos, left)
                 });
                 match wait.await? {
-                    Ok(0) => return Err(Stop),
+                    Ok(0) => return Err(Stop(Reason::SocketError)),
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
                         copy = true;
                         continue;
                     }
-                    Err(_) => return Err(Stop),
+                    Err(e) => return Err(Stop(Reason::of_io(&e))),
                 }
             };
             self.codec
@@ -166,13 +165,25 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             })
             .await;
             match next {
-                Ok(Some(Some(Frame::Data(data)))) => self
+                Ok(Some(Some(Ok(Frame::Data(data))))) => self
                     .codec
                     .send_data(&data, &mut self.out)
                     .map_err(send_failed)?,
-                Ok(Some(Some(Frame::Trailers(t)))) => break Some(t),
+                Ok(Some(Some(Ok(Frame::Trailers(t))))) => break Some(t),
+                Ok(Some(Some(Err(e)))) => {
+                    // Closing without the terminating chunk is how HTTP/1.1 says the
+                    // body is incomplete.
+                    tracing::error!(
+                        target: "roadrunner",
+                        event = "response.error",
+                        listener = &*self.shared.name,
+                        error = %e,
+                        "response stream failed; aborting the response",
+                    );
+                    return Err(Stop(Reason::ResponseAborted));
+                }
                 Ok(Some(None)) => break None,
-                Ok(None) => return Err(Stop),
+                Ok(None) => return Err(Stop(Reason::PeerReset)),
                 Err(payload) => {
                     tracing::error!(
                         target: "roadrunner",
@@ -181,7 +192,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                         panic = message(&*payload),
                         "response stream panicked after the response had started",
                     );
-                    return Err(Stop);
+                    return Err(Stop(Reason::ResponseAborted));
                 }
             }
         };
@@ -205,11 +216,14 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         let (parts, body) = status_response(e.status()).into_parts();
         let _ = self.write_full(&parts, body.as_bytes());
         let _ = self.flush().await;
-        Stop
+        Stop(match e.kind() {
+            roadrunner_h1::ErrorKind::UnexpectedEof => Reason::PeerReset,
+            _ => Reason::ProtocolError,
+        })
     }
 }
 
 fn send_failed(e: roadrunner_h1::SendError) -> Stop {
     tracing::error!(target: "roadrunner", event = "response.error", error = %e);
-    Stop
+    Stop(Reason::ResponseAborted)
 }
