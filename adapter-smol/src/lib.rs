@@ -151,8 +151,9 @@ impl ByteStream for Conn {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // async-io's `poll_close` only flushes: the FIN must be sent by hand.
+        Poll::Ready(self.0.get_ref().shutdown(std::net::Shutdown::Write))
     }
 
     fn poll_sendfile(

@@ -108,6 +108,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         Ok(match pump.error {
             Some(e) => {
                 self.codec.close_after_response();
+                self.linger = true;
                 status_response(e.status())
             }
             None => resp,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
@@ -28,7 +28,14 @@ use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
 /// How long closing may wait on a peer that does not read.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Lingering close (RFC 9112 §9.6): after an answer sent while the client may still
+/// be sending, what comes is read and dropped for at most this long in all, ...
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// ... for at most this long between two reads, ...
+const LINGER_IDLE: Duration = Duration::from_secs(1);
+/// ... and at most this many bytes.
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
 /// Write what has gathered once it is this large, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -46,6 +53,8 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     wall: SystemTime,
     out: Vec<u8>,
     served: u32,
+    /// A request body was refused while the client may still be sending it.
+    linger: bool,
     io: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
@@ -69,6 +78,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             wall: rt.wall(),
             out: Vec::new(),
             served: 0,
+            linger: false,
             io,
             peer,
             shared,
@@ -85,11 +95,36 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     }
 
     /// Closes the write side (a TLS `close_notify` first), giving a peer that does
-    /// not read at most `CLOSE_GRACE`, so an ending connection always ends.
+    /// not read at most `CLOSE_GRACE`, so an ending connection always ends. After
+    /// an answer to a request whose body was refused, it then reads and drops what
+    /// the peer still sends until the peer closes too (bounded by the `LINGER_*`
+    /// limits): closing a socket with unread input makes the kernel send a reset,
+    /// and a reset can destroy the answer before the client has read it.
     pub(super) async fn close(&mut self) {
-        let limit = CLOSE_GRACE;
         let io = &mut self.io;
-        let _ = within(&mut self.alarm, limit, |cx| io.poll_shutdown(cx)).await;
+        if within(&mut self.alarm, CLOSE_GRACE, |cx| io.poll_shutdown(cx))
+            .await
+            .is_ok_and(|shut| shut.is_ok())
+            && self.linger
+        {
+            self.linger().await;
+        }
+    }
+
+    async fn linger(&mut self) {
+        let end = self.rt.now() + LINGER_TIME;
+        let mut left = LINGER_BYTES;
+        loop {
+            let wait = LINGER_IDLE.min(end.saturating_duration_since(self.rt.now()));
+            let io = &mut self.io;
+            let read = within(&mut self.alarm, wait, |cx| {
+                poll_read_with(Layer::Http, io, cx, READ_SIZE, |_| {})
+            });
+            match read.await {
+                Ok(Ok(n)) if n > 0 && n < left => left -= n,
+                _ => return,
+            }
+        }
     }
 
     async fn serve(&mut self) -> Result<(), Stop> {

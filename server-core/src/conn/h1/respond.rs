@@ -213,6 +213,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             peer = %self.peer,
             error = %e,
         );
+        self.linger = true;
         let (parts, body) = status_response(e.status()).into_parts();
         let _ = self.write_full(&parts, body.as_bytes());
         let _ = self.flush().await;
