@@ -113,3 +113,48 @@ impl Drain {
         }
     }
 }
+
+/// One task's view of a listener's drain notices: ready once per notice sent after it
+/// was made (loop handlers and upgraded sessions wait on it).
+pub(crate) struct Notices {
+    listener: Option<crate::ListenerRef>,
+    seen: u64,
+    wait: Option<event_listener::EventListener>,
+}
+
+impl Notices {
+    pub(crate) fn new(listener: Option<crate::ListenerRef>) -> Self {
+        let seen = listener.as_ref().map_or(0, |l| l.drain_state().notices());
+        Notices {
+            listener,
+            seen,
+            wait: None,
+        }
+    }
+
+    /// Ready with the notice's deadline when a new notice has arrived; never ready
+    /// without a listener.
+    pub(crate) fn poll_notice(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Instant>> {
+        use std::future::Future;
+        let Some(listener) = &self.listener else {
+            return std::task::Poll::Pending;
+        };
+        let drain = listener.drain_state();
+        loop {
+            let notices = drain.notices();
+            if notices != self.seen {
+                self.seen = notices;
+                self.wait = None;
+                return std::task::Poll::Ready(drain.deadline());
+            }
+            let wait = self.wait.get_or_insert_with(|| drain.listen());
+            if std::pin::Pin::new(wait).poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            self.wait = None;
+        }
+    }
+}

@@ -41,6 +41,7 @@ mod router;
 pub mod runtime;
 mod scratch;
 mod tls;
+pub mod upgrade;
 
 pub use body::{Body, BoxError, Frame, FrameStream};
 pub use counters::Info;

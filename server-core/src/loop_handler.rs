@@ -12,14 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::drain::Notices;
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
-use event_listener::EventListener;
 use futures_lite::Stream;
 use http::HeaderMap;
 
 use crate::body::{Body, Frame};
-use crate::listener::ListenerRef;
 use crate::request::{Request, RequestExt};
 
 /// How many messages a mailbox holds before senders wait.
@@ -99,9 +98,7 @@ pub struct Loop<M> {
     rx: Pin<Box<Receiver<M>>>,
     tx: Sender<M>,
     outbox: Arc<Mutex<Outbox>>,
-    listener: Option<ListenerRef>,
-    notices_seen: u64,
-    notice: Option<EventListener>,
+    notices: Notices,
 }
 
 impl<M: Send + 'static> Loop<M> {
@@ -119,23 +116,8 @@ impl<M: Send + 'static> Loop<M> {
         if lock(&self.outbox).closed {
             return Poll::Ready(LoopEvent::Closed);
         }
-        if let Some(listener) = &self.listener {
-            let drain = listener.drain_state();
-            loop {
-                let notices = drain.notices();
-                if notices != self.notices_seen {
-                    self.notices_seen = notices;
-                    self.notice = None;
-                    return Poll::Ready(LoopEvent::Drain {
-                        deadline: drain.deadline(),
-                    });
-                }
-                let notice = self.notice.get_or_insert_with(|| drain.listen());
-                if Pin::new(notice).poll(cx).is_pending() {
-                    break;
-                }
-                self.notice = None;
-            }
+        if let Poll::Ready(deadline) = self.notices.poll_notice(cx) {
+            return Poll::Ready(LoopEvent::Drain { deadline });
         }
         match self.rx.as_mut().poll_next(cx) {
             Poll::Ready(Some(msg)) => Poll::Ready(LoopEvent::Message(msg)),
@@ -210,15 +192,11 @@ where
 {
     let (tx, rx) = async_channel::bounded(MAILBOX_CAPACITY);
     let outbox = Arc::new(Mutex::new(Outbox::default()));
-    let listener = req.listener().cloned();
-    let notices_seen = listener.as_ref().map_or(0, |l| l.drain_state().notices());
     let lp = Loop {
         rx: Box::pin(rx),
         tx,
         outbox: outbox.clone(),
-        listener,
-        notices_seen,
-        notice: None,
+        notices: Notices::new(req.listener().cloned()),
     };
     Body::from_stream(LoopStream {
         task: Some(Box::pin(run(lp))),

@@ -5,6 +5,7 @@ mod alarm;
 mod clock;
 mod h1;
 mod reason;
+mod upgraded;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -32,6 +32,8 @@ pub(crate) enum Reason {
     ResponseAborted,
     /// A drain notice found it idle, or drain ended it at its deadline.
     Drain,
+    /// It switched protocols (`101`): the upgraded session ended, or there was none.
+    Upgraded,
 }
 
 impl From<Expired> for Reason {
@@ -59,6 +61,7 @@ impl Reason {
             Reason::ProtocolError => "protocol_error",
             Reason::ResponseAborted => "response_aborted",
             Reason::Drain => "drain",
+            Reason::Upgraded => "upgraded",
         }
     }
 

@@ -11,11 +11,13 @@ use http::StatusCode;
 use super::{within, Conn, Stop};
 use crate::body::{Frame, FrameStream, Kind, FILE_CHUNK};
 use crate::conn::reason::Reason;
+use crate::conn::upgraded::carry;
 use crate::handler::status_response;
 use crate::panic::message;
 use crate::request::Response;
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer};
+use crate::upgrade::OnUpgrade;
 
 /// How many bytes of pipelined requests are read while a response streams.
 const PIPELINE_READ_BUDGET: usize = 64 * 1024;
@@ -26,7 +28,10 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         if self.shared.drain.closing() || self.flags.noticed() {
             self.codec.close_after_response();
         }
-        let (parts, body) = resp.into_parts();
+        let (mut parts, body) = resp.into_parts();
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Box::pin(self.switch(&mut parts)).await);
+        }
         match body.into_kind() {
             Kind::Empty => self.write_full(&parts, &[]),
             Kind::Full(bytes) => self.write_full(&parts, &bytes),
@@ -65,6 +70,33 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             .and_then(|()| self.codec.send_data(body, out))
             .and_then(|()| self.codec.send_end(None, out))
             .map_err(send_failed)
+    }
+
+    /// Sends the `101` head and hands the connection to the response's session, or
+    /// closes it when there is none: bytes after a switch are not HTTP/1.1 any more,
+    /// and nothing else may read them.
+    async fn switch(&mut self, parts: &mut http::response::Parts) -> Stop {
+        let session = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .and_then(|on| on.take());
+        if let Err(e) = self.write_full(parts, &[]) {
+            return e;
+        }
+        if let Err(e) = self.flush().await {
+            return e;
+        }
+        let early = self.codec.take_upgraded().unwrap_or_default();
+        let Some(session) = session else {
+            return Stop(Reason::Upgraded);
+        };
+        let listener = Some(crate::listener::ListenerRef::new(self.shared.clone()));
+        let (up, ends) = crate::upgrade::pair(&early, listener);
+        let session = match catch_unwind(AssertUnwindSafe(|| session(up))) {
+            Ok(session) => session,
+            Err(_) => return Stop(Reason::Upgraded),
+        };
+        Stop(carry(&mut self.io, ends, session).await)
     }
 
     /// Sends a file region: zero-copy where the stream supports it, otherwise read
