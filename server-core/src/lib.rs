@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod bind;
 mod body;
 mod conn;
 mod counters;
@@ -42,6 +43,7 @@ pub mod runtime;
 mod scratch;
 mod tls;
 
+pub use bind::{bind, Bound};
 pub use body::{Body, Frame, FrameStream};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
