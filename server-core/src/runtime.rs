@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+mod datagram;
 mod readiness;
 
+pub use datagram::*;
 pub use readiness::poll_io;
 
 /// Spawning and timers. The timer is part of this trait so that a runtime without one is
