@@ -43,7 +43,7 @@ pub fn start_on(
     opts: Options,
 ) -> Result<Listener, StartError> {
     Listener::start(name, opts, Smol(executor), |opts| {
-        Async::new(bind(opts)?).map(Tcp)
+        Async::new(roadrunner_core::bind(opts)?.tcp).map(Tcp)
     })
 }
 
@@ -69,17 +69,6 @@ fn default_executor() -> io::Result<Arc<Executor<'static>>> {
     let ex = spawn_executor(std::thread::available_parallelism().map_or(1, |n| n.get()))?;
     *slot = Some(ex.clone());
     Ok(ex)
-}
-
-fn bind(opts: &Options) -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr = SocketAddr::new(opts.ip, opts.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    // Validated to fit an i32.
-    socket.listen(opts.socket_backlog as i32)?;
-    Ok(socket.into())
 }
 
 /// A smol executor seen through the core's [`Runtime`] trait.

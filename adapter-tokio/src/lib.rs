@@ -43,22 +43,10 @@ pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
 pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
     let rt = Tokio(handle.clone());
     Listener::start(name, opts, rt, |opts| {
-        let std = bind(opts)?;
+        let std = roadrunner_core::bind(opts)?.tcp;
         let _guard = handle.enter();
         TcpListener::from_std(std).map(Tcp)
     })
-}
-
-fn bind(opts: &Options) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr = SocketAddr::new(opts.ip, opts.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    // Validated to fit an i32.
-    socket.listen(opts.socket_backlog as i32)?;
-    Ok(socket.into())
 }
 
 /// The tokio runtime seen through the core's [`Runtime`] trait.
