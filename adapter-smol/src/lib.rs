@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{sendfile, Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
@@ -151,13 +151,11 @@ impl ByteStream for Conn {
         offset: u64,
         len: u64,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match sendfile(self.0.get_ref().as_fd(), file, offset, len) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::task::ready!(self.0.poll_writable(cx))?;
-                }
-                done => return Poll::Ready(done),
-            }
-        }
+        let socket = self.0.get_ref().as_fd();
+        poll_io(
+            cx,
+            |cx| self.0.poll_writable(cx),
+            || sendfile(socket, file, offset, len),
+        )
     }
 }

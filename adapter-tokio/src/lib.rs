@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{sendfile, Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -132,17 +132,15 @@ impl ByteStream for Conn {
         offset: u64,
         len: u64,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            std::task::ready!(self.0.poll_write_ready(cx))?;
-            let socket = self.0.as_fd();
-            match self
-                .0
-                .try_io(Interest::WRITABLE, || sendfile(socket, file, offset, len))
-            {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        let socket = self.0.as_fd();
+        poll_io(
+            cx,
+            |cx| self.0.poll_write_ready(cx),
+            || {
+                self.0
+                    .try_io(Interest::WRITABLE, || sendfile(socket, file, offset, len))
+            },
+        )
     }
 }
 
