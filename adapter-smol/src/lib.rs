@@ -28,6 +28,9 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
 
 pub use roadrunner_core as core;
+pub use udp::UdpSocket;
+
+mod udp;
 
 /// Starts a listener on a shared executor with one worker thread per core (made on
 /// first use).
@@ -43,7 +46,15 @@ pub fn start_on(
     opts: Options,
 ) -> Result<Listener, StartError> {
     Listener::start(name, opts, Smol(executor), |opts| {
-        Async::new(roadrunner_core::bind(opts)?.tcp).map(Tcp)
+        let bound = roadrunner_core::bind(opts)?;
+        Ok(Tcp {
+            listener: Async::new(bound.tcp)?,
+            _udp: bound
+                .udp
+                .into_iter()
+                .map(UdpSocket::new)
+                .collect::<io::Result<_>>()?,
+        })
     })
 }
 
@@ -107,8 +118,13 @@ impl Timer for SmolTimer {
     }
 }
 
-/// A listening socket registered with smol's reactor.
-struct Tcp(Async<TcpListener>);
+/// A listening socket registered with smol's reactor, and the UDP sockets bound
+/// beside it for HTTP/3.
+struct Tcp {
+    listener: Async<TcpListener>,
+    /// Held so that the UDP port stays the listener's until it stops.
+    _udp: Vec<UdpSocket>,
+}
 
 impl Acceptor for Tcp {
     type Stream = Conn;
@@ -117,14 +133,14 @@ impl Acceptor for Tcp {
         // `Async::accept` waits through `readable()`, which keeps one waiter per task;
         // `poll_readable` keeps a single waker, which the pool's tasks would keep
         // stealing from each other in a busy loop.
-        let (stream, peer) = self.0.accept().await?;
+        let (stream, peer) = self.listener.accept().await?;
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.get_ref().set_nodelay(true);
         Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.get_ref().local_addr()
+        self.listener.get_ref().local_addr()
     }
 }
 

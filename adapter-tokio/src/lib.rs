@@ -31,6 +31,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 
 pub use roadrunner_core as core;
+pub use udp::UdpSocket;
+
+mod udp;
 
 /// Starts a listener on the current tokio runtime; outside one it fails with
 /// `StartError::Runtime` (use [`start_on`] with a runtime's handle instead).
@@ -43,9 +46,16 @@ pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
 pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
     let rt = Tokio(handle.clone());
     Listener::start(name, opts, rt, |opts| {
-        let std = roadrunner_core::bind(opts)?.tcp;
+        let bound = roadrunner_core::bind(opts)?;
         let _guard = handle.enter();
-        TcpListener::from_std(std).map(Tcp)
+        Ok(Tcp {
+            listener: TcpListener::from_std(bound.tcp)?,
+            _udp: bound
+                .udp
+                .into_iter()
+                .map(UdpSocket::new)
+                .collect::<io::Result<_>>()?,
+        })
     })
 }
 
@@ -88,21 +98,25 @@ impl Timer for Sleep {
     }
 }
 
-/// A listening socket.
-struct Tcp(TcpListener);
+/// A listening socket, and the UDP sockets bound beside it for HTTP/3.
+struct Tcp {
+    listener: TcpListener,
+    /// Held so that the UDP port stays the listener's until it stops.
+    _udp: Vec<UdpSocket>,
+}
 
 impl Acceptor for Tcp {
     type Stream = Conn;
 
     async fn accept(&self) -> io::Result<(Conn, SocketAddr)> {
-        let (stream, peer) = self.0.accept().await?;
+        let (stream, peer) = self.listener.accept().await?;
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
         Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
