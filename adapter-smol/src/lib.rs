@@ -22,12 +22,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{sendfile, Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
 
 pub use roadrunner_core as core;
+pub use udp::UdpSocket;
+
+mod udp;
 
 /// Starts a listener on a shared executor with one worker thread per core (made on
 /// first use).
@@ -43,7 +46,15 @@ pub fn start_on(
     opts: Options,
 ) -> Result<Listener, StartError> {
     Listener::start(name, opts, Smol(executor), |opts| {
-        Async::new(bind(opts)?).map(Tcp)
+        let bound = roadrunner_core::bind(opts)?;
+        Ok(Tcp {
+            listener: Async::new(bound.tcp)?,
+            _udp: bound
+                .udp
+                .into_iter()
+                .map(UdpSocket::new)
+                .collect::<io::Result<_>>()?,
+        })
     })
 }
 
@@ -69,17 +80,6 @@ fn default_executor() -> io::Result<Arc<Executor<'static>>> {
     let ex = spawn_executor(std::thread::available_parallelism().map_or(1, |n| n.get()))?;
     *slot = Some(ex.clone());
     Ok(ex)
-}
-
-fn bind(opts: &Options) -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr = SocketAddr::new(opts.ip, opts.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    // Validated to fit an i32.
-    socket.listen(opts.socket_backlog as i32)?;
-    Ok(socket.into())
 }
 
 /// A smol executor seen through the core's [`Runtime`] trait.
@@ -118,8 +118,13 @@ impl Timer for SmolTimer {
     }
 }
 
-/// A listening socket registered with smol's reactor.
-struct Tcp(Async<TcpListener>);
+/// A listening socket registered with smol's reactor, and the UDP sockets bound
+/// beside it for HTTP/3.
+struct Tcp {
+    listener: Async<TcpListener>,
+    /// Held so that the UDP port stays the listener's until it stops.
+    _udp: Vec<UdpSocket>,
+}
 
 impl Acceptor for Tcp {
     type Stream = Conn;
@@ -128,14 +133,14 @@ impl Acceptor for Tcp {
         // `Async::accept` waits through `readable()`, which keeps one waiter per task;
         // `poll_readable` keeps a single waker, which the pool's tasks would keep
         // stealing from each other in a busy loop.
-        let (stream, peer) = self.0.accept().await?;
+        let (stream, peer) = self.listener.accept().await?;
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.get_ref().set_nodelay(true);
         Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.get_ref().local_addr()
+        self.listener.get_ref().local_addr()
     }
 }
 
@@ -163,13 +168,11 @@ impl ByteStream for Conn {
         offset: u64,
         len: u64,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match sendfile(self.0.get_ref().as_fd(), file, offset, len) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::task::ready!(self.0.poll_writable(cx))?;
-                }
-                done => return Poll::Ready(done),
-            }
-        }
+        let socket = self.0.get_ref().as_fd();
+        poll_io(
+            cx,
+            |cx| self.0.poll_writable(cx),
+            || sendfile(socket, file, offset, len),
+        )
     }
 }

@@ -24,13 +24,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{sendfile, Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 
 pub use roadrunner_core as core;
+pub use udp::UdpSocket;
+
+mod udp;
 
 /// Starts a listener on the current tokio runtime; outside one it fails with
 /// `StartError::Runtime` (use [`start_on`] with a runtime's handle instead).
@@ -43,22 +46,17 @@ pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
 pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
     let rt = Tokio(handle.clone());
     Listener::start(name, opts, rt, |opts| {
-        let std = bind(opts)?;
+        let bound = roadrunner_core::bind(opts)?;
         let _guard = handle.enter();
-        TcpListener::from_std(std).map(Tcp)
+        Ok(Tcp {
+            listener: TcpListener::from_std(bound.tcp)?,
+            _udp: bound
+                .udp
+                .into_iter()
+                .map(UdpSocket::new)
+                .collect::<io::Result<_>>()?,
+        })
     })
-}
-
-fn bind(opts: &Options) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr = SocketAddr::new(opts.ip, opts.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    // Validated to fit an i32.
-    socket.listen(opts.socket_backlog as i32)?;
-    Ok(socket.into())
 }
 
 /// The tokio runtime seen through the core's [`Runtime`] trait.
@@ -105,21 +103,25 @@ impl Timer for Sleep {
     }
 }
 
-/// A listening socket.
-struct Tcp(TcpListener);
+/// A listening socket, and the UDP sockets bound beside it for HTTP/3.
+struct Tcp {
+    listener: TcpListener,
+    /// Held so that the UDP port stays the listener's until it stops.
+    _udp: Vec<UdpSocket>,
+}
 
 impl Acceptor for Tcp {
     type Stream = Conn;
 
     async fn accept(&self) -> io::Result<(Conn, SocketAddr)> {
-        let (stream, peer) = self.0.accept().await?;
+        let (stream, peer) = self.listener.accept().await?;
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
         Ok((Conn(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
@@ -149,17 +151,15 @@ impl ByteStream for Conn {
         offset: u64,
         len: u64,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            std::task::ready!(self.0.poll_write_ready(cx))?;
-            let socket = self.0.as_fd();
-            match self
-                .0
-                .try_io(Interest::WRITABLE, || sendfile(socket, file, offset, len))
-            {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        let socket = self.0.as_fd();
+        poll_io(
+            cx,
+            |cx| self.0.poll_write_ready(cx),
+            || {
+                self.0
+                    .try_io(Interest::WRITABLE, || sendfile(socket, file, offset, len))
+            },
+        )
     }
 }
 

@@ -1,7 +1,7 @@
 //! The runtime-neutral core of roadrunner: listener options, routing, middleware,
 //! limits, counters and the connection drivers.
 //!
-//! It reaches an async runtime only through the four traits of [`runtime`], which the
+//! It reaches an async runtime only through the traits of [`runtime`], which the
 //! adapters (`roadrunner-tokio`, `roadrunner-smol`) implement in a few dozen lines
 //! each; the acceptor pool, the drivers and every limit live here, once.
 //!
@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod bind;
 mod body;
 mod conn;
 mod counters;
@@ -43,6 +44,7 @@ mod scratch;
 mod tls;
 pub mod upgrade;
 
+pub use bind::{bind, Bound};
 pub use body::{Body, BoxError, Frame, FrameStream};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};

@@ -1,5 +1,6 @@
-//! The only doors from the core to an async runtime. An adapter implements these four
-//! traits (a few dozen lines each) and everything else is shared.
+//! The only doors from the core to an async runtime. An adapter implements these
+//! traits (a few dozen lines each) and everything else is shared; [`poll_io`] is the
+//! retry loop for what an adapter does outside its runtime's own I/O types.
 
 use std::fs::File;
 use std::future::Future;
@@ -7,6 +8,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
+
+mod datagram;
+mod readiness;
+
+pub use datagram::*;
+pub use readiness::poll_io;
 
 /// Spawning and timers. The timer is part of this trait so that a runtime without one is
 /// a compile error rather than a silently disabled timeout.
