@@ -52,6 +52,11 @@ impl LineScanner {
         }
     }
 
+    /// Where the section begins in the buffer, after the empty lines skipped so far.
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
     /// True while nothing but skipped empty lines has been received.
     pub(crate) fn is_idle(&self, buf: &[u8]) -> bool {
         buf.len() == self.start
