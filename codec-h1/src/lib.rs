@@ -14,6 +14,12 @@
 //! [`Config`] hold while a head is still arriving, and any split of the input yields the
 //! same events.
 //!
+//! Grammar is checked where a lenient reading could differ from another parser's:
+//!
+//! - Chunk extensions must follow `chunk-ext` of RFC 9112 §7.1.1 exactly (names are
+//!   tokens, values tokens or quoted-strings, whitespace only around `;` and `=`, never
+//!   at the end of the line); they are then ignored.
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use roadrunner_h1::{BodyKind, Config, Event, ServerConn};

@@ -116,6 +116,38 @@ fn chunk_framing() {
     assert_eq!(error_of(&ok), None);
 }
 
+/// `chunk-ext` exactly as RFC 9112 §7.1.1 has it: a parser that skips to the CR would
+/// read these lines differently from one that follows the grammar.
+#[test]
+fn chunk_extension_grammar() {
+    for body in [
+        "2;\r\nab\r\n0\r\n\r\n",
+        "5;a=\"abc\r\nabcde\r\n0\r\n\r\n",
+        "a \r\n0123456789\r\n0\r\n\r\n",
+        "a;n \r\n0123456789\r\n0\r\n\r\n",
+        "a;n=\r\n0123456789\r\n0\r\n\r\n",
+        "a;n=v w\r\n0123456789\r\n0\r\n\r\n",
+        "1\r\na\r\n0 \r\n\r\n",
+        "1\r\na\r\n0;\r\n\r\n",
+    ] {
+        status(&chunked(body), 400);
+    }
+    for line in [
+        "a;name=value",
+        "a ;ext",
+        "a ; n = \"q\\\"x\"",
+        "a;x;y=1;z=\"2;3\"",
+        "a\t;\tn\t=\t\"\"",
+    ] {
+        let input = chunked(&format!("{line}\r\n0123456789\r\n0;last\r\n\r\n"));
+        let evs = events(&input);
+        assert!(
+            matches!(&evs[..], [Ev::Req { .. }, Ev::Data(d), Ev::End(None)] if d == b"0123456789"),
+            "{line:?}: {evs:?}"
+        );
+    }
+}
+
 #[test]
 fn field_syntax() {
     for fields in [
