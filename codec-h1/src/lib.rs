@@ -25,6 +25,9 @@
 //!   tokens, values tokens or quoted-strings, whitespace only around `;` and `=`, never
 //!   at the end of the line); they are then ignored.
 //!
+//! The error response to a request whose method token is `HEAD` has no body, however
+//! malformed the rest of the request is (RFC 9110 §9.3.2).
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use roadrunner_h1::{BodyKind, Config, Event, ServerConn};
