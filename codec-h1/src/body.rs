@@ -40,12 +40,28 @@ pub(crate) struct Chunked {
     trailers: LineScanner,
 }
 
+/// Where the chunked framing stands. The extension states follow RFC 9112 §7.1.1:
+/// `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`, with
+/// the value a token or a quoted-string (RFC 9110 §5.6.4). BWS may only come between
+/// parts, so the line never ends in whitespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Size,
-    /// Whitespace after the size digits, before `;` or CR.
-    AfterSize,
-    Ext,
+    /// Whitespace after the size or an extension value: only `;` may follow.
+    AfterItem,
+    /// After `;`, before the extension name.
+    ExtStart,
+    ExtName,
+    /// Whitespace after an extension name: `=` or `;` may follow.
+    AfterName,
+    /// After `=`, before the value.
+    ValStart,
+    ValToken,
+    Quoted,
+    /// After a backslash in a quoted-string.
+    QuotedPair,
+    /// Right after the closing quote.
+    QuotedEnd,
     SizeLf,
     Data,
     DataCr,
@@ -128,31 +144,7 @@ impl Chunked {
 
     /// One byte of chunk framing.
     fn step(&mut self, b: u8, config: &Config) -> Result<(), ErrorKind> {
-        if matches!(self.state, State::Size | State::AfterSize | State::Ext) {
-            self.line += 1;
-            if self.line > config.max_header_line {
-                return Err(bad("chunk size line too long"));
-            }
-        }
         self.state = match (self.state, b) {
-            (State::Size, _) if b.is_ascii_hexdigit() => {
-                self.digits += 1;
-                if self.digits > 16 {
-                    return Err(bad("chunk size too long"));
-                }
-                // At most 16 hex digits, so this cannot overflow a u64.
-                self.size = self.size << 4 | u64::from(hex(b));
-                State::Size
-            }
-            (State::Size, _) if self.digits == 0 => return Err(bad("missing chunk size")),
-            (State::Size | State::AfterSize, b' ' | b'\t') => State::AfterSize,
-            (State::Size | State::AfterSize, b';') => State::Ext,
-            (State::Size | State::AfterSize | State::Ext, b'\r') => State::SizeLf,
-            (State::Ext, b'\n') => return Err(bad("bare LF in chunk extension")),
-            (State::Ext, _) if b.is_ascii_control() && b != b'\t' => {
-                return Err(bad("control character in chunk extension"))
-            }
-            (State::Ext, _) => State::Ext,
             (State::SizeLf, b'\n') => {
                 self.total = self
                     .total
@@ -165,6 +157,7 @@ impl Chunked {
                     State::Data
                 }
             }
+            (State::SizeLf, _) => return Err(bad("bare CR in chunk size line")),
             (State::DataCr, b'\r') => State::DataLf,
             (State::DataLf, b'\n') => {
                 self.digits = 0;
@@ -172,9 +165,52 @@ impl Chunked {
                 State::Size
             }
             (State::DataCr | State::DataLf, _) => return Err(bad("missing CRLF after chunk data")),
-            _ => return Err(bad("malformed chunk size line")),
+            (state, _) => {
+                self.line += 1;
+                if self.line > config.max_header_line {
+                    return Err(bad("chunk size line too long"));
+                }
+                self.size_line(state, b)?
+            }
         };
         Ok(())
+    }
+
+    /// One byte of a chunk-size line, up to and including its CR.
+    fn size_line(&mut self, state: State, b: u8) -> Result<State, ErrorKind> {
+        use State::*;
+        let ws = matches!(b, b' ' | b'\t');
+        Ok(match (state, b) {
+            (Size, _) if b.is_ascii_hexdigit() => {
+                self.digits += 1;
+                if self.digits > 16 {
+                    return Err(bad("chunk size too long"));
+                }
+                // At most 16 hex digits, so this cannot overflow a u64.
+                self.size = self.size << 4 | u64::from(hex(b));
+                Size
+            }
+            (Size, _) if self.digits == 0 => return Err(bad("missing chunk size")),
+            // After a complete size, name or value the line may end or an extension begin.
+            (Size | ExtName | ValToken | QuotedEnd, b'\r') => SizeLf,
+            (Size | ExtName | ValToken | QuotedEnd | AfterItem | AfterName, b';') => ExtStart,
+            (Size | ValToken | QuotedEnd | AfterItem, _) if ws => AfterItem,
+            (ExtName | AfterName, _) if ws => AfterName,
+            (ExtName | AfterName, b'=') => ValStart,
+            (ExtStart | ValStart, _) if ws => state,
+            (ExtStart | ExtName, _) if is_tchar(b) => ExtName,
+            (ValStart | ValToken, _) if is_tchar(b) => ValToken,
+            (ValStart, b'"') => Quoted,
+            (Quoted, b'"') => QuotedEnd,
+            (Quoted, b'\\') => QuotedPair,
+            (Quoted, _) if is_qdtext(b) => Quoted,
+            (QuotedPair, _) if is_qdtext(b) || b == b'"' || b == b'\\' => Quoted,
+            (AfterItem | AfterName, b'\r') => {
+                return Err(bad("whitespace at the end of a chunk size line"))
+            }
+            (Size | AfterItem, _) => return Err(bad("malformed chunk size line")),
+            _ => return Err(bad("malformed chunk extension")),
+        })
     }
 
     fn trailers(
@@ -193,6 +229,16 @@ impl Chunked {
         let map = head::parse_trailers(&block, config.max_header_count)?;
         Ok(Some(Decoded::End(Some(map))))
     }
+}
+
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a token.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `qdtext` (RFC 9110 §5.6.4): what a quoted-string holds unescaped.
+fn is_qdtext(b: u8) -> bool {
+    matches!(b, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff)
 }
 
 fn hex(b: u8) -> u8 {
@@ -297,6 +343,92 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    /// RFC 9112 §7.1.1; each line is followed by the same one-byte chunk.
+    #[test]
+    fn chunk_extension_grammar() {
+        let with_line = |line: &[u8]| [line, b"\r\nx\r\n0\r\n\r\n"].concat();
+        for good in [
+            &b"1;name=value"[..],
+            b"1;n",
+            b"1 ;n",
+            b"1\t; n",
+            b"1;a;b=c;d=\"e\"",
+            b"1 ; n = \"q\\\"x\"",
+            b"1;n=\"\"",
+            b"1;n=\" a\tb \"",
+            b"1;n=\"\\\\\"",
+            b"1;n=\"\xce\xb4\\\xff\"",
+            b"1;n=\"x\" ;m",
+            b"1;n=v ;m",
+            b"1;n ;m",
+            b"1;n =v",
+            b"1;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz",
+        ] {
+            let r = chunked(&with_line(good));
+            assert!(
+                matches!(&r, Ok((body, None, rest)) if body == b"x" && rest.is_empty()),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            // Nothing after `;`, or after `=`.
+            &b"2;"[..],
+            b"2; ",
+            b"2;;n",
+            b"2;n=",
+            b"2;n= ",
+            b"2;n;",
+            // Unbalanced or broken quoted values.
+            b"5;a=\"abc",
+            b"5;a=\"abc\\\"",
+            b"5;a=\"ab\"c",
+            b"5;a=b\"c\"",
+            b"5;a=\"\x01\"",
+            b"5;a=\"\x7f\"",
+            b"5;a=\"\\\x00\"",
+            // Whitespace at the end of the line, or where BWS is not allowed.
+            b"a ",
+            b"a\t",
+            b"a;n ",
+            b"a;n=v ",
+            b"a;n=\"v\" ",
+            b"a;n=v w",
+            b"a;n m",
+            b"a;n=\"v\"w",
+            // Not a token.
+            b"a;n@=v",
+            b"a;\"n\"=v",
+            b"a;n=v@",
+            b"a;n=\xce\xb4",
+            b"a;n==v",
+            b"a=v",
+            b"a,n",
+        ] {
+            let r = chunked(&with_line(bad));
+            assert!(
+                matches!(r, Err(ErrorKind::BadRequest(_))),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_size_line_cap_holds_with_extensions() {
+        let config = Config {
+            max_header_line: 32,
+            ..Config::default()
+        };
+        let line = |ext: &str| format!("1;{ext}\r\nx\r\n0\r\n\r\n").into_bytes();
+        let short = run(BodyDecoder::chunked(), &line(&"n".repeat(16)), 1, &config);
+        assert_eq!(short.map(|(b, ..)| b), Ok(b"x".to_vec()));
+        for ext in ["n".repeat(40), format!("n=\"{}\"", " ".repeat(40))] {
+            let long = run(BodyDecoder::chunked(), &line(&ext), 1, &config);
+            assert_eq!(long.unwrap_err(), bad("chunk size line too long"), "{ext}");
         }
     }
 

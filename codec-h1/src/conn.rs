@@ -192,15 +192,15 @@ impl ServerConn {
                 self.shut();
                 return Ok(None);
             }
-            Ok(None) => return Err(self.fail(ErrorKind::UnexpectedEof)),
-            Err(kind) => return Err(self.fail(kind)),
+            Ok(None) => return Err(self.fail_head(ErrorKind::UnexpectedEof, None)),
+            Err(kind) => return Err(self.fail_head(kind, None)),
         };
         self.scanner = LineScanner::request();
         self.buf.advance(section.start);
         let head = self.buf.split_to(section.end - section.start).freeze();
         let head = match head::parse(&head, self.config.max_header_count) {
             Ok(head) => head,
-            Err(kind) => return Err(self.fail(kind)),
+            Err(kind) => return Err(self.fail_head(kind, Some(&head))),
         };
         self.req = Current {
             active: true,
@@ -218,6 +218,22 @@ impl ServerConn {
             BodyKind::Chunked => Read::Body(BodyDecoder::chunked()),
         };
         Ok(Some(Event::Request(head)))
+    }
+
+    /// Fails the request whose head is being read: `head` when it is already split off
+    /// the buffer, else it starts where the scanner skipped to. The facts of the previous
+    /// request must not shape the error response, but its method must: whatever else is
+    /// wrong, a client that sent `HEAD` reads no body (RFC 9110 §9.3.2), so the request is
+    /// taken as HEAD as soon as its method token is complete.
+    fn fail_head(&mut self, kind: ErrorKind, head: Option<&[u8]>) -> Error {
+        let start =
+            head.unwrap_or_else(|| self.buf.get(self.scanner.start()..).unwrap_or_default());
+        let head_method = start.starts_with(b"HEAD ");
+        self.req = Current {
+            head_method,
+            ..Current::default()
+        };
+        self.fail(kind)
     }
 
     /// Marks the connection dead after a peer error; one error response may follow.
@@ -252,7 +268,9 @@ impl ServerConn {
     }
 
     /// Starts the response to the current request, or, after `poll_event` returned an
-    /// error, the one error response (the connection closes after it).
+    /// error, the one error response (the connection closes after it). Like any response
+    /// to HEAD, the error response to a request that began with the `HEAD` method token
+    /// has no body, however malformed the rest of it was.
     ///
     /// `body_len`: `Some(n)` frames the body with `content-length: n`; `None` (unknown)
     /// uses chunked for HTTP/1.1 and close-delimited for HTTP/1.0. The codec writes its own

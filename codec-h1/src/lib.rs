@@ -14,6 +14,20 @@
 //! [`Config`] hold while a head is still arriving, and any split of the input yields the
 //! same events.
 //!
+//! Grammar is checked where a lenient reading could differ from another parser's:
+//!
+//! - The request-target may hold only URI characters (RFC 9112 §3.2, RFC 3986): raw
+//!   bytes outside ASCII (such as unencoded UTF-8), controls, DEL, `"`, `<`, `>`, `\`,
+//!   `^`, `` ` ``, `{`, `|`, `}`, a `#` fragment and a `%` not followed by two hex digits
+//!   are refused with 400. Some servers (nginx) accept raw UTF-8; clients that send it
+//!   must percent-encode it for this codec.
+//! - Chunk extensions must follow `chunk-ext` of RFC 9112 §7.1.1 exactly (names are
+//!   tokens, values tokens or quoted-strings, whitespace only around `;` and `=`, never
+//!   at the end of the line); they are then ignored.
+//!
+//! The error response to a request whose method token is `HEAD` has no body, however
+//! malformed the rest of the request is (RFC 9110 §9.3.2).
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use roadrunner_h1::{BodyKind, Config, Event, ServerConn};

@@ -52,6 +52,11 @@ impl LineScanner {
         }
     }
 
+    /// Where the section begins in the buffer, after the empty lines skipped so far.
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
     /// True while nothing but skipped empty lines has been received.
     pub(crate) fn is_idle(&self, buf: &[u8]) -> bool {
         buf.len() == self.start
@@ -148,15 +153,52 @@ fn find_lf(s: &[u8]) -> Option<usize> {
 }
 
 /// Validates a complete request line (with its CRLF) as soon as it is in, so that an
-/// HTTP/0.9 request or a bad version is refused without waiting for a header block.
+/// HTTP/0.9 request, a bad version or a bad target is refused without waiting for a
+/// header block.
 fn check_request_line(line: &[u8]) -> Result<(), ErrorKind> {
     let mut req = httparse::Request::new(&mut []);
     // With no header slots and only the request line, a valid line parses as Partial.
     match req.parse(line) {
-        Ok(_) => Ok(()),
-        Err(httparse::Error::Version) => Err(version_error(line)),
-        Err(_) => Err(ErrorKind::BadRequest("malformed request line")),
+        Ok(_) => {}
+        Err(httparse::Error::Version) => return Err(version_error(line)),
+        Err(_) => return Err(ErrorKind::BadRequest("malformed request line")),
     }
+    match req.path {
+        Some(target) if valid_target(target.as_bytes()) => Ok(()),
+        _ => Err(ErrorKind::BadRequest("invalid request target")),
+    }
+}
+
+/// The bytes RFC 3986 allows in a URI outside a percent-encoding (unreserved,
+/// gen-delims, sub-delims), less `#`: no request-target form has a fragment (RFC 9112
+/// §3.2). httparse lets through raw UTF-8 and several ASCII bytes besides.
+const URI_BYTES: [bool; 256] = {
+    let allowed =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?[]@!$&'()*+,;=";
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < allowed.len() {
+        table[allowed[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// A request-target made only of URI characters, each `%` starting a pct-encoded octet.
+fn valid_target(target: &[u8]) -> bool {
+    let mut bytes = target.iter();
+    while let Some(&b) = bytes.next() {
+        let ok = if b == b'%' {
+            bytes.next().is_some_and(u8::is_ascii_hexdigit)
+                && bytes.next().is_some_and(u8::is_ascii_hexdigit)
+        } else {
+            URI_BYTES[usize::from(b)]
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// 505 for a well-formed `HTTP/d.d` other than 1.0/1.1, 400 for anything else.

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use proptest::prelude::*;
-use roadrunner_h1::{BodyKind, Config, Event, ServerConn};
+use roadrunner_h1::{BodyKind, Config, ErrorKind, Event, ServerConn};
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -141,6 +141,138 @@ fn expected(r: &Req) -> Vec<Ev> {
     evs
 }
 
+/// `BWS` (RFC 9110 §5.6.3).
+fn bws() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop_oneof![Just(b' '), Just(b'\t')], 0..3)
+}
+
+/// A token (RFC 9110 §5.6.2).
+fn token() -> impl Strategy<Value = Vec<u8>> {
+    "[-!#$%&'*+.^_`|~0-9A-Za-z]{1,8}".prop_map(String::into_bytes)
+}
+
+/// A quoted-string (RFC 9110 §5.6.4): qdtext and quoted-pairs, obs-text included.
+fn quoted() -> impl Strategy<Value = Vec<u8>> {
+    let qdtext = prop_oneof![
+        Just(b'\t'),
+        Just(b' '),
+        Just(0x21u8),
+        0x23u8..=0x5b,
+        0x5du8..=0x7e,
+        0x80u8..=0xff,
+    ]
+    .prop_map(|b| vec![b]);
+    let pair = prop_oneof![Just(b'\t'), Just(b' '), 0x21u8..=0x7e, 0x80u8..=0xff]
+        .prop_map(|b| vec![b'\\', b]);
+    prop::collection::vec(prop_oneof![3 => qdtext, 1 => pair], 0..8).prop_map(|parts| {
+        let mut v = vec![b'"'];
+        v.extend(parts.concat());
+        v.push(b'"');
+        v
+    })
+}
+
+/// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )` (RFC 9112 §7.1.1).
+fn chunk_ext() -> impl Strategy<Value = Vec<u8>> {
+    let value = (bws(), bws(), prop_oneof![token(), quoted()])
+        .prop_map(|(before, after, val)| [before, b"=".to_vec(), after, val].concat());
+    let one = (bws(), bws(), token(), prop::option::of(value)).prop_map(
+        |(before, after, name, value)| {
+            [
+                before,
+                b";".to_vec(),
+                after,
+                name,
+                value.unwrap_or_default(),
+            ]
+            .concat()
+        },
+    );
+    prop::collection::vec(one, 0..4).prop_map(|exts| exts.concat())
+}
+
+/// Bytes that are not allowed where they are put in [`bad_chunk_ext`].
+fn not_tchar() -> impl Strategy<Value = u8> {
+    any::<u8>().prop_filter("not a tchar", |b| {
+        !b.is_ascii_alphanumeric() && !b"!#$%&'*+-.^_`|~".contains(b)
+    })
+}
+
+/// A chunk extension that breaks RFC 9112 §7.1.1 in one place.
+fn bad_chunk_ext() -> impl Strategy<Value = Vec<u8>> {
+    let control = prop_oneof![0x00u8..=0x08, 0x0au8..=0x1f, Just(0x7fu8)];
+    prop_oneof![
+        // Whitespace at the end of the line.
+        (
+            chunk_ext(),
+            prop::collection::vec(prop_oneof![Just(b' '), Just(b'\t')], 1..3)
+        )
+            .prop_map(|(ext, ws)| [ext, ws].concat()),
+        // `;` with no name, or `=` with no value.
+        (chunk_ext(), bws()).prop_map(|(ext, ws)| [ext, b";".to_vec(), ws].concat()),
+        (chunk_ext(), token(), bws()).prop_map(|(ext, name, ws)| [
+            ext,
+            b";".to_vec(),
+            name,
+            b"=".to_vec(),
+            ws
+        ]
+        .concat()),
+        // A quoted value never closed.
+        (chunk_ext(), token(), quoted()).prop_map(|(ext, name, mut q)| {
+            q.pop();
+            [ext, b";".to_vec(), name, b"=".to_vec(), q].concat()
+        }),
+        // A control byte inside a quoted value.
+        (chunk_ext(), token(), control).prop_map(|(ext, name, c)| {
+            [
+                ext,
+                b";".to_vec(),
+                name,
+                b"=\"".to_vec(),
+                vec![c],
+                b"\"".to_vec(),
+            ]
+            .concat()
+        }),
+        // Something other than a token char inside a name or a token value.
+        (
+            chunk_ext(),
+            token(),
+            not_tchar().prop_filter("separator", |b| *b != b';' && *b != b'='),
+            token()
+        )
+            .prop_map(|(ext, a, bad, b)| [ext, b";".to_vec(), a, vec![bad], b].concat()),
+        (
+            chunk_ext(),
+            token(),
+            token(),
+            not_tchar().prop_filter("separator", |b| *b != b';'),
+            token()
+        )
+            .prop_map(|(ext, name, a, bad, b)| {
+                [ext, b";".to_vec(), name, b"=".to_vec(), a, vec![bad], b].concat()
+            }),
+    ]
+}
+
+/// A POST with a chunked body: each chunk's data with the bytes after its size, then
+/// those after the last chunk's size.
+fn chunked_request(chunks: &[(Vec<u8>, Vec<u8>)], last_ext: &[u8]) -> Vec<u8> {
+    let mut out = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for (data, ext) in chunks {
+        out.extend_from_slice(format!("{:x}", data.len()).as_bytes());
+        out.extend_from_slice(ext);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0");
+    out.extend_from_slice(last_ext);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
 /// Cuts `input` at the given points (taken modulo its length).
 fn split<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
@@ -183,6 +315,47 @@ proptest! {
         let whole = run_pieces(&config, [&input[..]], true);
         prop_assert_eq!(&whole, &run_pieces(&config, split(&input, &cuts), true));
         prop_assert_eq!(&whole, &run_pieces(&config, input.chunks(1), true));
+    }
+
+    /// Valid chunk extensions carry no meaning here: the body decodes exactly as it
+    /// does without them, however the input is split.
+    #[test]
+    fn chunk_extensions_are_ignored(
+        chunks in prop::collection::vec((prop::collection::vec(any::<u8>(), 1..20), chunk_ext()), 0..4),
+        last_ext in chunk_ext(),
+        cuts in prop::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let with = chunked_request(&chunks, &last_ext);
+        let plain: Vec<(Vec<u8>, Vec<u8>)> = chunks.iter().map(|(d, _)| (d.clone(), vec![])).collect();
+        let without = chunked_request(&plain, b"");
+        let config = Config::default();
+        let expected = run_pieces(&config, [&without[..]], true).0;
+        prop_assert!(matches!(expected.last(), Some(Ev::End(None))), "{:?}", expected);
+        prop_assert_eq!(&run_pieces(&config, [&with[..]], true).0, &expected);
+        prop_assert_eq!(&run_pieces(&config, split(&with, &cuts), true).0, &expected);
+    }
+
+    /// An extension that breaks the grammar anywhere is refused, whichever chunk it is on.
+    #[test]
+    fn bad_chunk_extensions_are_refused(
+        chunks in prop::collection::vec((prop::collection::vec(any::<u8>(), 1..20), chunk_ext()), 1..4),
+        bad in bad_chunk_ext(),
+        at in any::<usize>(),
+    ) {
+        let mut chunks = chunks;
+        let at = at % (chunks.len() + 1);
+        let last_ext = if at == chunks.len() {
+            bad.clone()
+        } else {
+            chunks[at].1 = bad.clone();
+            vec![]
+        };
+        let input = chunked_request(&chunks, &last_ext);
+        let (evs, _) = run_pieces(&Config::default(), input.chunks(7), true);
+        prop_assert!(
+            matches!(evs.last(), Some(Ev::Err(ErrorKind::BadRequest(_)))),
+            "{:?}: {:?}", String::from_utf8_lossy(&bad), evs
+        );
     }
 
     #[test]

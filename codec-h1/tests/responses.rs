@@ -155,6 +155,93 @@ fn head_keeps_length_but_no_body() {
     assert!(!conn.is_closed());
 }
 
+/// Answers `input` the way the server does (each request with an empty 200, the error
+/// with a `Bad Request` body and its length); returns the error response.
+fn error_answer(input: &[u8], eof: bool) -> String {
+    let mut conn = ServerConn::new(Default::default());
+    conn.recv(input);
+    if eof {
+        conn.recv_eof();
+    }
+    let mut out = Vec::new();
+    let err = loop {
+        match conn.poll_event() {
+            Ok(Some(roadrunner_h1::Event::End(_))) => {
+                conn.send_response(StatusCode::OK, &HeaderMap::new(), Some(0), now(), &mut out)
+                    .unwrap();
+                conn.send_end(None, &mut out).unwrap();
+                out.clear();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("no error for {:?}", String::from_utf8_lossy(input)),
+            Err(e) => break e,
+        }
+    };
+    conn.send_response(err.status(), &HeaderMap::new(), Some(11), now(), &mut out)
+        .unwrap();
+    conn.send_data(b"Bad Request", &mut out).unwrap();
+    conn.send_end(None, &mut out).unwrap();
+    assert!(conn.is_closed());
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn error_response_to_head_has_no_body() {
+    let long = format!("HEAD /{}", "a".repeat(9000));
+    let cases: [(&[u8], bool, u16); 5] = [
+        // The field name fails in httparse, after the scan.
+        (b"HEAD / HTTP/1.1\r\nHost: a\r\nFo@: x\r\n\r\n", false, 400),
+        // The scan fails: a bare LF, then a request line over the cap with no CRLF yet.
+        (b"\r\nHEAD / HTTP/1.1\r\nHost: a\n\r\n", false, 400),
+        (long.as_bytes(), false, 414),
+        // The peer gave up in the middle of the head.
+        (b"HEAD / HTTP/1.1\r\nHost: a\r\n", true, 400),
+        // The head was fine; the body framing is not.
+        (
+            b"HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            false,
+            400,
+        ),
+    ];
+    for (input, eof, status) in cases {
+        let text = error_answer(input, eof);
+        let reason = StatusCode::from_u16(status)
+            .unwrap()
+            .canonical_reason()
+            .unwrap();
+        // RFC 9110 §9.3.2 lets content-length state what a GET would have carried.
+        assert_eq!(
+            text,
+            format!("HTTP/1.1 {status} {reason}\r\n{DATE}content-length: 11\r\nconnection: close\r\n\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn error_response_body_follows_the_failing_request_not_the_previous_one() {
+    let with_body = "content-length: 11\r\nconnection: close\r\n\r\nBad Request";
+    let text = error_answer(
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nFo@: x\r\n\r\n",
+        false,
+    );
+    assert!(text.ends_with(with_body), "{text:?}");
+    // Only a complete method token counts: these are not HEAD requests.
+    for input in [
+        &b"HEADER / HTTP/1.1\r\nFo@: x\r\n\r\n"[..],
+        b"head / HTTP/1.1\r\nFo@: x\r\n\r\n",
+        b"HEAD\r\n",
+    ] {
+        let text = error_answer(input, false);
+        assert!(
+            text.ends_with(with_body),
+            "{:?}: {text:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
 #[test]
 fn no_body_statuses() {
     for status in [204, 304, 100, 103] {

@@ -116,6 +116,38 @@ fn chunk_framing() {
     assert_eq!(error_of(&ok), None);
 }
 
+/// `chunk-ext` exactly as RFC 9112 §7.1.1 has it: a parser that skips to the CR would
+/// read these lines differently from one that follows the grammar.
+#[test]
+fn chunk_extension_grammar() {
+    for body in [
+        "2;\r\nab\r\n0\r\n\r\n",
+        "5;a=\"abc\r\nabcde\r\n0\r\n\r\n",
+        "a \r\n0123456789\r\n0\r\n\r\n",
+        "a;n \r\n0123456789\r\n0\r\n\r\n",
+        "a;n=\r\n0123456789\r\n0\r\n\r\n",
+        "a;n=v w\r\n0123456789\r\n0\r\n\r\n",
+        "1\r\na\r\n0 \r\n\r\n",
+        "1\r\na\r\n0;\r\n\r\n",
+    ] {
+        status(&chunked(body), 400);
+    }
+    for line in [
+        "a;name=value",
+        "a ;ext",
+        "a ; n = \"q\\\"x\"",
+        "a;x;y=1;z=\"2;3\"",
+        "a\t;\tn\t=\t\"\"",
+    ] {
+        let input = chunked(&format!("{line}\r\n0123456789\r\n0;last\r\n\r\n"));
+        let evs = events(&input);
+        assert!(
+            matches!(&evs[..], [Ev::Req { .. }, Ev::Data(d), Ev::End(None)] if d == b"0123456789"),
+            "{line:?}: {evs:?}"
+        );
+    }
+}
+
 #[test]
 fn field_syntax() {
     for fields in [
@@ -177,6 +209,81 @@ fn request_line() {
     }
     // The target must also be a valid URI.
     status(b"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+}
+
+/// Only URI characters (RFC 3986) may make up the request-target (RFC 9112 §3.2). Raw
+/// UTF-8 is refused although nginx takes it: the RFC does not allow it, and a proxy in
+/// front may encode or reject what this server would have taken as is.
+#[test]
+fn request_target_bytes() {
+    for target in [
+        "/\u{3b4}",
+        "/a?\u{3b4}",
+        "/\x00",
+        "/\x1f",
+        "/a\tb",
+        "/\x7f",
+        "/\"",
+        "/<",
+        "/>",
+        "/\\",
+        "/^",
+        "/`",
+        "/{",
+        "/|",
+        "/}",
+        "/?{}",
+        "/#",
+        "/a#b",
+        "/%",
+        "/%4",
+        "/%4g",
+        "/%%41",
+        "/?%zz",
+        "http://a/\u{3b4}",
+        "a:1<",
+    ] {
+        status(
+            format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+            400,
+        );
+    }
+    status(b"GET /\xce HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    status(b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    for (method, target) in [
+        ("GET", "/"),
+        ("GET", "/%C3%B6/%2f?q=%20&r=s;t"),
+        ("GET", "/AZaz09-._~:@!$&'()*+,;=/?/?:@[]"),
+        ("GET", "http://a:80/b?c"),
+        ("GET", "http://[::1]/"),
+        ("OPTIONS", "*"),
+        ("CONNECT", "a:443"),
+    ] {
+        let input = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(error_of(input.as_bytes()), None, "{input:?}");
+    }
+}
+
+/// Every byte in a path and in a query: taken exactly when RFC 3986 allows it there.
+#[test]
+fn request_target_byte_table() {
+    const URI: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789\
+                         -._~:/?[]@!$&'()*+,;=";
+    for b in 0..=u8::MAX {
+        for (before, after) in [
+            (&b"GET /a"[..], &b"b HTTP/1.1\r\n"[..]),
+            (b"GET /?a", b"b HTTP/1.1\r\n"),
+        ] {
+            let input = [before, &[b], after, b"Host: a\r\n\r\n"].concat();
+            let expected = if URI.contains(&b) { None } else { Some(400) };
+            assert_eq!(
+                status_of(&input),
+                expected,
+                "byte {b:#04x} in {:?}",
+                String::from_utf8_lossy(before)
+            );
+        }
+    }
 }
 
 #[test]

@@ -139,6 +139,9 @@ impl Driver {
                         self.o.out.extend_from_slice(&out);
                     }
                     let head_method = head.method == http::Method::HEAD;
+                    let target = head.uri.to_string();
+                    let uri_byte = |b: u8| b.is_ascii_graphic() && !b"\"#<>\\^`{|}".contains(&b);
+                    assert!(target.bytes().all(uri_byte), "target outside RFC 3986: {target:?}");
                     self.o.requests.push(Seen {
                         method: head.method,
                         uri: head.uri,
