@@ -9,6 +9,11 @@
 //! smol::block_on(smol::Timer::after(std::time::Duration::from_secs(60)));
 //! smol::block_on(listener.stop());
 //! ```
+//!
+//! To drain on SIGTERM or SIGINT (what a deploy or Ctrl-C sends), await
+//! [`Listener::drain_on_signal`](roadrunner_core::Listener::drain_on_signal), or
+//! [`roadrunner_core::shutdown_signal`] and then `drain`: both are in the core and run
+//! on any executor.
 
 #![warn(missing_docs)]
 

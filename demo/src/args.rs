@@ -7,7 +7,16 @@ pub const USAGE: &str =
     "usage: roadrunner-demo [--port N] [--runtime tokio|smol] [--tls [--cert FILE --key FILE]]
         [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
         [--min-bytes-per-second N] [--max-content-length N] [--max-keep-alive-requests N]
-        [--hibernate-after MS] [--no-graceful-drain]";
+        [--hibernate-after MS] [--no-graceful-drain] [--drain-timeout MS]
+
+On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
+for up to --drain-timeout ms (default 30000, Kubernetes' default grace period), ends
+the connections still open then, and exits with status 0. A second signal ends it at
+once.";
+
+/// Kubernetes sends SIGKILL 30 s after SIGTERM unless told otherwise
+/// (`terminationGracePeriodSeconds`): no point waiting longer by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which adapter serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +41,7 @@ pub struct Args {
     pub max_keep_alive_requests: Option<u32>,
     pub hibernate_after: Option<Duration>,
     pub no_graceful_drain: bool,
+    pub drain_timeout: Duration,
 }
 
 impl Args {
@@ -50,6 +60,7 @@ impl Args {
             max_keep_alive_requests: None,
             hibernate_after: None,
             no_graceful_drain: false,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -77,6 +88,7 @@ impl Args {
                 }
                 "--hibernate-after" => args.hibernate_after = Some(millis(&flag, &value()?)?),
                 "--no-graceful-drain" => args.no_graceful_drain = true,
+                "--drain-timeout" => args.drain_timeout = millis(&flag, &value()?)?,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -114,6 +126,7 @@ mod tests {
     fn defaults() {
         let a = parse(&[]).expect("no flags is fine");
         assert_eq!((a.port, a.runtime, a.tls), (8080, Runtime::Tokio, false));
+        assert_eq!(a.drain_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -134,6 +147,8 @@ mod tests {
             "--hibernate-after",
             "1000",
             "--no-graceful-drain",
+            "--drain-timeout",
+            "2500",
         ])
         .expect("valid flags");
         assert_eq!(a.port, 0);
@@ -143,6 +158,7 @@ mod tests {
         assert!(a.tls);
         assert_eq!(a.hibernate_after, Some(Duration::from_secs(1)));
         assert!(a.no_graceful_drain);
+        assert_eq!(a.drain_timeout, Duration::from_millis(2500));
     }
 
     #[test]
@@ -152,5 +168,6 @@ mod tests {
         assert!(parse(&["--cert", "c.pem"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--drain-timeout", "soon"]).is_err());
     }
 }

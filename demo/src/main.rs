@@ -5,17 +5,24 @@
 //!                 [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
 //!                 [--min-bytes-per-second N] [--max-content-length N]
 //!                 [--max-keep-alive-requests N] [--hibernate-after MS] [--no-graceful-drain]
+//!                 [--drain-timeout MS]
 //! ```
 //! `--port 0` picks a free port. The first line on stdout, `listening on
 //! http://127.0.0.1:PORT` (`https` with `--tls`), is printed once connections are
 //! accepted. The environment variable `ROADRUNNER_WORKERS` sets the number of worker
 //! threads (default: one per core).
+//!
+//! On SIGTERM or SIGINT the demo drains (stops accepting, waits up to `--drain-timeout`,
+//! default 30000 ms, for the requests in flight), says on stderr which signal came and
+//! how the drain ended, and exits with status 0.
 
 mod args;
 mod routes;
 mod tls;
 
-use roadrunner_core::{Listener, Options};
+use std::time::Duration;
+
+use roadrunner_core::{shutdown_signal, DrainOutcome, Listener, Options, ShutdownSignal};
 
 fn main() {
     let args = match args::Args::parse(std::env::args().skip(1)) {
@@ -31,6 +38,9 @@ fn main() {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = options(&args).unwrap_or_else(|e| fail(&e));
     let scheme = if args.tls { "https" } else { "http" };
+    // Before the first line: once a client can know the server is up, a SIGTERM
+    // must drain it rather than kill it.
+    let signal = shutdown_signal().unwrap_or_else(|e| fail(&e));
     match args.runtime {
         args::Runtime::Tokio => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -41,15 +51,13 @@ fn main() {
             let listener = roadrunner_tokio::start_on(rt.handle().clone(), "demo", opts)
                 .unwrap_or_else(|e| fail(&e));
             announce(&listener, scheme);
-            rt.block_on(std::future::pending::<()>());
+            rt.block_on(drain_on(signal, listener, args.drain_timeout));
         }
         args::Runtime::Smol => {
             let ex = roadrunner_smol::spawn_executor(workers).unwrap_or_else(|e| fail(&e));
             let listener = roadrunner_smol::start_on(ex, "demo", opts).unwrap_or_else(|e| fail(&e));
             announce(&listener, scheme);
-            loop {
-                std::thread::park();
-            }
+            smol::block_on(drain_on(signal, listener, args.drain_timeout));
         }
     }
 }
@@ -86,6 +94,21 @@ fn options(args: &args::Args) -> Result<Options, String> {
 
 fn announce(listener: &Listener, scheme: &str) {
     println!("listening on {scheme}://127.0.0.1:{}", listener.port());
+}
+
+async fn drain_on(signal: ShutdownSignal, listener: Listener, timeout: Duration) {
+    let signal = signal.await;
+    eprintln!(
+        "roadrunner-demo: {signal}: draining for up to {} ms (connections open: {})",
+        timeout.as_millis(),
+        listener.info().active_clients
+    );
+    match listener.drain(timeout).await {
+        DrainOutcome::Drained => eprintln!("roadrunner-demo: drained, exiting"),
+        DrainOutcome::TimedOut { remaining } => {
+            eprintln!("roadrunner-demo: drain timed out, {remaining} connections ended, exiting")
+        }
+    }
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ! {

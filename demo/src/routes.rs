@@ -99,6 +99,9 @@ async fn file_region(req: Request) -> Response {
 async fn sleep_then_answer(req: Request) -> String {
     let runtime = req.state::<Runtime>().copied().unwrap_or(Runtime::Tokio);
     let ms = query(&req, "ms").unwrap_or(100);
+    // The one request a drain visibly waits on: saying when it is in flight lets an
+    // operator (and the signal tests) see that happen.
+    eprintln!("roadrunner-demo: /sleep?ms={ms} started");
     sleep(runtime, Duration::from_millis(ms)).await;
     format!("slept {ms} ms")
 }

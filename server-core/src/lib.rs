@@ -41,6 +41,8 @@ mod request;
 mod router;
 pub mod runtime;
 mod scratch;
+#[cfg(unix)]
+mod signal;
 mod tls;
 pub mod upgrade;
 
@@ -61,6 +63,8 @@ pub use options::{
 };
 pub use request::{Params, Request, RequestContext, RequestExt, Response, State, Trailers};
 pub use router::{Endpoint, Route, RouteError, Routes};
+#[cfg(unix)]
+pub use signal::{shutdown_signal, ShutdownSignal, Signal};
 
 pub use http;
 pub use http_body;

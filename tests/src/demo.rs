@@ -13,10 +13,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Adapter;
 
@@ -94,6 +94,46 @@ pub struct Demo {
     child: Child,
     /// The port from its first line.
     pub port: u16,
+    /// Its stderr lines; disconnected once the pipe closes, i.e. the demo has exited.
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Demo {
+    /// The demo's process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a stderr line containing `needle` and returns it; lines before it
+    /// are skipped (they are echoed to the test's stderr anyway).
+    pub fn wait_stderr(&self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no stderr line with {needle:?} from the demo: {e}"),
+            }
+        }
+    }
+
+    /// Waits for the demo to exit on its own and returns its status. The end of its
+    /// stderr is the event waited on: the pipe closes when the process does.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the demo did not exit within {within:?}")
+                }
+            }
+        }
+        self.child.wait().expect("reaping roadrunner-demo")
+    }
 }
 
 impl Drop for Demo {
@@ -118,12 +158,26 @@ pub fn start_demo(adapter: Adapter, scheme: &str, extra: &[&str]) -> Demo {
         .args(extra)
         .env("ROADRUNNER_WORKERS", "2")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawning roadrunner-demo");
     let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (line_tx, stderr_lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Read to the very end whatever it holds: the end is what `wait_exit` waits for.
+        for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            eprintln!("{line}");
+            let _ = line_tx.send(line);
+        }
+    });
     // The guard owns the child from here, so a failure below still kills it.
-    let mut demo = Demo { child, port: 0 };
+    let mut demo = Demo {
+        child,
+        port: 0,
+        stderr: stderr_lines,
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
