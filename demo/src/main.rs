@@ -63,7 +63,7 @@ fn main() {
 }
 
 fn options(args: &args::Args) -> Result<Options, String> {
-    let mut opts = Options::new(args.port, routes::routes(args.runtime));
+    let mut opts = Options::new(args.port, routes::routes());
     opts.ip = std::net::Ipv4Addr::LOCALHOST.into();
     if args.tls {
         let files = args.cert.as_deref().zip(args.key.as_deref());

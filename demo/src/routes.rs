@@ -9,9 +9,7 @@ use roadrunner_core::{
     text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
 };
 
-use crate::args::Runtime;
-
-pub fn routes(runtime: Runtime) -> Routes {
+pub fn routes() -> Routes {
     Routes::list([
         Route::get("/", |_req: Request| async { "Hello, world!" }),
         Route::post("/echo", echo),
@@ -19,8 +17,8 @@ pub fn routes(runtime: Runtime) -> Routes {
             format!("Hello, {}!", req.param("name").unwrap_or_default())
         }),
         Route::get("/info", info),
-        Route::get("/stream", stream).state(runtime),
-        Route::get("/sleep", sleep_then_answer).state(runtime),
+        Route::get("/stream", stream),
+        Route::get("/sleep", sleep_then_answer),
         Route::get("/file", file_region).state(pattern_file()),
         Route::get("/panic", |_req: Request| async {
             panic!("the /panic route panics on purpose");
@@ -32,17 +30,20 @@ pub fn routes(runtime: Runtime) -> Routes {
 
 /// `?chunks=N&delay_ms=D`: N chunks, D ms apart, sent as they are made.
 async fn stream(req: Request) -> Response {
-    let runtime = req.state::<Runtime>().copied().unwrap_or(Runtime::Tokio);
     let chunks: u32 = query(&req, "chunks").unwrap_or(5);
     let delay = Duration::from_millis(query(&req, "delay_ms").unwrap_or(100));
-    let body = futures_lite::stream::unfold(0, move |i| async move {
-        if i == chunks {
-            return None;
+    let body = futures_lite::stream::unfold(0, move |i| {
+        // The runtime's own timer, whichever runtime serves the request.
+        let nap = (i > 0 && i < chunks).then(|| req.sleep(delay));
+        async move {
+            if i == chunks {
+                return None;
+            }
+            if let Some(nap) = nap {
+                nap.await;
+            }
+            Some((Frame::Data(format!("chunk {i}\n").into()), i + 1))
         }
-        if i > 0 {
-            sleep(runtime, delay).await;
-        }
-        Some((Frame::Data(format!("chunk {i}\n").into()), i + 1))
     });
     let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
@@ -97,22 +98,12 @@ async fn file_region(req: Request) -> Response {
 
 /// `?ms=D`: answers after D ms.
 async fn sleep_then_answer(req: Request) -> String {
-    let runtime = req.state::<Runtime>().copied().unwrap_or(Runtime::Tokio);
     let ms = query(&req, "ms").unwrap_or(100);
     // The one request a drain visibly waits on: saying when it is in flight lets an
     // operator (and the signal tests) see that happen.
     eprintln!("roadrunner-demo: /sleep?ms={ms} started");
-    sleep(runtime, Duration::from_millis(ms)).await;
+    req.sleep(Duration::from_millis(ms)).await;
     format!("slept {ms} ms")
-}
-
-async fn sleep(runtime: Runtime, d: Duration) {
-    match runtime {
-        Runtime::Tokio => tokio::time::sleep(d).await,
-        Runtime::Smol => {
-            smol::Timer::after(d).await;
-        }
-    }
 }
 
 fn query<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {

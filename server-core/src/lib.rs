@@ -27,6 +27,7 @@ mod body;
 mod conn;
 mod counters;
 mod drain;
+mod exchange;
 #[cfg(test)]
 mod footprint;
 mod handler;

@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     pub(crate) acceptors_done: Event,
     pub(crate) accept_turn: crate::accept::Turn,
     /// The runtime's clock and timer, type-erased for the handles.
-    now: Box<dyn Fn() -> Instant + Send + Sync>,
+    pub(crate) now: Box<dyn Fn() -> Instant + Send + Sync>,
     sleep: Sleep,
 }
 
@@ -310,6 +310,22 @@ impl ListenerRef {
 
     pub(crate) fn drain_state(&self) -> &Drain {
         &self.0.drain
+    }
+
+    /// The listener's runtime clock (virtual on a simulated runtime).
+    pub fn now(&self) -> Instant {
+        (self.0.now)()
+    }
+
+    /// Waits `d` on the listener's own runtime timer, whatever the runtime: handlers
+    /// need not know whether they run on tokio or smol.
+    pub fn sleep(&self, d: Duration) -> BoxFuture<()> {
+        (self.0.sleep)(self.now() + d)
+    }
+
+    /// Waits until `deadline` on the listener's runtime timer.
+    pub fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        (self.0.sleep)(deadline)
     }
 
     /// The running listener called `name`.

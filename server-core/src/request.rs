@@ -3,6 +3,9 @@
 use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::handler::BoxFuture;
 
 use crate::body::Body;
 use crate::listener::ListenerRef;
@@ -93,6 +96,16 @@ pub trait RequestExt {
         self.context().map(|c| &c.listener)
     }
 
+    /// Waits `d` on the runtime the request is served on (tokio's or smol's timer, or
+    /// a simulation's virtual clock). Without a server context (a request built by
+    /// hand) a plain thread does the waiting.
+    fn sleep(&self, d: Duration) -> BoxFuture<()> {
+        match self.listener() {
+            Some(listener) => listener.sleep(d),
+            None => thread_sleep(d),
+        }
+    }
+
     /// A number unique to this request within the process.
     fn request_id(&self) -> Option<u64> {
         self.context().map(|c| c.id)
@@ -103,6 +116,18 @@ impl RequestExt for Request {
     fn context(&self) -> Option<&RequestContext> {
         self.extensions().get()
     }
+}
+
+/// A timer for code running outside any server: a thread sleeps and then wakes it.
+fn thread_sleep(d: Duration) -> BoxFuture<()> {
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    std::thread::spawn(move || {
+        std::thread::sleep(d);
+        drop(tx);
+    });
+    Box::pin(async move {
+        let _ = rx.recv().await;
+    })
 }
 
 /// Trailer fields of a chunked request body, in the request's extensions when sent.

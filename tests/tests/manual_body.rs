@@ -75,6 +75,16 @@ async fn echo(req: Request) -> Response {
     }
 }
 
+/// Answers at once with a stream that reads the request body as it arrives: the
+/// response flows while the request still does (a duplex exchange).
+async fn duplex(req: Request) -> Response {
+    let body = smol::stream::unfold(req.into_body(), |mut body| async move {
+        let frame = body.frame().await?;
+        Some((frame, body))
+    });
+    Response::new(roadrunner_core::Body::from_try_stream(body))
+}
+
 /// Answers without reading the body.
 async fn ignore(req: Request) -> &'static str {
     st(&req).ignore_called.store(true, Ordering::SeqCst);
@@ -136,6 +146,7 @@ fn start(adapter: Adapter, max_content_length: u64) -> Fixture {
     let routes = Routes::list([
         Route::post("/count", count).state(shared.clone()),
         Route::post("/echo", echo),
+        Route::post("/duplex", duplex),
         Route::post("/ignore", ignore).state(shared.clone()),
         Route::post("/gated", gated).state(shared.clone()),
         Route::post("/capped", capped).state(shared.clone()),
@@ -388,3 +399,34 @@ both!(request_trailers_end_the_body_as_a_frame, |adapter| {
         r.text()
     );
 });
+
+both!(
+    a_streamed_answer_echoes_the_upload_as_it_arrives,
+    |adapter| {
+        // Each 4 KiB piece goes out only once the echo of the previous one is back, so the
+        // exchange must be duplex: the handler has returned long before the upload ends.
+        const PIECE: usize = 4096;
+        let f = start(adapter, 10_000_000);
+        let data: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let mut w = TcpWire::connect(f.server.port());
+        w.send(format!("POST /duplex HTTP/1.1\r\n{CHUNKED_HEAD}"));
+        w.send(chunk(&data[..PIECE]));
+        let head = w.head();
+        assert_eq!(head.status, 200, "{head:?}");
+        let mut echoed = Vec::new();
+        for (i, piece) in data.chunks(PIECE).enumerate() {
+            if i > 0 {
+                w.send(chunk(piece));
+            }
+            while echoed.len() < (i + 1) * PIECE {
+                match w.chunk() {
+                    kinds::Chunk::Data(d) => echoed.extend_from_slice(&d),
+                    last => panic!("the echo ended after {} bytes: {last:?}", echoed.len()),
+                }
+            }
+        }
+        w.send("0\r\n\r\n");
+        assert_eq!(w.chunk(), kinds::Chunk::Last(vec![]));
+        assert!(echoed == data, "the echo differs");
+    }
+);

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use roadrunner_core::{DrainOutcome, Options, Request, RequestExt, Route, Routes};
+use roadrunner_core::{Body, DrainOutcome, Frame, Options, Request, RequestExt, Route, Routes};
 use roadrunner_tests::{both, get_req, opts, unique_name, wait_until, Adapter, Raw, Server};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -127,6 +127,25 @@ fn wait_event(name: &str, event: &str, pred: impl Fn(&Recorded) -> bool) -> Reco
 
 fn routes() -> Routes {
     Routes::list([
+        // Two chunks 200 ms apart, then (with `?fail`) an error instead of the end.
+        Route::get("/slow-stream", |req: Request| async move {
+            let fail = req.uri().query() == Some("fail");
+            let body = smol::stream::unfold(0, move |i| {
+                let nap = req.sleep(Duration::from_millis(200));
+                async move {
+                    match i {
+                        0 => Some((Ok(Frame::Data("one".into())), 1)),
+                        1 => {
+                            nap.await;
+                            Some((Ok(Frame::Data("two".into())), 2))
+                        }
+                        _ if fail => Some((Err(std::io::Error::other("gone")), 3)),
+                        _ => None,
+                    }
+                }
+            });
+            roadrunner_core::Response::new(Body::from_try_stream(body))
+        }),
         // Answers with its request id, to match it against the events.
         Route::get("/hello/:name", |req: Request| async move {
             req.request_id().unwrap_or(0).to_string()
@@ -365,4 +384,25 @@ both!(conn_close_says_why_for_slow_clients_and_tls, |adapter| {
     raw.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let _ = raw.read_until_close();
     assert_eq!(close_reason(&name, raw.local_addr()), "tls_error");
+});
+
+both!(request_stop_covers_the_whole_streamed_response, |adapter| {
+    let (s, name) = start(adapter, |_| {});
+    for (path, complete) in [("/slow-stream", "true"), ("/slow-stream?fail", "false")] {
+        let mut raw = Raw::connect(s.port());
+        raw.send(get_req(path));
+        if complete == "true" {
+            assert_eq!(raw.response().text(), "onetwo");
+        } else {
+            let _ = raw.read_until_close();
+        }
+        let stop = wait_event(&name, "request.stop", |e| {
+            e.has("path", "/slow-stream") && e.has("complete", complete)
+        });
+        let us: u64 = stop.get("duration_us").parse().expect("a number");
+        assert!(
+            us >= 200_000,
+            "{path}: duration_us = {us}, the body took 200 ms"
+        );
+    }
 });

@@ -1,61 +1,60 @@
-//! Running the handler pipeline: with the body already read, or (manual buffering)
-//! while pumping the body to the handler as it asks for it.
+//! Running a request's exchange: with the body already read, or (manual buffering)
+//! while pumping the body to the handler as it asks for it, which may go on while the
+//! response streams (a duplex exchange).
 
-use std::any::Any;
-use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
-use http::{Method, StatusCode, Uri};
 use roadrunner_h1::Event;
 
 use super::{Conn, Stop};
 use crate::conn::reason::Reason;
-use crate::handler::{status_response, BoxFuture};
+use crate::exchange::{Answer, Done, Exchange};
+use crate::handler::status_response;
 use crate::incoming::{BodyError, Pipe};
-use crate::options::HandlerSpawn;
-use crate::panic::{message, CatchUnwind, Running};
-use crate::request::{Request, RequestExt, Response};
+use crate::request::{Request, Response};
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
 
-type Panic = Box<dyn Any + Send>;
-
-/// What the end of a call reports on; gathered only while someone listens to the
-/// `roadrunner` events, so an unobserved server pays nothing for it.
-struct CallInfo {
-    method: Method,
-    uri: Uri,
-    id: u64,
-    started: Instant,
-}
-
 /// How the pump left the request body.
 #[derive(Default)]
-struct Pump {
+pub(super) struct Pump {
     /// A body event taken from the codec before the handler started.
     first: Option<Event>,
     /// The body ended (cleanly or not); nothing more to read for it.
-    done: bool,
+    pub(super) done: bool,
     /// The `100 Continue` interim response has been written (or was not needed).
     continued: bool,
     sent: usize,
     /// The body broke the protocol: answer with its status, then close.
     error: Option<roadrunner_h1::Error>,
     /// The socket failed or the peer was too slow: close without answering.
-    dead: Option<Reason>,
+    pub(super) dead: Option<Reason>,
+}
+
+/// A request body still flowing to its reader after the handler has answered.
+pub(super) struct Pumping {
+    pub(super) pipe: Pipe,
+    pub(super) pump: Pump,
+}
+
+impl Pumping {
+    /// Nobody will read the rest: a reader kept anyway must not wait forever.
+    pub(super) fn abandon(self) {
+        if !self.pump.done {
+            self.pipe.finish(Err(BodyError::Aborted));
+        }
+    }
 }
 
 impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
-    /// Runs the pipeline on a request whose body was read in full; a panic becomes a
+    /// Runs the exchange on a request whose body was read in full; a panic becomes a
     /// `500` and closes the connection.
-    pub(super) async fn call(&mut self, req: Request) -> Response {
-        let (info, mut running) = self.start_call(req);
+    pub(super) async fn call(&mut self, req: Request) -> (Response, Done) {
+        let mut exchange = Exchange::start(&self.rt, &self.shared, req);
         let mut waited = false;
-        let outcome = poll_fn(|cx| {
-            let poll = Pin::new(&mut running).poll(cx);
+        let answer = poll_fn(|cx| {
+            let poll = exchange.poll_answer(cx);
             waited |= poll.is_pending();
             poll
         })
@@ -63,32 +62,40 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         if waited {
             self.wall = self.rt.wall();
         }
-        self.finish_call(info, outcome)
+        self.answered(answer)
     }
 
-    /// Runs the pipeline while feeding it the request body through `pipe`, reading the
+    fn answered(&mut self, answer: Answer) -> (Response, Done) {
+        if answer.panicked {
+            self.codec.close_after_response();
+        }
+        (answer.resp, answer.done)
+    }
+
+    /// Runs the exchange while feeding it the request body through `pipe`, reading the
     /// socket only as fast as the handler takes chunks. `expect_continue`: the client
     /// waits for `100 Continue`, sent when the handler first asks for data. `first` is
     /// a body event already taken from the codec (checked for caps before the handler
-    /// was allowed to run).
+    /// was allowed to run). A body still arriving when the handler answers comes back
+    /// as [`Pumping`], to be fed on while the response is sent.
     pub(super) async fn call_pumping(
         &mut self,
         req: Request,
         pipe: Pipe,
         first: Option<Event>,
         expect_continue: bool,
-    ) -> Result<Response, Stop> {
+    ) -> Result<(Response, Done, Option<Pumping>), Stop> {
         // The interim response must not sit behind earlier pipelined answers.
         self.flush().await?;
-        let (info, mut running) = self.start_call(req);
+        let mut exchange = Exchange::start(&self.rt, &self.shared, req);
         let mut pump = Pump {
             first,
             continued: !expect_continue,
             ..Pump::default()
         };
-        let outcome = poll_fn(|cx| {
-            if let Poll::Ready(out) = Pin::new(&mut running).poll(cx) {
-                return Poll::Ready(out);
+        let answer = poll_fn(|cx| {
+            if let Poll::Ready(answer) = exchange.poll_answer(cx) {
+                return Poll::Ready(answer);
             }
             if !pump.done && self.poll_pump(cx, &pipe, &mut pump).is_ready() {
                 pump.done = true;
@@ -97,96 +104,30 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         })
         .await;
         self.wall = self.rt.wall();
-        if !pump.done {
-            // A reader kept past the handler's end must not wait forever.
-            pipe.finish(Err(BodyError::Aborted));
-        }
         if let Some(reason) = pump.dead {
             return Err(Stop(reason));
         }
-        let resp = self.finish_call(info, outcome);
-        Ok(match pump.error {
-            Some(e) => {
-                self.codec.close_after_response();
-                self.linger = true;
-                status_response(e.status())
-            }
-            None => resp,
-        })
-    }
-
-    fn start_call(&self, req: Request) -> (Option<Box<CallInfo>>, Running<BoxFuture<Response>>) {
-        let info = tracing::enabled!(target: "roadrunner", tracing::Level::ERROR).then(|| {
-            let info = Box::new(CallInfo {
-                method: req.method().clone(),
-                uri: req.uri().clone(),
-                id: req.request_id().unwrap_or_default(),
-                started: self.rt.now(),
-            });
-            tracing::debug!(
-                target: "roadrunner",
-                event = "request.start",
-                listener = &*self.shared.name,
-                request_id = info.id,
-                method = %info.method,
-                path = info.uri.path(),
-            );
-            info
-        });
-        let dispatch = self.shared.dispatch.load();
-        // User code may run inside `dispatch` itself, before any future exists.
-        let running = match catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req))) {
-            Err(payload) => Running::Failed(Some(payload)),
-            Ok(fut) if self.shared.limits.handler_spawn == HandlerSpawn::Task => {
-                let (tx, rx) = async_channel::bounded(1);
-                self.rt.spawn(async move {
-                    let _ = tx.send(CatchUnwind(fut).await).await;
-                });
-                Running::Spawned(Box::pin(rx))
-            }
-            Ok(fut) => Running::Inline(CatchUnwind(fut)),
-        };
-        (info, running)
-    }
-
-    fn finish_call(
-        &mut self,
-        info: Option<Box<CallInfo>>,
-        outcome: Result<Response, Panic>,
-    ) -> Response {
-        let resp = outcome.unwrap_or_else(|payload| {
-            if let Some(info) = &info {
-                tracing::error!(
-                    target: "roadrunner",
-                    event = "request.exception",
-                    listener = &*self.shared.name,
-                    request_id = info.id,
-                    method = %info.method,
-                    path = info.uri.path(),
-                    panic = message(&*payload),
-                );
-            }
+        let (resp, mut done) = self.answered(answer);
+        if let Some(e) = pump.error {
             self.codec.close_after_response();
-            status_response(StatusCode::INTERNAL_SERVER_ERROR)
-        });
-        if let Some(info) = info {
-            tracing::info!(
-                target: "roadrunner",
-                event = "request.stop",
-                listener = &*self.shared.name,
-                request_id = info.id,
-                method = %info.method,
-                path = info.uri.path(),
-                status = resp.status().as_u16(),
-                duration_us = self.rt.now().saturating_duration_since(info.started).as_micros() as u64,
-            );
+            self.linger = true;
+            done.set_status(e.status());
+            return Ok((status_response(e.status()), done, None));
         }
-        resp
+        // The final response goes out next: no `100 Continue` may follow it.
+        pump.continued = true;
+        let pumping = (!pump.done).then_some(Pumping { pipe, pump });
+        Ok((resp, done, pumping))
     }
 
     /// Moves request body data from the socket into `pipe`; ready once the body has
     /// ended one way or another.
-    fn poll_pump(&mut self, cx: &mut Context<'_>, pipe: &Pipe, pump: &mut Pump) -> Poll<()> {
+    pub(super) fn poll_pump(
+        &mut self,
+        cx: &mut Context<'_>,
+        pipe: &Pipe,
+        pump: &mut Pump,
+    ) -> Poll<()> {
         loop {
             if pipe.poll_room(cx).is_pending() {
                 return Poll::Pending;

@@ -139,28 +139,30 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                 self.codec.close_after_response();
             }
             self.clock.body();
-            let resp = if self.shared.limits.manual_body && head.body != BodyKind::Empty {
-                // A body over the cap is refused before the handler runs, in this
-                // mode too.
-                let first = match self.codec.poll_event() {
-                    Ok(event) => event,
-                    Err(e) => return Err(self.fail(e).await),
+            let (resp, done, pumping) =
+                if self.shared.limits.manual_body && head.body != BodyKind::Empty {
+                    // A body over the cap is refused before the handler runs, in this
+                    // mode too.
+                    let first = match self.codec.poll_event() {
+                        Ok(event) => event,
+                        Err(e) => return Err(self.fail(e).await),
+                    };
+                    let hint = match head.body {
+                        BodyKind::Length(n) => Some(n),
+                        BodyKind::Empty | BodyKind::Chunked => None,
+                    };
+                    let expect_continue = head.expect_continue;
+                    let pipe = Pipe::default();
+                    let req = self.request(head, Body::incoming(pipe.clone(), hint));
+                    // Boxed: a rare path whose state would otherwise enlarge every idle
+                    // connection's future.
+                    Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
+                } else {
+                    let req = self.read_request(head).await?;
+                    let (resp, done) = self.call(req).await;
+                    (resp, done, None)
                 };
-                let hint = match head.body {
-                    BodyKind::Length(n) => Some(n),
-                    BodyKind::Empty | BodyKind::Chunked => None,
-                };
-                let expect_continue = head.expect_continue;
-                let pipe = Pipe::default();
-                let req = self.request(head, Body::incoming(pipe.clone(), hint));
-                // Boxed: a rare path whose state would otherwise enlarge every idle
-                // connection's future.
-                Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
-            } else {
-                let req = self.read_request(head).await?;
-                self.call(req).await
-            };
-            self.respond(resp).await?;
+            self.respond(resp, done, pumping).await?;
             self.clock.await_next();
             if self.out.len() >= FLUSH_AT {
                 self.flush().await?;

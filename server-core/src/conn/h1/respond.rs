@@ -8,12 +8,13 @@ use std::task::Poll;
 
 use http::StatusCode;
 
+use super::call::Pumping;
 use super::{within, Conn, Stop};
 use crate::body::{Frame, FrameStream, Kind, FILE_CHUNK};
 use crate::conn::reason::Reason;
 use crate::conn::upgraded::carry;
+use crate::exchange::{poll_response_frame, report_body_failure, Done};
 use crate::handler::status_response;
-use crate::panic::message;
 use crate::request::Response;
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer};
@@ -23,22 +24,53 @@ use crate::upgrade::OnUpgrade;
 const PIPELINE_READ_BUDGET: usize = 64 * 1024;
 
 impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
-    /// Sends `resp`: a buffered body in one go, a streamed one frame by frame.
-    pub(super) async fn respond(&mut self, resp: Response) -> Result<(), Stop> {
+    /// Sends `resp`: a buffered body in one go, a streamed one frame by frame (while
+    /// a request body still `pumping` keeps flowing to its reader). `done` reports
+    /// the exchange's end once the response is out, or aborted.
+    pub(super) async fn respond(
+        &mut self,
+        resp: Response,
+        mut done: Done,
+        pumping: Option<Pumping>,
+    ) -> Result<(), Stop> {
         if self.shared.drain.closing() || self.flags.noticed() {
             self.codec.close_after_response();
         }
         let (mut parts, body) = resp.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Box::pin(self.switch(&mut parts)).await);
+            if let Some(pumping) = pumping {
+                pumping.abandon();
+            }
+            return Err(Box::pin(self.switch(&mut parts, done)).await);
         }
-        match body.into_kind() {
-            Kind::Empty => self.write_full(&parts, &[]),
-            Kind::Full(bytes) => self.write_full(&parts, &bytes),
+        let kind = body.into_kind();
+        let pumping = match pumping {
+            Some(pumping) if !matches!(kind, Kind::Stream(_)) => {
+                pumping.abandon();
+                None
+            }
+            pumping => pumping,
+        };
+        let sent = self.send_kind(&parts, kind, pumping).await;
+        if sent.is_err() {
+            done.abort();
+        }
+        sent
+    }
+
+    async fn send_kind(
+        &mut self,
+        parts: &http::response::Parts,
+        kind: Kind,
+        pumping: Option<Pumping>,
+    ) -> Result<(), Stop> {
+        match kind {
+            Kind::Empty => self.write_full(parts, &[]),
+            Kind::Full(bytes) => self.write_full(parts, &bytes),
             // Boxed: their state would otherwise enlarge every connection's future.
-            Kind::Stream(stream) => Box::pin(self.write_stream(&parts, stream)).await,
+            Kind::Stream(stream) => Box::pin(self.write_stream(parts, stream, pumping)).await,
             Kind::File { file, offset, len } => {
-                Box::pin(self.write_file(&parts, file, offset, len)).await
+                Box::pin(self.write_file(parts, file, offset, len)).await
             }
             Kind::Incoming { .. } => {
                 // Nothing pumps a request body once its handler has returned.
@@ -75,17 +107,21 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     /// Sends the `101` head and hands the connection to the response's session, or
     /// closes it when there is none: bytes after a switch are not HTTP/1.1 any more,
     /// and nothing else may read them.
-    async fn switch(&mut self, parts: &mut http::response::Parts) -> Stop {
+    async fn switch(&mut self, parts: &mut http::response::Parts, mut done: Done) -> Stop {
         let session = parts
             .extensions
             .remove::<OnUpgrade>()
             .and_then(|on| on.take());
         if let Err(e) = self.write_full(parts, &[]) {
+            done.abort();
             return e;
         }
         if let Err(e) = self.flush().await {
+            done.abort();
             return e;
         }
+        // The exchange ends with the switch; the session is not part of it.
+        drop(done);
         let early = self.codec.take_upgraded().unwrap_or_default();
         let Some(session) = session else {
             return Stop(Reason::Upgraded);
@@ -159,11 +195,13 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
 
     /// Streams a body, flushing each frame. Meanwhile the socket is watched, so a peer
     /// that resets the connection ends the stream (and the handler driving it) at
-    /// once rather than at the next write.
+    /// once rather than at the next write; a request body still `pumping` is fed to
+    /// its reader meanwhile (a duplex exchange).
     async fn write_stream(
         &mut self,
         parts: &http::response::Parts,
         mut stream: FrameStream,
+        mut pumping: Option<Pumping>,
     ) -> Result<(), Stop> {
         self.codec
             .send_response(parts.status, &parts.headers, None, self.wall, &mut self.out)
@@ -172,24 +210,37 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         // A client may pipeline its next requests meanwhile; take only so much of them
         // before leaving the rest in the socket (backpressure).
         let mut read_budget = PIPELINE_READ_BUDGET;
-        let trailers = loop {
-            self.flush().await?;
-            let (io, codec) = (&mut self.io, &mut self.codec);
+        let ended = loop {
+            if let Err(stop) = self.flush().await {
+                if let Some(pumping) = pumping {
+                    pumping.abandon();
+                }
+                return Err(stop);
+            }
             let next = poll_fn(|cx| {
-                match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
-                    Ok(Poll::Ready(frame)) => return Poll::Ready(Ok(Some(frame))),
-                    Err(payload) => return Poll::Ready(Err(payload)),
-                    Ok(Poll::Pending) => {}
+                if let Poll::Ready(frame) = poll_response_frame(&mut stream, cx) {
+                    return Poll::Ready(Ok(frame));
+                }
+                if let Some(Pumping { pipe, pump }) = &mut pumping {
+                    if !pump.done && self.poll_pump(cx, pipe, pump).is_ready() {
+                        pump.done = true;
+                    }
+                    if let Some(reason) = pump.dead {
+                        return Poll::Ready(Err(Stop(reason)));
+                    }
+                    return Poll::Pending;
                 }
                 while !peer_eof && read_budget > 0 {
                     // Bytes of a pipelined request wait in the codec.
-                    let read =
-                        poll_read_with(Layer::Http, io, cx, read_budget, |data| codec.recv(data));
+                    let codec = &mut self.codec;
+                    let read = poll_read_with(Layer::Http, &mut self.io, cx, read_budget, |data| {
+                        codec.recv(data)
+                    });
                     match read {
                         Poll::Ready(Ok(n)) if n > 0 => read_budget -= n,
                         // A half-closed peer may still read the response.
                         Poll::Ready(Ok(_)) => peer_eof = true,
-                        Poll::Ready(Err(_)) => return Poll::Ready(Ok(None)),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Stop(Reason::of_io(&e)))),
                         Poll::Pending => break,
                     }
                 }
@@ -197,37 +248,26 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             })
             .await;
             match next {
-                Ok(Some(Some(Ok(Frame::Data(data))))) => self
-                    .codec
-                    .send_data(&data, &mut self.out)
-                    .map_err(send_failed)?,
-                Ok(Some(Some(Ok(Frame::Trailers(t))))) => break Some(t),
-                Ok(Some(Some(Err(e)))) => {
+                Ok(Some(Ok(Frame::Data(data)))) => {
+                    if let Err(stop) = self.codec.send_data(&data, &mut self.out) {
+                        break Err(send_failed(stop));
+                    }
+                }
+                Ok(Some(Ok(Frame::Trailers(t)))) => break Ok(Some(t)),
+                Ok(None) => break Ok(None),
+                Ok(Some(Err(failure))) => {
                     // Closing without the terminating chunk is how HTTP/1.1 says the
                     // body is incomplete.
-                    tracing::error!(
-                        target: "roadrunner",
-                        event = "response.error",
-                        listener = &*self.shared.name,
-                        error = %e,
-                        "response stream failed; aborting the response",
-                    );
-                    return Err(Stop(Reason::ResponseAborted));
+                    report_body_failure(&self.shared, &failure);
+                    break Err(Stop(Reason::ResponseAborted));
                 }
-                Ok(Some(None)) => break None,
-                Ok(None) => return Err(Stop(Reason::PeerReset)),
-                Err(payload) => {
-                    tracing::error!(
-                        target: "roadrunner",
-                        event = "request.exception",
-                        listener = &*self.shared.name,
-                        panic = message(&*payload),
-                        "response stream panicked after the response had started",
-                    );
-                    return Err(Stop(Reason::ResponseAborted));
-                }
+                Err(stop) => break Err(stop),
             }
         };
+        if let Some(pumping) = pumping {
+            pumping.abandon();
+        }
+        let trailers = ended?;
         if peer_eof {
             self.codec.recv_eof();
         }

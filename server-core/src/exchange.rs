@@ -1,0 +1,216 @@
+//! One request's exchange, on any protocol: the handler called through the router and
+//! middleware (inline or in a task of its own), a panic turned into a `500`, the
+//! request telemetry, and the response body read frame by frame. A driver hands it a
+//! request and sends what comes back in its own framing.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Method, StatusCode, Uri};
+
+use crate::body::{BoxError, Frame, FrameStream};
+use crate::handler::{status_response, BoxFuture};
+use crate::listener::Shared;
+use crate::options::HandlerSpawn;
+use crate::panic::{message, CatchUnwind, Running};
+use crate::request::{Request, RequestExt, Response};
+use crate::runtime::Runtime;
+
+/// What the end of an exchange reports on; gathered only while someone listens to the
+/// `roadrunner` events, so an unobserved server pays nothing for it.
+struct CallInfo {
+    shared: Arc<Shared>,
+    method: Method,
+    uri: Uri,
+    id: u64,
+    started: Instant,
+}
+
+/// A handler running for one request.
+pub(crate) struct Exchange {
+    info: Option<Box<CallInfo>>,
+    running: Running<BoxFuture<Response>>,
+}
+
+/// The handler's answer.
+pub(crate) struct Answer {
+    pub(crate) resp: Response,
+    /// The handler panicked and `resp` is the `500` standing in for its answer; the
+    /// connection (h1) or stream (h2, h3) should not be trusted further.
+    pub(crate) panicked: bool,
+    /// Reports the exchange's end once the response is out.
+    pub(crate) done: Done,
+}
+
+impl Exchange {
+    /// Starts the handler for `req`: emits `request.start` and runs the listener's
+    /// dispatch (router and middleware), inline or spawned as `handler_spawn` says.
+    pub(crate) fn start<R: Runtime>(rt: &R, shared: &Arc<Shared>, req: Request) -> Exchange {
+        let info = tracing::enabled!(target: "roadrunner", tracing::Level::ERROR).then(|| {
+            let info = Box::new(CallInfo {
+                shared: shared.clone(),
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                id: req.request_id().unwrap_or_default(),
+                started: rt.now(),
+            });
+            tracing::debug!(
+                target: "roadrunner",
+                event = "request.start",
+                listener = &*shared.name,
+                request_id = info.id,
+                method = %info.method,
+                path = info.uri.path(),
+            );
+            info
+        });
+        let dispatch = shared.dispatch.load();
+        // User code may run inside `dispatch` itself, before any future exists.
+        let running = match catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req))) {
+            Err(payload) => Running::Failed(Some(payload)),
+            Ok(fut) if shared.limits.handler_spawn == HandlerSpawn::Task => {
+                let (tx, rx) = async_channel::bounded(1);
+                rt.spawn(async move {
+                    let _ = tx.send(CatchUnwind(fut).await).await;
+                });
+                Running::Spawned(Box::pin(rx))
+            }
+            Ok(fut) => Running::Inline(CatchUnwind(fut)),
+        };
+        Exchange { info, running }
+    }
+
+    /// Polls the handler; a panic becomes a `500` and `request.exception`.
+    pub(crate) fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<Answer> {
+        let outcome = std::task::ready!(Pin::new(&mut self.running).poll(cx));
+        Poll::Ready(self.answer(outcome))
+    }
+
+    fn answer(&mut self, outcome: Result<Response, Box<dyn Any + Send>>) -> Answer {
+        let info = self.info.take();
+        let (resp, panicked) = match outcome {
+            Ok(resp) => (resp, false),
+            Err(payload) => {
+                if let Some(info) = &info {
+                    tracing::error!(
+                        target: "roadrunner",
+                        event = "request.exception",
+                        listener = &*info.shared.name,
+                        request_id = info.id,
+                        method = %info.method,
+                        path = info.uri.path(),
+                        panic = message(&*payload),
+                    );
+                }
+                (status_response(StatusCode::INTERNAL_SERVER_ERROR), true)
+            }
+        };
+        let done = Done {
+            info,
+            status: resp.status(),
+            aborted: false,
+        };
+        Answer {
+            resp,
+            panicked,
+            done,
+        }
+    }
+}
+
+impl Future for Exchange {
+    type Output = Answer;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
+        self.poll_answer(cx)
+    }
+}
+
+/// The end of an exchange: `request.stop` is emitted when this is dropped, so its
+/// `duration_us` covers the whole response, body included, however it ends.
+pub(crate) struct Done {
+    info: Option<Box<CallInfo>>,
+    status: StatusCode,
+    aborted: bool,
+}
+
+impl Done {
+    /// The response did not go out whole (its stream failed, or the peer left).
+    pub(crate) fn abort(&mut self) {
+        self.aborted = true;
+    }
+
+    /// The status actually sent, when the driver replaced the handler's.
+    pub(crate) fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let Some(info) = self.info.take() else {
+            return;
+        };
+        let now = (info.shared.now)();
+        tracing::info!(
+            target: "roadrunner",
+            event = "request.stop",
+            listener = &*info.shared.name,
+            request_id = info.id,
+            method = %info.method,
+            path = info.uri.path(),
+            status = self.status.as_u16(),
+            complete = !self.aborted,
+            duration_us = now.saturating_duration_since(info.started).as_micros() as u64,
+        );
+    }
+}
+
+/// Why a response body stopped short.
+pub(crate) enum BodyFailure {
+    /// Its stream returned an error.
+    Failed(BoxError),
+    /// Its stream panicked.
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// The next frame of a response stream, with a panic inside the stream caught and
+/// reported like a failure.
+pub(crate) fn poll_response_frame(
+    stream: &mut FrameStream,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame, BodyFailure>>> {
+    match catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(None)) => Poll::Ready(None),
+        Ok(Poll::Ready(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
+        Ok(Poll::Ready(Some(Err(e)))) => Poll::Ready(Some(Err(BodyFailure::Failed(e)))),
+        Err(payload) => Poll::Ready(Some(Err(BodyFailure::Panicked(payload)))),
+    }
+}
+
+/// Reports a response body that stopped short: `response.error` for a failure,
+/// `request.exception` for a panic.
+pub(crate) fn report_body_failure(shared: &Shared, failure: &BodyFailure) {
+    match failure {
+        BodyFailure::Failed(e) => tracing::error!(
+            target: "roadrunner",
+            event = "response.error",
+            listener = &*shared.name,
+            error = %e,
+            "response stream failed; aborting the response",
+        ),
+        BodyFailure::Panicked(payload) => tracing::error!(
+            target: "roadrunner",
+            event = "request.exception",
+            listener = &*shared.name,
+            panic = message(&**payload),
+            "response stream panicked after the response had started",
+        ),
+    }
+}
