@@ -40,6 +40,8 @@ mod request;
 mod router;
 pub mod runtime;
 mod scratch;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod tls;
 
 pub use body::{Body, Frame, FrameStream};
