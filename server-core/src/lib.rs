@@ -44,6 +44,8 @@ pub mod runtime;
 mod scratch;
 #[cfg(unix)]
 mod signal;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod tls;
 pub mod upgrade;
 

@@ -11,6 +11,13 @@ use roadrunner_core::{Info, Listener, Options, Routes, StartError};
 /// a test that reaches it has failed.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The upper bound of a real-socket timing check ("closed within", "returned
+/// within"): a safety net against a hang, not a measurement. The exact instants are
+/// asserted on the deterministic runtime (`tests/sim_timeouts.rs`); on real sockets a
+/// loaded 2-core CI machine may be late by a second or more. It equals [`IO_TIMEOUT`],
+/// past which a blocking read fails anyway.
+pub const SAFETY_NET: Duration = IO_TIMEOUT;
+
 /// Which adapter serves a test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Adapter {

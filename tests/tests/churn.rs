@@ -12,7 +12,7 @@ use bytes::Bytes;
 use roadrunner_core::{Options, Request, Route, Routes};
 use roadrunner_tests::{
     both, connect_refused, get_req, opts, parse_response, rt_sleep, wait_until, Adapter, Parsed,
-    Raw, Server,
+    Raw, Server, SAFETY_NET,
 };
 
 /// How long `/slow` takes.
@@ -157,7 +157,8 @@ both!(send_timeout_cuts_off_a_peer_that_does_not_read, |adapter| {
     let t0 = Instant::now();
     raw.send(get_req("/big"));
     // The client holds its socket and reads nothing.
-    let limit = send_timeout + Duration::from_millis(1500);
+    // Exact timing is checked on the sim (`sim_timeouts.rs`); here, that it happens.
+    let limit = send_timeout + SAFETY_NET;
     let cut = wait_until(limit + Duration::from_secs(2), || {
         s.info().active_clients == 0
     });
@@ -270,10 +271,8 @@ both!(dropping_the_server_with_requests_in_flight, |adapter| {
     let t0 = Instant::now();
     drop(s);
     let took = t0.elapsed();
-    assert!(
-        took < Duration::from_secs(2),
-        "dropping the server took {took:?}"
-    );
+    // A hang check: dropping does not wait for the handlers.
+    assert!(took < SAFETY_NET, "dropping the server took {took:?}");
     // Each in-flight request either completes (smol: connections outlive the
     // listener) or is cut cleanly (tokio: the runtime's tasks are dropped); never a
     // hang or half a response.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use roadrunner_tests::{
     both, curl, get_req, json_num, json_value, parse_all, start_demo, wait_until, Raw, RawResp,
+    SAFETY_NET,
 };
 
 /// `curl -k` on `https://127.0.0.1:PORT{path}`, with `extra` options; stdout as text.
@@ -147,10 +148,8 @@ both!(request_timeout_closes_a_stalled_request, |adapter| {
     let (bytes, _) = raw.read_until_close();
     let took = t0.elapsed();
     assert!(took >= timeout, "closed after {took:?}, before {timeout:?}");
-    assert!(
-        took < timeout + Duration::from_millis(1500),
-        "closed only after {took:?}"
-    );
+    // Exact timing is checked on the sim (`sim_timeouts.rs`); here, that it happens.
+    assert!(took < timeout + SAFETY_NET, "closed only after {took:?}");
     if !bytes.is_empty() {
         let all = parse_all(&bytes);
         assert!(all.len() == 1 && all[0].status == 408, "{all:?}");

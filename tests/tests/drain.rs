@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use roadrunner_core::{DrainOutcome, Options, Request, Route, Routes, Status};
 use roadrunner_tests::{
     both, connect_refused, get_req, hyper_get, opts, rt_sleep, wait_until, Adapter, Closed, Raw,
-    Server,
+    Server, SAFETY_NET,
 };
 
 /// How long `/slow` takes.
@@ -117,7 +117,7 @@ both!(status_is_draining_while_drain_runs, |adapter| {
     let drain = s.drain_in_background(timeout);
     // Observed from this thread while the drain thread waits on the held requests.
     assert!(
-        wait_until(Duration::from_secs(2), || h.status() == Status::Draining),
+        wait_until(SAFETY_NET, || h.status() == Status::Draining),
         "status() still {:?} after drain began",
         h.status()
     );
@@ -165,14 +165,11 @@ both!(
         let t0 = Instant::now();
         let drain = s.drain_in_background(timeout);
 
-        // The listen socket closes at once: refused while drain still waits.
+        // The listen socket closes (at once: `sim_timeouts.rs` checks the instant, and
+        // that drain waits for the requests in flight, which here take only SLOW).
         assert!(
-            wait_until(Duration::from_secs(1), || connect_refused(port)),
-            "a new connect to {port} is not refused 1 s after drain began"
-        );
-        assert!(
-            !drain.is_finished(),
-            "drain returned before the in-flight requests finished"
+            wait_until(SAFETY_NET, || connect_refused(port)),
+            "a new connect to {port} is not refused {SAFETY_NET:?} after drain began"
         );
 
         // Idle keep-alive connections are closed promptly, with nothing sent.
@@ -186,7 +183,7 @@ both!(
             );
             assert_eq!(how, Closed::Eof, "idle connection {i}");
             assert!(
-                took < Duration::from_secs(1),
+                took < SAFETY_NET,
                 "idle connection {i} closed only {took:?} after drain began (timeout {timeout:?})"
             );
         }
@@ -222,7 +219,7 @@ both!(a_straggler_is_ended_at_the_deadline, |adapter| {
         "drain returned after {took:?} < {timeout:?}"
     );
     assert!(
-        took < timeout + Duration::from_secs(1),
+        took < timeout + SAFETY_NET,
         "drain({timeout:?}) returned only after {took:?}"
     );
     assert_eq!(h.info().active_clients, 0, "after TimedOut");
@@ -235,7 +232,7 @@ both!(a_straggler_is_ended_at_the_deadline, |adapter| {
         String::from_utf8_lossy(&rest)
     );
     assert!(
-        waited < Duration::from_millis(500),
+        waited < SAFETY_NET,
         "the straggler's socket closed ({how:?}) only {waited:?} after drain returned"
     );
 });
@@ -259,7 +256,7 @@ both!(notify_drain_closes_idle_and_keeps_accepting, |adapter| {
     );
     assert_eq!(how, Closed::Eof);
     assert!(
-        t0.elapsed() < Duration::from_secs(1),
+        t0.elapsed() < SAFETY_NET,
         "idle connection closed only {:?} after notify_drain",
         t0.elapsed()
     );
@@ -297,7 +294,7 @@ both!(
             assert_eq!(raw.response().status, 200, "round {round}");
             h.notify_drain();
             raw.stream
-                .set_read_timeout(Some(Duration::from_secs(1)))
+                .set_read_timeout(Some(SAFETY_NET))
                 .expect("read timeout");
             let mut byte = [0u8; 1];
             match std::io::Read::read(&mut raw.stream, &mut byte) {
@@ -305,7 +302,7 @@ both!(
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
                 other => panic!(
                     "round {round}: the connection answered just before notify_drain() was still \
-                 open 1 s after it ({other:?}); active_clients = {}",
+                 open {SAFETY_NET:?} after it ({other:?}); active_clients = {}",
                     h.info().active_clients
                 ),
             }
@@ -333,7 +330,7 @@ both!(
         let timeout = Duration::from_secs(3);
         let drain = s.drain_in_background(timeout);
         assert!(
-            wait_until(Duration::from_secs(2), || h.status() == Status::Draining),
+            wait_until(SAFETY_NET, || h.status() == Status::Draining),
             "status() still {:?}",
             h.status()
         );

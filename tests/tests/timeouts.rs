@@ -2,13 +2,18 @@
 //! `keep_alive_timeout`, and the slow-client guard (`min_bytes_per_second`).
 //!
 //! Timing is measured, never slept for: each test blocks on a read until the server
-//! closes and then checks how long that took, with slack for a loaded 2-core machine.
+//! closes and then checks how long that took. These run on real sockets and each
+//! adapter's own timers, to prove that those timers fire; the exact instants are
+//! asserted on the deterministic runtime in `sim_timeouts.rs`. Here the lower bounds
+//! stay exact (a timer never fires early, however loaded the machine) and the upper
+//! bounds are only a safety net against a timer that never fires
+//! ([`SAFETY_NET`](roadrunner_tests::SAFETY_NET)).
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use roadrunner_core::{Options, Request, Routes};
-use roadrunner_tests::{both, get_req, opts, Adapter, Closed, Hyper, Raw, Server};
+use roadrunner_tests::{both, get_req, opts, Adapter, Closed, Hyper, Raw, Server, SAFETY_NET};
 
 fn base() -> Options {
     let mut o = opts(Routes::handler(|_req: Request| async { "ok" }));
@@ -64,7 +69,7 @@ both!(request_timeout_closes_a_stalled_head, |adapter| {
         took >= timeout,
         "closed after {took:?}, before the {timeout:?} request_timeout"
     );
-    assert!(took < Duration::from_secs(2), "closed only after {took:?}");
+    assert!(took < SAFETY_NET, "closed only after {took:?}");
     // Nothing, or a 408, may be sent; never a 200.
     if !bytes.is_empty() {
         let all = roadrunner_tests::parse_all(&bytes);
@@ -82,7 +87,7 @@ both!(
         let (bytes, closed_at) = until_close(&mut raw);
         let took = closed_at - t0;
         assert!(took >= timeout, "closed after {took:?}, before {timeout:?}");
-        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(took < SAFETY_NET, "{took:?}");
         if !bytes.is_empty() {
             let all = roadrunner_tests::parse_all(&bytes);
             assert!(all.len() == 1 && all[0].status == 408, "{all:?}");
@@ -109,7 +114,7 @@ both!(keep_alive_timeout_closes_an_idle_connection, |adapter| {
         took >= idle,
         "closed after {took:?}, before keep_alive_timeout {idle:?}"
     );
-    assert!(took < Duration::from_secs(2), "closed only after {took:?}");
+    assert!(took < SAFETY_NET, "closed only after {took:?}");
 });
 
 both!(slow_loris_is_cut_off, |adapter| {
@@ -161,7 +166,7 @@ both!(slow_loris_is_cut_off, |adapter| {
         );
     };
     assert!(i + 1 < req.len(), "cut only at the last byte");
-    assert!(took < Duration::from_secs(1), "cut off only after {took:?}");
+    assert!(took < SAFETY_NET, "cut off only after {took:?}");
 });
 
 both!(fast_client_is_not_cut_off, |adapter| {
@@ -209,7 +214,7 @@ both!(
         let (bytes, closed_at) = until_close(&mut raw);
         let took = closed_at - t0;
         assert!(took >= timeout, "closed after {took:?}, before {timeout:?}");
-        assert!(took < Duration::from_secs(2), "closed only after {took:?}");
+        assert!(took < SAFETY_NET, "closed only after {took:?}");
         if !bytes.is_empty() {
             let all = roadrunner_tests::parse_all(&bytes);
             assert!(all.len() == 1 && all[0].status == 408, "{all:?}");
@@ -225,7 +230,7 @@ both!(stalled_body_is_closed_after_request_timeout, |adapter| {
     let t0 = Instant::now();
     let (bytes, closed_at) = until_close(&mut raw);
     let took = closed_at - t0;
-    assert!(took < Duration::from_secs(2), "closed only after {took:?}");
+    assert!(took < SAFETY_NET, "closed only after {took:?}");
     // The handler never ran: nothing but possibly a 408 was sent.
     if !bytes.is_empty() {
         let all = roadrunner_tests::parse_all(&bytes);
@@ -274,5 +279,5 @@ both!(slow_body_is_cut_off, |adapter| {
     }
     let took = t0.elapsed();
     assert!(cut, "a 20 B/s body was read to the end over {took:?}");
-    assert!(took < Duration::from_secs(1), "cut off only after {took:?}");
+    assert!(took < SAFETY_NET, "cut off only after {took:?}");
 });

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use kinds::{chunked, TempFile, TlsKit};
 use roadrunner_core::{Options, Request, Route, Routes};
-use roadrunner_tests::{both, curl, echo, get_req, opts, peer_port, Adapter, Raw, Server};
+use roadrunner_tests::{
+    both, curl, echo, get_req, opts, peer_port, Adapter, Raw, Server, SAFETY_NET,
+};
 
 fn routes() -> Routes {
     Routes::list([
@@ -106,8 +108,6 @@ both!(rustls_client_keep_alive_and_chunked_upload, |adapter| {
 });
 
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
-/// Allowance for a loaded 2-core machine.
-const SLACK: Duration = Duration::from_millis(1500);
 
 /// Connects, sends `first`, and measures how long until the server closes; what it
 /// sent may only be TLS records (an alert), never a plaintext HTTP answer.
@@ -149,8 +149,10 @@ both!(stalled_handshake_is_cut_by_request_timeout, |adapter| {
             took >= REQUEST_TIMEOUT,
             "{what}: closed after {took:?}, before request_timeout {REQUEST_TIMEOUT:?}"
         );
+        // A safety net: the handshake is read under the same deadline as a plain
+        // request head, whose exact timing `sim_timeouts.rs` checks.
         assert!(
-            took < REQUEST_TIMEOUT + SLACK,
+            took < REQUEST_TIMEOUT + SAFETY_NET,
             "{what}: closed only after {took:?} (request_timeout {REQUEST_TIMEOUT:?})"
         );
     }
@@ -181,8 +183,8 @@ both!(garbage_instead_of_client_hello_is_closed, |adapter| {
     for input in inputs {
         let took = closed_after(port, input);
         assert!(
-            took < Duration::from_secs(3),
-            "{input:?}: closed only after {took:?}"
+            took < SAFETY_NET,
+            "{input:?}: closed only after {took:?} (request_timeout is 20 s)"
         );
     }
     s.wait_info("slots released", |i| i.active_clients == 0);
