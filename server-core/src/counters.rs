@@ -31,6 +31,8 @@ pub(crate) struct Counters {
     pub(crate) served: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    /// Multiplexed requests in flight (h2, h3), against `max_concurrent_requests`.
+    in_flight: AtomicUsize,
 }
 
 impl Counters {
@@ -69,6 +71,39 @@ impl Drop for ConnSlot {
     }
 }
 
+/// One in-flight multiplexed request (h2, h3), held from its head until its response
+/// has ended, so `max_concurrent_requests` counts exactly like `active_clients`.
+#[derive(Debug)]
+pub(crate) struct RequestSlot {
+    counters: Arc<Counters>,
+}
+
+impl RequestSlot {
+    /// Takes a slot unless `max` are taken (`None`: no cap); a refusal counts in
+    /// `throttled`.
+    pub(crate) fn try_acquire(counters: &Arc<Counters>, max: Option<usize>) -> Option<Self> {
+        let max = max.unwrap_or(usize::MAX);
+        let taken = counters
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if taken.is_err() {
+            counters.throttled.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(RequestSlot {
+            counters: counters.clone(),
+        })
+    }
+}
+
+impl Drop for RequestSlot {
+    fn drop(&mut self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +123,23 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(c.active(), 0);
+    }
+
+    #[test]
+    fn request_slots_stop_at_the_cap_count_refusals_and_come_back() {
+        let c = Arc::new(Counters::default());
+        let a = RequestSlot::try_acquire(&c, Some(2)).expect("first");
+        let _b = RequestSlot::try_acquire(&c, Some(2)).expect("second");
+        assert!(RequestSlot::try_acquire(&c, Some(2)).is_none());
+        assert!(RequestSlot::try_acquire(&c, Some(2)).is_none());
+        assert_eq!(c.throttled.load(Ordering::Relaxed), 2);
+        drop(a);
+        let _c = RequestSlot::try_acquire(&c, Some(2)).expect("freed by the drop");
+        assert_eq!(c.throttled.load(Ordering::Relaxed), 2);
+        let uncapped: Vec<_> = (0..100)
+            .map(|_| RequestSlot::try_acquire(&c, None).expect("no cap"))
+            .collect();
+        assert_eq!(uncapped.len(), 100);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,12 +15,38 @@ use std::time::Instant;
 use http::{Method, StatusCode, Uri};
 
 use crate::body::{BoxError, Frame, FrameStream};
+use crate::counters::RequestSlot;
 use crate::handler::{status_response, BoxFuture};
 use crate::listener::Shared;
 use crate::options::HandlerSpawn;
 use crate::panic::{message, CatchUnwind, Running};
 use crate::request::{Request, RequestExt, Response};
 use crate::runtime::Runtime;
+
+/// Admits a multiplexed request (h2, h3) against `max_concurrent_requests`, for as
+/// long as the slot is held. `None`: refuse it (`REFUSED_STREAM` on h2,
+/// `H3_REQUEST_REJECTED` on h3); `throttled` has gone up and `request.throttled` was
+/// emitted. HTTP/1.1 does not take slots: one connection, one request at a time.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the h2 and h3 drivers admit their streams through it"
+    )
+)]
+pub(crate) fn admit(shared: &Shared, peer: SocketAddr) -> Option<RequestSlot> {
+    let slot = RequestSlot::try_acquire(&shared.counters, shared.max_concurrent_requests);
+    if slot.is_none() {
+        tracing::warn!(
+            target: "roadrunner",
+            event = "request.throttled",
+            listener = &*shared.name,
+            peer = %peer,
+            max_concurrent_requests = shared.max_concurrent_requests,
+        );
+    }
+    slot
+}
 
 /// What the end of an exchange reports on; gathered only while someone listens to the
 /// `roadrunner` events, so an unobserved server pays nothing for it.
@@ -212,5 +239,62 @@ pub(crate) fn report_body_failure(shared: &Shared, failure: &BodyFailure) {
             panic = message(&**payload),
             "response stream panicked after the response had started",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Options, Routes};
+    use std::sync::Mutex;
+    use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt};
+
+    /// Records the `event` field of every event.
+    struct Names(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Names {
+        fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+            struct Visit<'a>(&'a mut Option<String>);
+            impl tracing::field::Visit for Visit<'_> {
+                fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+                    if f.name() == "event" {
+                        *self.0 = Some(v.to_owned());
+                    }
+                }
+                fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+            }
+            let mut name = None;
+            event.record(&mut Visit(&mut name));
+            self.0.lock().expect("names").extend(name);
+        }
+    }
+
+    #[test]
+    fn admission_over_the_cap_is_throttled_and_told() {
+        let mut opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
+        opts.max_concurrent_requests = Some(1);
+        let rt = crate::footprint::Recorder::default();
+        let listener = crate::Listener::start("admission", opts, rt, |_| {
+            Ok(crate::footprint::OneConnection(true.into()))
+        })
+        .expect("starts");
+        let shared = listener.handle().shared().clone();
+        let names = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Names(names.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let peer = "127.0.0.1:9".parse().expect("addr");
+            let held = admit(&shared, peer).expect("the first is admitted");
+            assert!(admit(&shared, peer).is_none(), "the second is over the cap");
+            drop(held);
+            assert!(admit(&shared, peer).is_some(), "room again");
+        });
+        assert_eq!(
+            shared
+                .counters
+                .throttled
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(*names.lock().expect("names"), ["request.throttled"]);
     }
 }

@@ -17,7 +17,7 @@ type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Records what is spawned instead of running it.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(usize, Task)>>>);
+pub(crate) struct Recorder(Arc<Mutex<Vec<(usize, Task)>>>);
 
 impl Runtime for Recorder {
     type Timer = NeverTimer;
@@ -34,7 +34,7 @@ impl Runtime for Recorder {
     }
 }
 
-struct NeverTimer;
+pub(crate) struct NeverTimer;
 
 impl Future for NeverTimer {
     type Output = ();
@@ -47,7 +47,7 @@ impl Timer for NeverTimer {
     fn reset(&mut self, _deadline: Instant) {}
 }
 
-struct Idle;
+pub(crate) struct Idle;
 
 impl ByteStream for Idle {
     fn poll_read(&mut self, _cx: &mut Context<'_>, _buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -62,7 +62,7 @@ impl ByteStream for Idle {
 }
 
 /// Hands out one connection, then nothing.
-struct OneConnection(AtomicBool);
+pub(crate) struct OneConnection(pub(crate) AtomicBool);
 
 impl Acceptor for OneConnection {
     type Stream = Idle;

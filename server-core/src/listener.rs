@@ -100,6 +100,8 @@ pub(crate) struct Shared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) limits: Limits,
     pub(crate) graceful_drain: bool,
+    /// What plain TCP connections speak (unused with TLS, where ALPN decides).
+    pub(crate) plain: crate::conn::Plain,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) dispatch: ArcSwap<Dispatch>,
     middlewares: Vec<SharedMiddleware>,
@@ -107,7 +109,7 @@ pub(crate) struct Shared {
     pub(crate) drain: Drain,
     next_request_id: AtomicU64,
     pub(crate) max_clients: usize,
-    max_concurrent_requests: Option<usize>,
+    pub(crate) max_concurrent_requests: Option<usize>,
     pub(crate) stopping: AtomicBool,
     pub(crate) stop: Event,
     pub(crate) acceptors_live: AtomicUsize,
@@ -171,6 +173,7 @@ impl Listener {
                 },
             },
             graceful_drain: opts.graceful_drain,
+            plain: crate::conn::plain(&opts.protocols),
             tls: opts
                 .tls
                 .as_ref()
@@ -306,6 +309,11 @@ pub struct ListenerRef(Arc<Shared>);
 impl ListenerRef {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         ListenerRef(shared)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0
     }
 
     pub(crate) fn drain_state(&self) -> &Drain {

@@ -46,6 +46,43 @@ impl<S: ByteStream> TlsStream<S> {
         })
     }
 
+    /// Runs the handshake to its end (its last flight written out).
+    pub(crate) fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_flush_records(cx))?;
+            if !self.tls.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if self.eof {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            let tls = &mut self.tls;
+            let mut fed = Ok(());
+            let n = ready!(poll_read_with(
+                Layer::Tls,
+                &mut self.io,
+                cx,
+                RAW_READ,
+                |raw| {
+                    fed = feed(tls, raw);
+                }
+            ))?;
+            if n == 0 {
+                self.eof = true;
+            }
+            if let Err(e) = fed {
+                // rustls has queued the alert that tells the peer why.
+                let _ = self.poll_flush_records(cx);
+                return Poll::Ready(Err(e));
+            }
+        }
+    }
+
+    /// The protocol ALPN settled on, once the handshake is done.
+    pub(crate) fn alpn(&self) -> Option<&[u8]> {
+        self.tls.alpn_protocol()
+    }
+
     /// Writes out every record rustls has produced.
     fn poll_flush_records(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {

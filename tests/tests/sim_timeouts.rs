@@ -8,6 +8,8 @@
 //! the nanosecond) whatever the machine's load. `timeouts.rs` runs the same scenarios
 //! on real sockets, with generous bounds, to prove the adapters' timers work.
 
+mod kinds;
+
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -666,4 +668,45 @@ fn notify_drain_closes_idle_connections_at_once_and_busy_ones_after_their_respon
             assert!(!r.has_token("connection", "close"), "request {i}: {r:?}");
         }
     });
+}
+
+#[test]
+fn a_tls_handshake_is_bounded_by_request_timeout_from_accept() {
+    let timeout = ms(250);
+    let kit = kinds::tls_kit();
+    let w = world(|o| {
+        o.request_timeout = timeout;
+        o.tls = Some(kit.server.clone());
+    });
+    let hello = kinds::client_hello(&kit);
+    // Silent, and half a ClientHello sent late: both end at the same instant.
+    let (mut silent, mut half) = (w.connect(), w.connect());
+    let (silent_bytes, half_bytes) = w.sim.block_on(async {
+        w.sim.sleep(ms(100)).await;
+        half.send(&hello[..hello.len() / 2]).await;
+        let (a, b) = future::zip(silent.until_close(), half.until_close()).await;
+        (a.0, b.0)
+    });
+    assert_eq!(w.sim.elapsed(), timeout);
+    assert!(silent_bytes.is_empty() && half_bytes.is_empty());
+    assert_eq!(w.active(), 0);
+}
+
+#[test]
+fn a_drain_notice_ends_a_connection_still_in_its_tls_handshake() {
+    let kit = kinds::tls_kit();
+    let w = world(|o| {
+        o.request_timeout = Duration::from_secs(20);
+        o.tls = Some(kit.server.clone());
+    });
+    let mut peer = w.connect();
+    w.sim.block_on(async {
+        w.sim.sleep(ms(10)).await;
+        assert_eq!(w.active(), 1);
+        w.listener.handle().notify_drain();
+        let (bytes, how) = peer.until_close().await;
+        assert!(bytes.is_empty());
+        assert_eq!(how, Closed::Eof);
+    });
+    assert_eq!(w.sim.elapsed(), ms(10), "closed at the notice, not at a timeout");
 }

@@ -3,10 +3,10 @@
 //! never registers a timer), and it is only ever moved earlier: when it goes off
 //! early, the caller re-checks its own deadlines and arms it again.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::Context;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use crate::runtime::{Runtime, Timer};
 
@@ -54,4 +54,53 @@ impl<R: Runtime> Alarm<R> {
         }
         false
     }
+}
+
+/// The deadline passed before the operation was ready.
+#[derive(Debug)]
+pub(crate) struct TimedOut;
+
+/// Polls `op` until it is ready, giving up after `limit`. Most socket operations are
+/// ready at once, so the alarm is armed (and the clock read) only once `op` waits.
+pub(crate) async fn within<R: Runtime, T>(
+    alarm: &mut Alarm<R>,
+    limit: Duration,
+    op: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Result<T, TimedOut> {
+    wait(alarm, Err(limit), op).await
+}
+
+/// Polls `op` until it is ready, giving up at `deadline`.
+pub(crate) async fn until<R: Runtime, T>(
+    alarm: &mut Alarm<R>,
+    deadline: Instant,
+    op: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Result<T, TimedOut> {
+    wait(alarm, Ok(deadline), op).await
+}
+
+/// `deadline`: fixed (`Ok`), or this long after the first wait (`Err`).
+async fn wait<R: Runtime, T>(
+    alarm: &mut Alarm<R>,
+    deadline: Result<Instant, Duration>,
+    mut op: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Result<T, TimedOut> {
+    let mut at = deadline.ok();
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = op(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        let at = *at.get_or_insert_with(|| alarm.now() + deadline.err().unwrap_or_default());
+        // The alarm may go off early, armed for an earlier deadline: arm it again.
+        loop {
+            alarm.arm(at);
+            if !alarm.poll_fired(cx) {
+                return Poll::Pending;
+            }
+            if alarm.now() >= at {
+                return Poll::Ready(Err(TimedOut));
+            }
+        }
+    })
+    .await
 }

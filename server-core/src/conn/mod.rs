@@ -3,20 +3,27 @@
 
 mod alarm;
 mod clock;
+mod dispatch;
 mod h1;
 mod reason;
 mod upgraded;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_lite::future;
 
 use crate::counters::{ConnSlot, Counters};
 use crate::listener::Shared;
 use crate::runtime::{ByteStream, Runtime};
+use crate::scratch::{poll_read_with, Layer};
 use crate::tls::TlsStream;
+use alarm::{until, Alarm, TimedOut};
+use dispatch::Proto;
+pub(crate) use dispatch::{plain, Plain};
 use reason::Reason;
 
 /// What a connection and its drain watcher tell each other.
@@ -59,37 +66,137 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
         listener = &*shared.name,
         peer = %peer,
     );
-    let reason = match &shared.tls {
-        None => serve_h1(&rt, io, peer, &shared).await,
-        Some(config) => match TlsStream::new(io, config.clone()) {
-            // Boxed: the TLS session lives on the heap, so plain connections do not
-            // carry room for it.
-            Ok(io) => Box::pin(serve_h1(&rt, io, peer, &shared)).await,
-            Err(e) => {
-                tracing::warn!(target: "roadrunner", event = "tls.error", error = %e);
-                Reason::TlsError
-            }
-        },
+    let at = Setup {
+        accepted: rt.now(),
+        // Taken now, so that a notice sent while the connection is set up is seen.
+        notices: shared.drain.notices(),
+        rt,
+        peer,
+        shared,
+    };
+    let reason = match (&at.shared.tls, at.shared.plain) {
+        (None, Plain::Only(proto)) => at.drive(proto, io).await,
+        // Boxed: the TLS session lives on the heap, so plain connections do not carry
+        // room for it.
+        (Some(config), _) => Box::pin(at.tls(io, config)).await,
+        (None, Plain::Sniff) => Box::pin(at.sniff(io)).await,
     };
     drop(slot);
     tracing::debug!(
         target: "roadrunner",
         event = "listener.conn_close",
-        listener = &*shared.name,
+        listener = &*at.shared.name,
         peer = %peer,
         reason = reason.as_str(),
     );
 }
 
-async fn serve_h1<R: Runtime, S: ByteStream>(
-    rt: &R,
-    io: S,
+/// What setting a connection up needs before its driver runs.
+struct Setup<R> {
+    rt: R,
     peer: SocketAddr,
-    shared: &Arc<Shared>,
-) -> Reason {
+    shared: Arc<Shared>,
+    accepted: Instant,
+    notices: u64,
+}
+
+impl<R: Runtime> Setup<R> {
+    /// The TLS handshake as a step of its own, bounded by `request_timeout` from the
+    /// accept (and ended by a drain notice, like an idle connection), then the driver
+    /// of the protocol ALPN settled on.
+    async fn tls<S: ByteStream>(&self, io: S, config: &Arc<rustls::ServerConfig>) -> Reason {
+        let mut io = match TlsStream::new(io, config.clone()) {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::warn!(target: "roadrunner", event = "tls.error", error = %e);
+                return Reason::TlsError;
+            }
+        };
+        let deadline = self.accepted + self.shared.limits.request_timeout;
+        let mut alarm = Alarm::new(self.rt.clone());
+        let shake = async {
+            match until(&mut alarm, deadline, |cx| io.poll_handshake(cx)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Reason::of_io(&e)),
+                Err(TimedOut) => Err(Reason::RequestTimeout),
+            }
+        };
+        if let Err(reason) = self.unless_drained(shake).await {
+            return reason;
+        }
+        let proto = dispatch::by_alpn(io.alpn());
+        self.drive(proto, io).await
+    }
+
+    /// Plain TCP serving both HTTP/1.1 and prior-knowledge HTTP/2: the first bytes
+    /// (bounded by `request_timeout` from the accept) tell which.
+    async fn sniff<S: ByteStream>(&self, mut io: S) -> Reason {
+        let deadline = self.accepted + self.shared.limits.request_timeout;
+        let mut alarm = Alarm::new(self.rt.clone());
+        let mut first = Vec::new();
+        let read = async {
+            loop {
+                if let Some(proto) = dispatch::by_preface(&first) {
+                    return Ok(proto);
+                }
+                let want = dispatch::PREFACE.len() - first.len();
+                let got = until(&mut alarm, deadline, |cx| {
+                    poll_read_with(Layer::Http, &mut io, cx, want, |b| {
+                        first.extend_from_slice(b)
+                    })
+                });
+                match got.await {
+                    Ok(Ok(0)) => return Err(Reason::Done),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(Reason::of_io(&e)),
+                    Err(TimedOut) => return Err(Reason::RequestTimeout),
+                }
+            }
+        };
+        match self.unless_drained(read).await {
+            Ok(proto) => self.drive_from(proto, io, &first).await,
+            Err(reason) => reason,
+        }
+    }
+
+    /// Runs `step` of a connection that has no request yet: a drain notice ends it.
+    async fn unless_drained<T>(
+        &self,
+        step: impl Future<Output = Result<T, Reason>>,
+    ) -> Result<T, Reason> {
+        if !self.shared.graceful_drain {
+            return step.await;
+        }
+        let (idle, noticed) = (AtomicBool::new(true), AtomicBool::new(false));
+        let watch = async {
+            self.shared.drain.watch(&idle, &noticed, self.notices).await;
+            Err(Reason::Drain)
+        };
+        future::or(step, watch).await
+    }
+
+    async fn drive<S: ByteStream>(&self, proto: Proto, io: S) -> Reason {
+        self.drive_from(proto, io, &[]).await
+    }
+
+    /// Runs `proto`'s driver; `first` is what was read to choose it.
+    async fn drive_from<S: ByteStream>(&self, proto: Proto, io: S, first: &[u8]) -> Reason {
+        match proto {
+            Proto::Http1 => serve_h1(self, io, first).await,
+            Proto::Http2 => {
+                // Unreachable while `Options::validate` refuses http2: nothing offers
+                // h2 in ALPN or sniffs for its preface until its driver exists.
+                tracing::debug!(target: "roadrunner", event = "request.bad", peer = %self.peer, error = "no HTTP/2 driver");
+                Reason::ProtocolError
+            }
+        }
+    }
+}
+
+async fn serve_h1<R: Runtime, S: ByteStream>(at: &Setup<R>, io: S, first: &[u8]) -> Reason {
+    let (shared, notices) = (&at.shared, at.notices);
     let flags = DrainFlags::default();
-    let notices = shared.drain.notices();
-    let mut conn = h1::Conn::new(rt, io, peer, shared.clone(), &flags);
+    let mut conn = h1::Conn::new(&at.rt, io, at.peer, shared.clone(), &flags, at.accepted, first);
     let reason = if shared.graceful_drain {
         let watch = async {
             shared

@@ -84,7 +84,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         pipe: Pipe,
         first: Option<Event>,
         expect_continue: bool,
-    ) -> Result<(Response, Done, Option<Pumping>), Stop> {
+    ) -> Result<(Response, Done, Option<Box<Pumping>>), Stop> {
         // The interim response must not sit behind earlier pipelined answers.
         self.flush().await?;
         let mut exchange = Exchange::start(&self.rt, &self.shared, req);
@@ -116,7 +116,8 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         }
         // The final response goes out next: no `100 Continue` may follow it.
         pump.continued = true;
-        let pumping = (!pump.done).then_some(Pumping { pipe, pump });
+        // Boxed: rare, and large enough to widen every connection's future.
+        let pumping = (!pump.done).then(|| Box::new(Pumping { pipe, pump }));
         Ok((resp, done, pumping))
     }
 

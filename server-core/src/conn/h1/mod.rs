@@ -11,12 +11,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use roadrunner_h1::{BodyKind, Event, RequestHead, ServerConn};
 
-use super::alarm::Alarm;
+use super::alarm::{within, Alarm, TimedOut};
 use super::clock::ReadClock;
 use super::reason::Reason;
 use super::DrainFlags;
@@ -68,13 +68,20 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         peer: SocketAddr,
         shared: Arc<Shared>,
         flags: &'f DrainFlags,
+        accepted: Instant,
+        first: &[u8],
     ) -> Self {
-        let now = rt.now();
+        let mut codec = ServerConn::new(shared.limits.h1.clone());
+        let mut clock = ReadClock::fresh(accepted, &shared.limits);
+        if !first.is_empty() {
+            codec.recv(first);
+            clock.on_bytes(first.len());
+        }
         Conn {
             rt: rt.clone(),
-            codec: ServerConn::new(shared.limits.h1.clone()),
+            codec,
             alarm: Alarm::new(rt.clone()),
-            clock: ReadClock::fresh(now, &shared.limits),
+            clock,
             wall: rt.wall(),
             out: Vec::new(),
             served: 0,
@@ -306,31 +313,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     }
 }
 
-/// Polls `op` until it is ready, giving up after `limit`. Most writes are ready at
-/// once, so the alarm is armed only once the peer stops taking bytes.
-async fn within<R: Runtime, T>(
-    alarm: &mut Alarm<R>,
-    limit: std::time::Duration,
-    mut op: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>,
-) -> Result<T, Stop> {
-    let mut deadline = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = op(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        let at = *deadline.get_or_insert_with(|| alarm.now() + limit);
-        // The alarm may go off early, armed for an earlier deadline: arm it again.
-        loop {
-            alarm.arm(at);
-            if !alarm.poll_fired(cx) {
-                return Poll::Pending;
-            }
-            if alarm.now() >= at {
-                return Poll::Ready(Err(Stop(Reason::SendTimeout)));
-            }
-        }
-    })
-    .await
+/// A send that timed out ends the connection.
+impl From<TimedOut> for Stop {
+    fn from(_: TimedOut) -> Self {
+        Stop(Reason::SendTimeout)
+    }
 }
 
 /// A request body gathered from its pieces, copying only when there are several.

@@ -9,8 +9,9 @@ use std::task::Poll;
 use http::StatusCode;
 
 use super::call::Pumping;
-use super::{within, Conn, Stop};
+use super::{Conn, Stop};
 use crate::body::{Frame, FrameStream, Kind, FILE_CHUNK};
+use crate::conn::alarm::within;
 use crate::conn::reason::Reason;
 use crate::conn::upgraded::carry;
 use crate::exchange::{poll_response_frame, report_body_failure, Done};
@@ -31,7 +32,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         &mut self,
         resp: Response,
         mut done: Done,
-        pumping: Option<Pumping>,
+        pumping: Option<Box<Pumping>>,
     ) -> Result<(), Stop> {
         if self.shared.drain.closing() || self.flags.noticed() {
             self.codec.close_after_response();
@@ -62,7 +63,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         &mut self,
         parts: &http::response::Parts,
         kind: Kind,
-        pumping: Option<Pumping>,
+        pumping: Option<Box<Pumping>>,
     ) -> Result<(), Stop> {
         match kind {
             Kind::Empty => self.write_full(parts, &[]),
@@ -201,7 +202,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
         &mut self,
         parts: &http::response::Parts,
         mut stream: FrameStream,
-        mut pumping: Option<Pumping>,
+        mut pumping: Option<Box<Pumping>>,
     ) -> Result<(), Stop> {
         self.codec
             .send_response(parts.status, &parts.headers, None, self.wall, &mut self.out)
@@ -221,7 +222,7 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 if let Poll::Ready(frame) = poll_response_frame(&mut stream, cx) {
                     return Poll::Ready(Ok(frame));
                 }
-                if let Some(Pumping { pipe, pump }) = &mut pumping {
+                if let Some(Pumping { pipe, pump }) = pumping.as_deref_mut() {
                     if !pump.done && self.poll_pump(cx, pipe, pump).is_ready() {
                         pump.done = true;
                     }
