@@ -95,21 +95,77 @@ impl Drain {
     /// it busy is recorded in `noticed`, so its response closes the connection.
     /// `seen` is the notice count when the connection was set up: a notice after that
     /// is for it, even one sent before this future is first polled.
-    pub(crate) async fn watch(&self, idle: &AtomicBool, noticed: &AtomicBool, mut seen: u64) {
+    pub(crate) async fn watch(&self, idle: &AtomicBool, noticed: &AtomicBool, seen: u64) {
+        let mut events = DrainEvents::since(seen);
+        std::future::poll_fn(|cx| loop {
+            match std::task::ready!(events.poll_event(self, cx)) {
+                DrainEvent::Kill => return std::task::Poll::Ready(()),
+                DrainEvent::Notice { .. } => {
+                    noticed.store(true, Ordering::Release);
+                    if idle.load(Ordering::Acquire) {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// What drain tells a connection, as an event its driver polls together with its
+/// socket and timers: a multiplexed driver acts on a notice at once (HTTP/2 sends
+/// GOAWAY, HTTP/3 its GOAWAY frame) and ends its streams on a kill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DrainEvent {
+    /// Wind down: finish what is in flight, take nothing new; the listener ends what
+    /// is left at `deadline`, when there is one (`notify_drain` has none).
+    Notice { deadline: Option<Instant> },
+    /// The drain deadline passed: end now.
+    Kill,
+}
+
+/// A connection's stream of [`DrainEvent`]s from one [`Drain`].
+pub(crate) struct DrainEvents {
+    seen: u64,
+    killed: bool,
+    wait: Option<event_listener::EventListener>,
+}
+
+impl DrainEvents {
+    /// Events after the `seen`-th notice.
+    pub(crate) fn since(seen: u64) -> Self {
+        DrainEvents {
+            seen,
+            killed: false,
+            wait: None,
+        }
+    }
+
+    /// The next event of `drain`; each notice once, and the kill once.
+    pub(crate) fn poll_event(
+        &mut self,
+        drain: &Drain,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<DrainEvent> {
+        use std::future::Future;
         loop {
-            let wake = self.event.listen();
-            if self.phase.load(Ordering::Acquire) == KILLING {
-                return;
+            // Listening first, so a notice sent between the checks still wakes us.
+            let wait = self.wait.get_or_insert_with(|| drain.listen());
+            if !self.killed && drain.phase.load(Ordering::Acquire) == KILLING {
+                self.killed = true;
+                return std::task::Poll::Ready(DrainEvent::Kill);
             }
-            let now = self.notices();
-            if now != seen {
-                seen = now;
-                noticed.store(true, Ordering::Release);
+            let notices = drain.notices();
+            if notices != self.seen {
+                self.seen = notices;
+                return std::task::Poll::Ready(DrainEvent::Notice {
+                    deadline: drain.deadline(),
+                });
             }
-            if noticed.load(Ordering::Acquire) && idle.load(Ordering::Acquire) {
-                return;
+            if std::pin::Pin::new(wait).poll(cx).is_pending() {
+                return std::task::Poll::Pending;
             }
-            wake.await;
+            self.wait = None;
         }
     }
 }
@@ -118,8 +174,7 @@ impl Drain {
 /// was made (loop handlers and upgraded sessions wait on it).
 pub(crate) struct Notices {
     listener: Option<crate::ListenerRef>,
-    seen: u64,
-    wait: Option<event_listener::EventListener>,
+    events: DrainEvents,
 }
 
 impl Notices {
@@ -127,8 +182,7 @@ impl Notices {
         let seen = listener.as_ref().map_or(0, |l| l.drain_state().notices());
         Notices {
             listener,
-            seen,
-            wait: None,
+            events: DrainEvents::since(seen),
         }
     }
 
@@ -138,23 +192,76 @@ impl Notices {
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Instant>> {
-        use std::future::Future;
         let Some(listener) = &self.listener else {
             return std::task::Poll::Pending;
         };
-        let drain = listener.drain_state();
         loop {
-            let notices = drain.notices();
-            if notices != self.seen {
-                self.seen = notices;
-                self.wait = None;
-                return std::task::Poll::Ready(drain.deadline());
+            match std::task::ready!(self.events.poll_event(listener.drain_state(), cx)) {
+                DrainEvent::Notice { deadline } => return std::task::Poll::Ready(deadline),
+                // The connection is being ended; its session learns that from its IO.
+                DrainEvent::Kill => {}
             }
-            let wait = self.wait.get_or_insert_with(|| drain.listen());
-            if std::pin::Pin::new(wait).poll(cx).is_pending() {
-                return std::task::Poll::Pending;
-            }
-            self.wait = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::{block_on, poll_once};
+    use std::time::Duration;
+
+    fn next(drain: &Drain, events: &mut DrainEvents) -> Option<DrainEvent> {
+        block_on(poll_once(std::future::poll_fn(|cx| {
+            events.poll_event(drain, cx)
+        })))
+    }
+
+    #[test]
+    fn notices_and_the_kill_arrive_as_events() {
+        let drain = Drain::default();
+        let mut events = DrainEvents::since(drain.notices());
+        assert_eq!(next(&drain, &mut events), None, "nothing yet");
+        drain.notify(None);
+        assert_eq!(
+            next(&drain, &mut events),
+            Some(DrainEvent::Notice { deadline: None })
+        );
+        assert_eq!(next(&drain, &mut events), None, "each notice once");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        drain.start(deadline);
+        assert_eq!(
+            next(&drain, &mut events),
+            Some(DrainEvent::Notice {
+                deadline: Some(deadline)
+            })
+        );
+        drain.kill();
+        assert_eq!(next(&drain, &mut events), Some(DrainEvent::Kill));
+        assert_eq!(next(&drain, &mut events), None, "the kill once");
+    }
+
+    #[test]
+    fn a_notice_sent_before_the_first_poll_is_not_lost() {
+        let drain = Drain::default();
+        let seen = drain.notices();
+        drain.notify(None);
+        let mut events = DrainEvents::since(seen);
+        assert_eq!(
+            next(&drain, &mut events),
+            Some(DrainEvent::Notice { deadline: None })
+        );
+    }
+
+    #[test]
+    fn a_waiting_poller_is_woken_by_a_notice() {
+        let drain = std::sync::Arc::new(Drain::default());
+        let seen = drain.notices();
+        let notifier = drain.clone();
+        let t = std::thread::spawn(move || notifier.notify(None));
+        let mut events = DrainEvents::since(seen);
+        let event = block_on(std::future::poll_fn(|cx| events.poll_event(&drain, cx)));
+        t.join().expect("notifier");
+        assert_eq!(event, DrainEvent::Notice { deadline: None });
     }
 }

@@ -708,5 +708,9 @@ fn a_drain_notice_ends_a_connection_still_in_its_tls_handshake() {
         assert!(bytes.is_empty());
         assert_eq!(how, Closed::Eof);
     });
-    assert_eq!(w.sim.elapsed(), ms(10), "closed at the notice, not at a timeout");
+    assert_eq!(
+        w.sim.elapsed(),
+        ms(10),
+        "closed at the notice, not at a timeout"
+    );
 }

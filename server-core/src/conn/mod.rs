@@ -196,7 +196,15 @@ impl<R: Runtime> Setup<R> {
 async fn serve_h1<R: Runtime, S: ByteStream>(at: &Setup<R>, io: S, first: &[u8]) -> Reason {
     let (shared, notices) = (&at.shared, at.notices);
     let flags = DrainFlags::default();
-    let mut conn = h1::Conn::new(&at.rt, io, at.peer, shared.clone(), &flags, at.accepted, first);
+    let mut conn = h1::Conn::new(
+        &at.rt,
+        io,
+        at.peer,
+        shared.clone(),
+        &flags,
+        at.accepted,
+        first,
+    );
     let reason = if shared.graceful_drain {
         let watch = async {
             shared
