@@ -1,6 +1,7 @@
 //! A deterministic in-memory runtime for tests (cargo feature `sim`): a single-threaded
 //! executor on a virtual clock ([`Sim`]), in-memory connections with bounded buffers
-//! ([`pipe`], [`Client`]) and an in-memory listen socket ([`listen`], [`Connector`]).
+//! ([`pipe`], [`Client`]), an in-memory listen socket ([`listen`], [`Connector`]) and
+//! in-memory UDP sockets on a network with chosen latency and loss ([`SimNetwork`]).
 //!
 //! Timeouts are the part of a server that real sockets test badly: a test either
 //! waits for real (slow) or bets on a small one being enough (flaky on a loaded
@@ -26,6 +27,7 @@
 
 mod acceptor;
 mod clock;
+mod datagram;
 mod executor;
 mod pipe;
 #[cfg(test)]
@@ -33,6 +35,7 @@ mod tests;
 
 pub use acceptor::{listen, Connector, SimAcceptor, LOCAL_ADDR};
 pub use clock::SimTimer;
+pub use datagram::{SimLink, SimNetwork, SimUdpSocket, DEFAULT_RECV_QUEUE};
 pub use executor::Sim;
 pub use pipe::{pipe, Client, Closed, SimStream, DEFAULT_CAPACITY};
 

@@ -1,0 +1,857 @@
+//! Datagrams in memory: UDP sockets on a simulated network ([`SimNetwork`]) whose
+//! latency, loss and reordering the test sets, all in the virtual time of a [`Sim`].
+//!
+//! Loss and reordering are what a QUIC stack must survive and what a loopback socket
+//! never shows; here a test chooses exactly which datagrams are lost or late, and
+//! every run loses the same ones at the same virtual instants.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::clock::lock;
+use super::executor::Sim;
+use crate::runtime::{DatagramSocket, Ecn, RecvMeta, Runtime, Transmit};
+
+/// How many datagrams a socket holds unread by default: like a full kernel receive
+/// buffer, a full queue drops what arrives.
+pub const DEFAULT_RECV_QUEUE: usize = 256;
+
+/// Segments per transmit (GSO) and per receive buffer (GRO): Linux's limit, so that
+/// code on the simulation batches as it does in production.
+const MAX_SEGMENTS: usize = 64;
+
+/// Where ports assigned to sockets bound to port 0 start: the IANA ephemeral range.
+const FIRST_EPHEMERAL: u16 = 49152;
+const EPHEMERAL_PORTS: usize = 65536 - FIRST_EPHEMERAL as usize;
+
+/// A network of simulated UDP sockets on one [`Sim`].
+///
+/// A datagram sent reaches the socket bound at its destination once the one-way
+/// latency of its link has passed on the virtual clock, unless a rule of the link
+/// drops it, the destination's queue is full, or nothing is bound there by then: as
+/// with UDP, the sender never learns of a loss. Latency is zero until set.
+///
+/// Clones share the network.
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::io::IoSliceMut;
+/// use std::time::Duration;
+/// use roadrunner_core::runtime::{DatagramSocket, RecvMeta, Transmit};
+/// use roadrunner_core::sim::{Sim, SimNetwork};
+///
+/// let sim = Sim::new();
+/// let net = SimNetwork::new(&sim);
+/// let client = net.bind("198.51.100.1:0".parse().unwrap()).unwrap();
+/// let server = net.bind("192.0.2.1:443".parse().unwrap()).unwrap();
+/// let to = server.local_addr().unwrap();
+/// net.set_latency(Duration::from_millis(20));
+/// // The first datagram to the server is lost.
+/// net.link(client.local_addr().unwrap(), to).drop_next(1);
+///
+/// sim.block_on(async {
+///     for contents in [&b"lost"[..], b"hello"] {
+///         let transmit = Transmit {
+///             destination: to,
+///             ecn: None,
+///             contents,
+///             segment_size: None,
+///             src_ip: None,
+///         };
+///         poll_fn(|cx| client.poll_send(cx, &transmit)).await.unwrap();
+///     }
+///     let mut buf = [0u8; 1500];
+///     let mut meta = [RecvMeta::default()];
+///     poll_fn(|cx| server.poll_recv(cx, &mut [IoSliceMut::new(&mut buf)], &mut meta))
+///         .await
+///         .unwrap();
+///     assert_eq!(&buf[..meta[0].len], b"hello");
+/// });
+/// assert_eq!(sim.elapsed(), Duration::from_millis(20));
+/// ```
+#[derive(Clone)]
+pub struct SimNetwork {
+    net: Arc<Net>,
+}
+
+struct Net {
+    sim: Sim,
+    state: Mutex<State>,
+}
+
+struct State {
+    sockets: BTreeMap<SocketAddr, Arc<Mutex<Inbox>>>,
+    next_port: u16,
+    latency: Duration,
+    /// Only links a test configured; the others have the default latency and no rule.
+    links: BTreeMap<(SocketAddr, SocketAddr), Rules>,
+}
+
+/// What a test set for one link.
+#[derive(Default)]
+struct Rules {
+    /// Overrides the network's latency.
+    latency: Option<Duration>,
+    drop_next: usize,
+    drop_every: usize,
+    /// Datagrams sent since `drop_every` was set.
+    counted: usize,
+    delay_next: usize,
+    extra: Duration,
+}
+
+/// A socket's receive queue.
+struct Inbox {
+    queue: VecDeque<Datagram>,
+    capacity: usize,
+    receiver: Option<Waker>,
+}
+
+struct Datagram {
+    from: SocketAddr,
+    ecn: Option<Ecn>,
+    data: Vec<u8>,
+}
+
+impl Datagram {
+    /// Whether GRO may put `self` in the same buffer as `other`: the kernel coalesces
+    /// only what one sender sent alike.
+    fn same_flow(&self, other: &Datagram) -> bool {
+        (self.from, self.ecn) == (other.from, other.ecn)
+    }
+}
+
+impl Rules {
+    /// Applies the rules to the next datagram: `None` when it is dropped, else the
+    /// delay it gets on top of the latency. Every rule counts every datagram sent,
+    /// dropped or not, so that a test can tell which ones a rule hits.
+    fn fate(&mut self) -> Option<Duration> {
+        let mut dropped = false;
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            dropped = true;
+        }
+        if self.drop_every > 0 {
+            self.counted += 1;
+            dropped |= self.counted % self.drop_every == 0;
+        }
+        let mut extra = Duration::ZERO;
+        if self.delay_next > 0 {
+            self.delay_next -= 1;
+            extra = self.extra;
+        }
+        (!dropped).then_some(extra)
+    }
+}
+
+impl SimNetwork {
+    /// An empty network whose delays run on `sim`'s clock.
+    pub fn new(sim: &Sim) -> Self {
+        SimNetwork {
+            net: Arc::new(Net {
+                sim: sim.clone(),
+                state: Mutex::new(State {
+                    sockets: BTreeMap::new(),
+                    next_port: FIRST_EPHEMERAL,
+                    latency: Duration::ZERO,
+                    links: BTreeMap::new(),
+                }),
+            }),
+        }
+    }
+
+    /// Binds a socket at `addr` with a queue of [`DEFAULT_RECV_QUEUE`] datagrams.
+    pub fn bind(&self, addr: SocketAddr) -> io::Result<SimUdpSocket> {
+        self.bind_with_capacity(addr, DEFAULT_RECV_QUEUE)
+    }
+
+    /// Binds a socket at `addr` that holds at most `capacity` datagrams unread. Port 0
+    /// takes a free port from 49152 up. The address must be a specific one: a wildcard
+    /// would leave the destination of a datagram ambiguous.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unspecified address, `AddrInUse` when a socket is bound
+    /// there already (or no port is free).
+    ///
+    /// # Panics
+    ///
+    /// When `capacity` is zero.
+    pub fn bind_with_capacity(
+        &self,
+        addr: SocketAddr,
+        capacity: usize,
+    ) -> io::Result<SimUdpSocket> {
+        assert!(
+            capacity > 0,
+            "a socket needs room for at least one datagram"
+        );
+        if addr.ip().is_unspecified() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a simulated socket binds a specific address",
+            ));
+        }
+        let mut state = lock(&self.net.state);
+        let addr = if addr.port() == 0 {
+            state.free_port(addr.ip())?
+        } else if state.sockets.contains_key(&addr) {
+            return Err(io::ErrorKind::AddrInUse.into());
+        } else {
+            addr
+        };
+        let inbox = Arc::new(Mutex::new(Inbox {
+            queue: VecDeque::new(),
+            capacity,
+            receiver: None,
+        }));
+        state.sockets.insert(addr, inbox.clone());
+        Ok(SimUdpSocket {
+            net: self.net.clone(),
+            addr,
+            inbox,
+        })
+    }
+
+    /// Sets the one-way latency of every link without one of its own. Datagrams
+    /// already sent keep the latency they were sent with.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.net.state).latency = latency;
+    }
+
+    /// The one-way link from `from` to `to`, to set latency and loss on. The addresses
+    /// need not be bound yet.
+    pub fn link(&self, from: SocketAddr, to: SocketAddr) -> SimLink<'_> {
+        SimLink {
+            net: &self.net,
+            key: (from, to),
+        }
+    }
+}
+
+impl State {
+    fn free_port(&mut self, ip: IpAddr) -> io::Result<SocketAddr> {
+        for _ in 0..EPHEMERAL_PORTS {
+            let addr = SocketAddr::new(ip, self.next_port);
+            self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
+            if !self.sockets.contains_key(&addr) {
+                return Ok(addr);
+            }
+        }
+        Err(io::ErrorKind::AddrInUse.into())
+    }
+}
+
+impl Net {
+    /// Queues `datagram` at the socket bound at `to` now, if there is one with room.
+    fn deliver(&self, to: SocketAddr, datagram: Datagram) {
+        let Some(inbox) = lock(&self.state).sockets.get(&to).cloned() else {
+            return;
+        };
+        let receiver = {
+            let mut inbox = lock(&inbox);
+            if inbox.queue.len() >= inbox.capacity {
+                return;
+            }
+            inbox.queue.push_back(datagram);
+            inbox.receiver.take()
+        };
+        if let Some(waker) = receiver {
+            waker.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for SimNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = lock(&self.net.state);
+        f.debug_struct("SimNetwork")
+            .field("bound", &state.sockets.keys().collect::<Vec<_>>())
+            .field("latency", &state.latency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one-way link between two addresses ([`SimNetwork::link`]): its latency and the
+/// rules that drop or delay the datagrams sent on it, counted from when a rule is set.
+/// Each datagram of a GSO transmit counts on its own, as it would on the wire.
+pub struct SimLink<'a> {
+    net: &'a Net,
+    key: (SocketAddr, SocketAddr),
+}
+
+impl SimLink<'_> {
+    fn update(&self, f: impl FnOnce(&mut Rules)) -> &Self {
+        f(lock(&self.net.state).links.entry(self.key).or_default());
+        self
+    }
+
+    /// Sets this link's one-way latency, instead of the network's.
+    pub fn latency(&self, latency: Duration) -> &Self {
+        self.update(|r| r.latency = Some(latency))
+    }
+
+    /// Drops the next `n` datagrams sent on this link.
+    pub fn drop_next(&self, n: usize) -> &Self {
+        self.update(|r| r.drop_next = n)
+    }
+
+    /// Drops the `k`-th, `2k`-th, … datagram sent on this link from now on; 0 stops.
+    pub fn drop_every(&self, k: usize) -> &Self {
+        self.update(|r| {
+            r.drop_every = k;
+            r.counted = 0;
+        })
+    }
+
+    /// Delays the next `n` datagrams sent on this link by `extra` on top of the
+    /// latency, so that datagrams sent after them overtake them.
+    pub fn delay_next(&self, n: usize, extra: Duration) -> &Self {
+        self.update(|r| {
+            r.delay_next = n;
+            r.extra = extra;
+        })
+    }
+}
+
+impl std::fmt::Debug for SimLink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimLink")
+            .field("from", &self.key.0)
+            .field("to", &self.key.1)
+            .finish()
+    }
+}
+
+/// A UDP socket on a [`SimNetwork`]. Dropping it unbinds its address: what is still
+/// in flight to it is lost.
+///
+/// Sending never waits, since a full destination drops instead. It offers GSO and
+/// GRO: a transmit may carry 64 segments, as on Linux, and a receive puts
+/// consecutive queued datagrams of one sender with one ECN mark into one buffer
+/// while they have the first one's size (the last may be shorter) and fit, so that
+/// the caller's handling of `stride` is exercised. A datagram larger than its buffer
+/// is truncated, as the kernel does.
+pub struct SimUdpSocket {
+    net: Arc<Net>,
+    addr: SocketAddr,
+    inbox: Arc<Mutex<Inbox>>,
+}
+
+impl SimUdpSocket {
+    /// How many datagrams have arrived and are not received yet.
+    pub fn queued(&self) -> usize {
+        lock(&self.inbox).queue.len()
+    }
+
+    /// Splits `transmit` into the datagrams that go on the wire.
+    fn segments<'a>(transmit: &Transmit<'a>) -> io::Result<Vec<&'a [u8]>> {
+        let Some(size) = transmit.segment_size else {
+            return Ok(vec![transmit.contents]);
+        };
+        if size == 0 || transmit.contents.len().div_ceil(size) > MAX_SEGMENTS {
+            // The kernel refuses these too (EINVAL); failing loudly shows the bug.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "segments of {size} bytes for {} bytes: none or over {MAX_SEGMENTS}",
+                    transmit.contents.len()
+                ),
+            ));
+        }
+        Ok(transmit.contents.chunks(size).collect())
+    }
+}
+
+impl DatagramSocket for SimUdpSocket {
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        let mut inbox = lock(&self.inbox);
+        if inbox.queue.is_empty() {
+            inbox.receiver = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let mut filled = 0;
+        for (buf, m) in bufs.iter_mut().zip(meta.iter_mut()) {
+            let Some(first) = inbox.queue.pop_front() else {
+                break;
+            };
+            let len = first.data.len().min(buf.len());
+            buf[..len].copy_from_slice(&first.data[..len]);
+            *m = RecvMeta {
+                addr: first.from,
+                len,
+                stride: len,
+                ecn: first.ecn,
+                dst_ip: Some(self.addr.ip()),
+            };
+            filled += 1;
+            // A truncated or empty datagram gives no stride to coalesce on.
+            if len == 0 || len < first.data.len() {
+                continue;
+            }
+            let mut segments = 1;
+            while let Some(next) = inbox.queue.front() {
+                let n = next.data.len();
+                let joins = segments < MAX_SEGMENTS
+                    && next.same_flow(&first)
+                    && (1..=len).contains(&n)
+                    && m.len + n <= buf.len();
+                if !joins {
+                    break;
+                }
+                buf[m.len..m.len + n].copy_from_slice(&next.data);
+                m.len += n;
+                segments += 1;
+                inbox.queue.pop_front();
+                if n < len {
+                    break;
+                }
+            }
+        }
+        Poll::Ready(Ok(filled))
+    }
+
+    /// The source is always the bound address (`src_ip` is not used): a simulated
+    /// socket is never bound to a wildcard.
+    fn poll_send(&self, _cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>> {
+        let segments = Self::segments(transmit)?;
+        let to = transmit.destination;
+        let mut sent = Vec::with_capacity(segments.len());
+        {
+            let mut state = lock(&self.net.state);
+            let latency = state.latency;
+            let mut rules = state.links.get_mut(&(self.addr, to));
+            for data in segments {
+                let delay = match rules.as_deref_mut() {
+                    Some(r) => r.fate().map(|extra| r.latency.unwrap_or(latency) + extra),
+                    None => Some(latency),
+                };
+                if let Some(delay) = delay {
+                    sent.push((delay, data));
+                }
+            }
+        }
+        for (delay, data) in sent {
+            let datagram = Datagram {
+                from: self.addr,
+                ecn: transmit.ecn,
+                data: data.to_vec(),
+            };
+            if delay.is_zero() {
+                self.net.deliver(to, datagram);
+                continue;
+            }
+            // Armed now, so that datagrams due at the same instant arrive in the
+            // order they were sent.
+            let arrival = self.net.sim.timer(self.net.sim.now() + delay);
+            let net = self.net.clone();
+            self.net.sim.spawn(async move {
+                arrival.await;
+                net.deliver(to, datagram);
+            });
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        MAX_SEGMENTS
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        MAX_SEGMENTS
+    }
+
+    /// Never: datagrams arrive whole.
+    fn may_fragment(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for SimUdpSocket {
+    fn drop(&mut self) {
+        lock(&self.net.state).sockets.remove(&self.addr);
+    }
+}
+
+impl std::fmt::Debug for SimUdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimUdpSocket")
+            .field("addr", &self.addr)
+            .field("queued", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::net::Ipv4Addr;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn addr(host: u8, port: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::new(192, 0, 2, host), port))
+    }
+
+    fn transmit(to: SocketAddr, contents: &[u8]) -> Transmit<'_> {
+        Transmit {
+            destination: to,
+            ecn: None,
+            contents,
+            segment_size: None,
+            src_ip: None,
+        }
+    }
+
+    /// Sends from outside the simulation, which works because a send never waits.
+    fn send(from: &SimUdpSocket, t: &Transmit<'_>) {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(from.poll_send(&mut cx, t), Poll::Ready(Ok(()))));
+    }
+
+    /// One receive into `n` buffers of `size` bytes: what each got, or `None` when
+    /// nothing has arrived.
+    fn try_recv(sock: &SimUdpSocket, n: usize, size: usize) -> Option<Vec<(RecvMeta, Vec<u8>)>> {
+        let mut bufs = vec![vec![0; size]; n];
+        let mut meta = vec![RecvMeta::default(); n];
+        let mut slices: Vec<_> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready(filled) = sock.poll_recv(&mut cx, &mut slices, &mut meta) else {
+            return None;
+        };
+        let filled = filled.unwrap();
+        assert!((1..=n).contains(&filled));
+        let got = meta.iter().zip(&bufs).take(filled);
+        Some(got.map(|(m, b)| (*m, b[..m.len].to_vec())).collect())
+    }
+
+    /// Every datagram queued at `sock`, split apart again where GRO joined them.
+    fn recv_all(sock: &SimUdpSocket) -> Vec<Vec<u8>> {
+        let mut all = Vec::new();
+        while let Some(got) = try_recv(sock, 8, 64 * 1024) {
+            for (m, buf) in got {
+                all.extend(m.datagrams(&buf).map(<[u8]>::to_vec));
+            }
+        }
+        all
+    }
+
+    /// Waits on the simulation for one datagram.
+    async fn recv(sock: &SimUdpSocket) -> (RecvMeta, Vec<u8>) {
+        let mut buf = vec![0; 1500];
+        let mut meta = [RecvMeta::default()];
+        let n = poll_fn(|cx| sock.poll_recv(cx, &mut [IoSliceMut::new(&mut buf)], &mut meta))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        (meta[0], buf[..meta[0].len].to_vec())
+    }
+
+    /// Sends one-byte datagrams `ids` from `from` to `to`.
+    fn send_ids(from: &SimUdpSocket, to: SocketAddr, ids: impl IntoIterator<Item = u8>) {
+        for id in ids {
+            send(from, &transmit(to, &[id]));
+        }
+    }
+
+    fn ids(datagrams: Vec<Vec<u8>>) -> Vec<u8> {
+        datagrams.into_iter().map(|d| d[0]).collect()
+    }
+
+    #[test]
+    fn a_datagram_arrives_with_its_contents_source_ecn_and_destination() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let a = net.bind(addr(1, 4433)).unwrap();
+        let b = net.bind(addr(2, 0)).unwrap();
+        let to_b = b.local_addr().unwrap();
+        send(
+            &a,
+            &Transmit {
+                ecn: Some(Ecn::Ect1),
+                ..transmit(to_b, b"ping")
+            },
+        );
+        let got = try_recv(&b, 4, 1500).unwrap();
+        let expected = RecvMeta {
+            addr: addr(1, 4433),
+            len: 4,
+            stride: 4,
+            ecn: Some(Ecn::Ect1),
+            dst_ip: Some(to_b.ip()),
+        };
+        assert_eq!(got, [(expected, b"ping".to_vec())]);
+
+        send(&b, &transmit(expected.addr, b"pong"));
+        let got = try_recv(&a, 4, 1500).unwrap();
+        assert_eq!(got.len(), 1);
+        let (m, data) = &got[0];
+        assert_eq!((m.addr, m.ecn, data.as_slice()), (to_b, None, &b"pong"[..]));
+        assert!(try_recv(&a, 4, 1500).is_none() && try_recv(&b, 4, 1500).is_none());
+    }
+
+    #[test]
+    fn binding_takes_free_ports_and_refuses_taken_or_wildcard_addresses() {
+        let net = SimNetwork::new(&Sim::new());
+        let auto = |host| net.bind(addr(host, 0)).unwrap();
+        let first = auto(1);
+        assert_eq!(first.local_addr().unwrap(), addr(1, 49152));
+        let _taken = net.bind(addr(1, 49153)).unwrap();
+        assert_eq!(auto(1).local_addr().unwrap(), addr(1, 49154));
+        assert_eq!(
+            net.bind(addr(1, 49152)).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse
+        );
+        let wildcard = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 443));
+        assert_eq!(
+            net.bind(wildcard).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        drop(first);
+        net.bind(addr(1, 49152))
+            .expect("a dropped socket frees its address");
+    }
+
+    #[test]
+    fn a_gso_transmit_goes_out_as_separate_datagrams() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        assert!(a.max_transmit_segments() > 1);
+        let segments = [vec![1; 500], vec![2; 500], vec![3; 200]];
+        let contents = segments.concat();
+        let gso = Transmit {
+            segment_size: Some(500),
+            ..transmit(addr(2, 2), &contents)
+        };
+        send(&a, &gso);
+        // Buffers of one segment each leave GRO nothing to join.
+        let got = try_recv(&b, 8, 500).unwrap();
+        let lens: Vec<_> = got.iter().map(|(m, _)| (m.len, m.stride)).collect();
+        assert_eq!(lens, [(500, 500), (500, 500), (200, 200)]);
+        let data: Vec<_> = got.into_iter().map(|(_, d)| d).collect();
+        assert_eq!(data, segments);
+
+        // A link rule counts each segment.
+        net.link(addr(1, 1), addr(2, 2)).drop_every(2);
+        send(&a, &gso);
+        assert_eq!(recv_all(&b), [vec![1; 500], vec![3; 200]]);
+
+        let mut cx = Context::from_waker(Waker::noop());
+        for bad in [Some(0), Some(1)] {
+            let t = Transmit {
+                segment_size: bad,
+                ..gso
+            };
+            let Poll::Ready(Err(e)) = a.poll_send(&mut cx, &t) else {
+                panic!("{bad:?} accepted");
+            };
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        }
+    }
+
+    #[test]
+    fn gro_joins_one_senders_datagrams_of_one_size_while_they_fit() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        let c = net.bind(addr(3, 3)).unwrap();
+        let to_b = addr(2, 2);
+        let burst = || {
+            for (len, id) in [(100, 1), (100, 2), (100, 3), (50, 4), (100, 5)] {
+                send(&a, &transmit(to_b, &vec![id; len]));
+            }
+            send(&c, &transmit(to_b, &[6; 100]));
+            let marked = vec![7; 100];
+            send(
+                &a,
+                &Transmit {
+                    ecn: Some(Ecn::Ce),
+                    ..transmit(to_b, &marked)
+                },
+            );
+        };
+        let shape = |got: Vec<(RecvMeta, Vec<u8>)>| {
+            got.into_iter()
+                .map(|(m, d)| (m.addr.ip().to_string(), m.len, m.stride, d[0]))
+                .collect::<Vec<_>>()
+        };
+        let ip = |host: u8| Ipv4Addr::new(192, 0, 2, host).to_string();
+
+        burst();
+        assert_eq!(
+            shape(try_recv(&b, 8, 1000).unwrap()),
+            [
+                (ip(1), 350, 100, 1),
+                (ip(1), 100, 100, 5),
+                (ip(3), 100, 100, 6),
+                (ip(1), 100, 100, 7),
+            ],
+            "a shorter datagram ends a buffer, another sender or ECN mark starts one"
+        );
+
+        burst();
+        assert_eq!(
+            shape(try_recv(&b, 8, 250).unwrap()),
+            [
+                (ip(1), 200, 100, 1),
+                (ip(1), 150, 100, 3),
+                (ip(1), 100, 100, 5),
+                (ip(3), 100, 100, 6),
+                (ip(1), 100, 100, 7),
+            ],
+            "a buffer takes only the datagrams that fit whole"
+        );
+    }
+
+    #[test]
+    fn a_datagram_larger_than_its_buffer_is_truncated() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        send(&a, &transmit(addr(2, 2), &[9; 100]));
+        send(&a, &transmit(addr(2, 2), &[8; 60]));
+        let got = try_recv(&b, 1, 60).unwrap();
+        let (m, data) = &got[0];
+        assert_eq!((m.len, m.stride, data), (60, 60, &vec![9; 60]));
+        assert_eq!(
+            b.queued(),
+            1,
+            "the next datagram is not joined to a cut one"
+        );
+    }
+
+    #[test]
+    fn latency_delivers_at_exactly_send_time_plus_latency() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        net.set_latency(30 * MS);
+        net.link(addr(2, 2), addr(1, 1)).latency(5 * MS);
+        sim.advance(2 * MS);
+        send(&a, &transmit(addr(2, 2), b"there"));
+        sim.advance(29 * MS);
+        assert!(try_recv(&b, 1, 1500).is_none(), "still in flight at 31 ms");
+        let (_, data) = sim.block_on(recv(&b));
+        assert_eq!((data.as_slice(), sim.elapsed()), (&b"there"[..], 32 * MS));
+
+        send(&b, &transmit(addr(1, 1), b"back"));
+        let (_, data) = sim.block_on(recv(&a));
+        assert_eq!(
+            (data.as_slice(), sim.elapsed()),
+            (&b"back"[..], 37 * MS),
+            "the link's own latency"
+        );
+    }
+
+    #[test]
+    fn drop_rules_drop_exactly_the_chosen_datagrams() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        let (to_a, to_b) = (addr(1, 1), addr(2, 2));
+        net.link(to_a, to_b).drop_next(2).drop_every(3);
+        send_ids(&a, to_b, 0..10);
+        assert_eq!(
+            ids(recv_all(&b)),
+            [3, 4, 6, 7, 9],
+            "0 and 1, then every third sent: 2, 5, 8"
+        );
+        send_ids(&b, to_a, 0..3);
+        assert_eq!(
+            ids(recv_all(&a)),
+            [0, 1, 2],
+            "the other direction is another link"
+        );
+        net.link(to_a, to_b).drop_every(0);
+        send_ids(&a, to_b, 10..13);
+        assert_eq!(ids(recv_all(&b)), [10, 11, 12]);
+    }
+
+    #[test]
+    fn a_delayed_datagram_is_overtaken() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+        net.link(addr(1, 1), addr(2, 2)).delay_next(1, 10 * MS);
+        send_ids(&a, addr(2, 2), 1..4);
+        assert_eq!(ids(recv_all(&b)), [2, 3]);
+        let (_, data) = sim.block_on(recv(&b));
+        assert_eq!((data, sim.elapsed()), (vec![1], 10 * MS));
+    }
+
+    #[test]
+    fn a_full_queue_drops_what_arrives() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let a = net.bind(addr(1, 1)).unwrap();
+        let b = net.bind_with_capacity(addr(2, 2), 4).unwrap();
+        send_ids(&a, addr(2, 2), 0..6);
+        assert_eq!(b.queued(), 4);
+        assert_eq!(ids(recv_all(&b)), [0, 1, 2, 3]);
+        send_ids(&a, addr(2, 2), [6]);
+        assert_eq!(ids(recv_all(&b)), [6], "received datagrams make room");
+    }
+
+    #[test]
+    fn a_datagram_to_an_unbound_address_is_lost_silently() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let a = net.bind(addr(1, 1)).unwrap();
+        send(&a, &transmit(addr(9, 9), b"nobody"));
+
+        // Unbound while in flight: lost too, even to a socket bound there later.
+        net.set_latency(5 * MS);
+        let b = net.bind(addr(2, 2)).unwrap();
+        send(&a, &transmit(addr(2, 2), b"gone"));
+        drop(b);
+        sim.advance(5 * MS);
+        let b = net.bind(addr(2, 2)).unwrap();
+        assert!(try_recv(&b, 1, 1500).is_none());
+    }
+
+    #[test]
+    fn a_pending_receive_wakes_on_delivery() {
+        let sim = Sim::new();
+        let net = SimNetwork::new(&sim);
+        let a = net.bind(addr(1, 1)).unwrap();
+        let b = Arc::new(net.bind(addr(2, 2)).unwrap());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let receive = || {
+            let (sim, b, log) = (sim.clone(), b.clone(), log.clone());
+            sim.clone().spawn(async move {
+                let (_, data) = recv(&b).await;
+                log.lock().unwrap().push((data, sim.elapsed()));
+            });
+        };
+
+        receive();
+        sim.run_until_stalled();
+        assert!(log.lock().unwrap().is_empty(), "nothing has arrived");
+        send(&a, &transmit(addr(2, 2), b"now"));
+        sim.run_until_stalled();
+        assert_eq!(*log.lock().unwrap(), [(b"now".to_vec(), Duration::ZERO)]);
+
+        receive();
+        net.set_latency(7 * MS);
+        send(&a, &transmit(addr(2, 2), b"later"));
+        sim.advance(10 * MS);
+        assert_eq!(log.lock().unwrap()[1], (b"later".to_vec(), 7 * MS));
+    }
+}
