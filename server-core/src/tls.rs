@@ -53,29 +53,36 @@ impl<S: ByteStream> TlsStream<S> {
             if !self.tls.is_handshaking() {
                 return Poll::Ready(Ok(()));
             }
-            if self.eof {
-                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-            }
-            let tls = &mut self.tls;
-            let mut fed = Ok(());
-            let n = ready!(poll_read_with(
-                Layer::Tls,
-                &mut self.io,
-                cx,
-                RAW_READ,
-                |raw| {
-                    fed = feed(tls, raw);
-                }
-            ))?;
-            if n == 0 {
-                self.eof = true;
-            }
-            if let Err(e) = fed {
-                // rustls has queued the alert that tells the peer why.
-                let _ = self.poll_flush_records(cx);
-                return Poll::Ready(Err(e));
-            }
+            ready!(self.poll_feed(cx))?;
         }
+    }
+
+    /// Reads ciphertext once and has rustls process it; an error after the peer's
+    /// end of stream.
+    fn poll_feed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.eof {
+            return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+        }
+        let tls = &mut self.tls;
+        let mut fed = Ok(());
+        let n = ready!(poll_read_with(
+            Layer::Tls,
+            &mut self.io,
+            cx,
+            RAW_READ,
+            |raw| {
+                fed = feed(tls, raw);
+            }
+        ))?;
+        if n == 0 {
+            self.eof = true;
+        }
+        if let Err(e) = fed {
+            // rustls has queued the alert that tells the peer why.
+            let _ = self.poll_flush_records(cx);
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// The protocol ALPN settled on, once the handshake is done.
@@ -123,29 +130,7 @@ impl<S: ByteStream> ByteStream for TlsStream<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
-            if self.eof {
-                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-            }
-            let tls = &mut self.tls;
-            let mut fed = Ok(());
-            let n = ready!(poll_read_with(
-                Layer::Tls,
-                &mut self.io,
-                cx,
-                RAW_READ,
-                |raw| {
-                    fed = feed(tls, raw);
-                }
-            ))?;
-            if n == 0 {
-                self.eof = true;
-                continue;
-            }
-            if let Err(e) = fed {
-                // rustls has queued the alert that tells the peer why.
-                let _ = self.poll_flush_records(cx);
-                return Poll::Ready(Err(e));
-            }
+            ready!(self.poll_feed(cx))?;
         }
     }
 
