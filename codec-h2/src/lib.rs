@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod flow;
 
 pub use error::{ConnError, ErrorCode, StreamError};
 
