@@ -8,6 +8,7 @@
 
 mod error;
 pub mod flow;
+pub mod stream;
 
 pub use error::{ConnError, ErrorCode, StreamError};
 
