@@ -182,11 +182,13 @@ impl RecvWindow {
     }
 
     /// The WINDOW_UPDATE increment to send now, if any: everything released so far,
-    /// once the peer's window has fallen below the threshold. Waiting for the
-    /// threshold batches updates; waiting for releases keeps buffering bounded.
+    /// once the peer's window has fallen below the threshold (or is used up, so a
+    /// threshold of 0 cannot stall the peer). Waiting for the threshold batches
+    /// updates; waiting for releases keeps buffering bounded.
     /// The caller must send the increment: the window counts it as announced.
     pub fn take_update(&mut self) -> Option<u32> {
-        if self.released == 0 || self.available >= i64::from(self.threshold) {
+        let low = self.available < i64::from(self.threshold) || self.available <= 0;
+        if self.released == 0 || !low {
             return None;
         }
         // Over 2^31−1 only after a deep shrink; the rest goes in the next update.
@@ -350,6 +352,17 @@ mod tests {
         w.release(5_000);
         assert_eq!(w.take_update(), Some(35_000));
         assert_eq!(w.available(), 65_535);
+    }
+
+    #[test]
+    fn a_zero_threshold_still_reopens_a_used_up_window() {
+        let mut w = RecvWindow::new(100, 0);
+        w.consume(60).unwrap();
+        w.release(60);
+        assert_eq!(w.take_update(), None, "40 left: nothing due yet");
+        w.consume(40).unwrap();
+        w.release(40);
+        assert_eq!(w.take_update(), Some(100));
     }
 
     #[test]
@@ -565,7 +578,8 @@ mod tests {
             // Once the application has taken everything, the window refills fully.
             w.release(u32::try_from(held).unwrap());
             let expected = i64::from(w.peak()) - w.available();
-            let due = w.available() < i64::from(threshold) && expected > 0;
+            let low = w.available() < i64::from(threshold) || w.available() <= 0;
+            let due = low && expected > 0;
             prop_assert_eq!(w.take_update().map(i64::from), due.then_some(expected));
         }
 
