@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod flow;
+pub mod stream;
 
 pub use error::{ConnError, ErrorCode, StreamError};
 
