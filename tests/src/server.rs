@@ -195,17 +195,6 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// A sleep on `adapter`'s own timer (`tokio::time::sleep` on tokio, `smol::Timer` on
-/// smol), for handlers that are slow on purpose.
-pub fn rt_sleep(adapter: Adapter, d: Duration) -> roadrunner_core::BoxFuture<()> {
-    match adapter {
-        Adapter::Tokio => Box::pin(tokio::time::sleep(d)),
-        Adapter::Smol => Box::pin(async move {
-            smol::Timer::after(d).await;
-        }),
-    }
-}
-
 /// True if a TCP connect to 127.0.0.1:`port` is refused (nobody listens).
 pub fn connect_refused(port: u16) -> bool {
     match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {

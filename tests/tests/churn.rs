@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use roadrunner_core::{Options, Request, Route, Routes};
+use roadrunner_core::{Options, Request, RequestExt, Route, Routes};
 use roadrunner_tests::{
-    both, connect_refused, get_req, opts, parse_response, rt_sleep, wait_until, Adapter, Parsed,
-    Raw, Server, SAFETY_NET,
+    both, connect_refused, get_req, opts, parse_response, wait_until, Adapter, Parsed, Raw, Server,
+    SAFETY_NET,
 };
 
 /// How long `/slow` takes.
@@ -21,7 +21,7 @@ const SLOW: Duration = Duration::from_millis(300);
 /// client does not read.
 const BIG: usize = 16 << 20;
 
-fn routes(adapter: Adapter, started: &Arc<AtomicUsize>) -> Routes {
+fn routes(started: &Arc<AtomicUsize>) -> Routes {
     let started = started.clone();
     let big = Bytes::from(vec![b'x'; BIG]);
     Routes::list([
@@ -32,10 +32,10 @@ fn routes(adapter: Adapter, started: &Arc<AtomicUsize>) -> Routes {
             }
             "unreachable"
         }),
-        Route::get("/slow", move |_req: Request| {
+        Route::get("/slow", move |req: Request| {
             started.fetch_add(1, Ordering::SeqCst);
             async move {
-                rt_sleep(adapter, SLOW).await;
+                req.sleep(SLOW).await;
                 "slow done"
             }
         }),
@@ -48,7 +48,7 @@ fn routes(adapter: Adapter, started: &Arc<AtomicUsize>) -> Routes {
 
 fn start(adapter: Adapter, f: impl FnOnce(&mut Options)) -> (Server, Arc<AtomicUsize>) {
     let started = Arc::new(AtomicUsize::new(0));
-    let mut o = opts(routes(adapter, &started));
+    let mut o = opts(routes(&started));
     f(&mut o);
     (Server::start(adapter, o), started)
 }

@@ -1,10 +1,15 @@
-//! Handler context: peer address, listener name, request ids, state.
+//! Handler context: peer address, listener name, request ids, state, and the
+//! runtime-neutral `sleep`.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
-use roadrunner_core::{Request, RequestExt, Route, Routes};
+use roadrunner_core::{Body, Request, RequestExt, Route, Routes};
 use roadrunner_tests::{both, get_req, opts, Raw, Server};
+
+/// How long `/nap` sleeps before answering.
+const NAP: Duration = Duration::from_millis(200);
 
 struct AppState {
     name: &'static str,
@@ -32,6 +37,10 @@ fn routes() -> Routes {
         .state(AppState { name: "app", n: 7 }),
         Route::get("/no-state", |req: Request| async move {
             format!("{}", req.state::<AppState>().is_none())
+        }),
+        Route::get("/nap", |req: Request| async move {
+            req.sleep(NAP).await;
+            "rested"
         }),
     ])
 }
@@ -68,3 +77,32 @@ both!(state_downcasts_to_its_type_only_on_its_route, |adapter| {
     raw.send(get_req("/no-state"));
     assert_eq!(raw.response().text(), "true");
 });
+
+// The handler knows nothing of the runtime; the same code must wait on tokio's timer
+// and on smol's. Only the lower bound is asserted: a timer never fires early, but a
+// loaded machine may answer late.
+both!(sleep_waits_on_the_serving_runtime, |adapter| {
+    let s = Server::start(adapter, opts(routes()));
+    let mut raw = Raw::connect(s.port());
+    let t0 = Instant::now();
+    raw.send(get_req("/nap"));
+    let r = raw.response();
+    let took = t0.elapsed();
+    assert_eq!((r.status, r.text()), (200, "rested"));
+    assert!(
+        took >= NAP,
+        "answered after {took:?}, before the {NAP:?} nap ended"
+    );
+});
+
+// Handlers are also called directly, on requests built by hand: with no listener there
+// is no runtime timer to ask, and `sleep` must still end rather than hang or panic.
+#[test]
+fn sleep_without_a_server_still_ends() {
+    let req = Request::new(Body::empty());
+    assert!(req.listener().is_none());
+    let t0 = Instant::now();
+    smol::block_on(req.sleep(NAP));
+    let took = t0.elapsed();
+    assert!(took >= NAP, "ended after {took:?}, before the {NAP:?} nap");
+}

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roadrunner_core::{DrainOutcome, Options, Request, Route, Routes, Status};
+use roadrunner_core::{DrainOutcome, Options, Request, RequestExt, Route, Routes, Status};
 use roadrunner_tests::{
-    both, connect_refused, get_req, hyper_get, opts, rt_sleep, wait_until, Adapter, Closed, Raw,
-    Server, SAFETY_NET,
+    both, connect_refused, get_req, hyper_get, opts, wait_until, Adapter, Closed, Raw, Server,
+    SAFETY_NET,
 };
 
 /// How long `/slow` takes.
@@ -22,15 +22,15 @@ const SLOW: Duration = Duration::from_millis(300);
 
 /// `/` answers at once; `/slow` after [`SLOW`]; `/forever` never. `started` counts the
 /// `/slow` and `/forever` calls that have begun.
-fn routes(adapter: Adapter, started: &Arc<AtomicUsize>) -> Routes {
+fn routes(started: &Arc<AtomicUsize>) -> Routes {
     let slow = started.clone();
     let forever = started.clone();
     Routes::list([
         Route::get("/", |_req: Request| async { "ok" }),
-        Route::get("/slow", move |_req: Request| {
+        Route::get("/slow", move |req: Request| {
             slow.fetch_add(1, Ordering::SeqCst);
             async move {
-                rt_sleep(adapter, SLOW).await;
+                req.sleep(SLOW).await;
                 "slow done"
             }
         }),
@@ -46,7 +46,7 @@ fn routes(adapter: Adapter, started: &Arc<AtomicUsize>) -> Routes {
 
 fn start(adapter: Adapter, f: impl FnOnce(&mut Options)) -> (Server, Arc<AtomicUsize>) {
     let started = Arc::new(AtomicUsize::new(0));
-    let mut o = opts(routes(adapter, &started));
+    let mut o = opts(routes(&started));
     f(&mut o);
     (Server::start(adapter, o), started)
 }

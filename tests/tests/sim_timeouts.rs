@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use roadrunner_core::sim::{Client, Closed, Connector, Sim, DEFAULT_CAPACITY};
 use roadrunner_core::{
-    Body, DrainOutcome, Frame, Listener, Options, Request, Response, Route, Routes,
+    Body, DrainOutcome, Frame, Listener, Options, Request, RequestExt, Response, Route, Routes,
 };
 use roadrunner_tests::{echo, get_req, parse_all, parse_response, unique_name, Parsed, RawResp};
 use smol::future;
@@ -45,8 +45,8 @@ struct World {
     posted: Arc<AtomicUsize>,
 }
 
-fn routes(sim: &Sim, started: &Arc<AtomicUsize>, posted: &Arc<AtomicUsize>) -> Routes {
-    let (slow_sim, slow_started, forever_started) = (sim.clone(), started.clone(), started.clone());
+fn routes(started: &Arc<AtomicUsize>, posted: &Arc<AtomicUsize>) -> Routes {
+    let (slow_started, forever_started) = (started.clone(), started.clone());
     let posted = posted.clone();
     let big = Bytes::from(vec![b'x'; BIG]);
     Routes::list([
@@ -55,11 +55,12 @@ fn routes(sim: &Sim, started: &Arc<AtomicUsize>, posted: &Arc<AtomicUsize>) -> R
             echo(req)
         }),
         Route::post("/echo", echo),
-        Route::get("/slow", move |_req: Request| {
+        // The listener's timer, so `SLOW` passing exactly on the virtual clock also
+        // shows that `req.sleep` waits on the serving runtime.
+        Route::get("/slow", move |req: Request| {
             slow_started.fetch_add(1, Ordering::SeqCst);
-            let done = slow_sim.sleep(SLOW);
             async move {
-                done.await;
+                req.sleep(SLOW).await;
                 "slow done"
             }
         }),
@@ -85,7 +86,7 @@ fn routes(sim: &Sim, started: &Arc<AtomicUsize>, posted: &Arc<AtomicUsize>) -> R
 fn world(f: impl FnOnce(&mut Options)) -> World {
     let sim = Sim::new();
     let (started, posted) = (Arc::default(), Arc::default());
-    let mut o = Options::new(0, routes(&sim, &started, &posted));
+    let mut o = Options::new(0, routes(&started, &posted));
     o.min_bytes_per_second = 0;
     f(&mut o);
     let (listener, connector) = sim.start(&unique_name("sim"), o).expect("listener starts");

@@ -12,14 +12,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use kinds::{gate, sleep, Chunk, Gate, GateRx, TcpWire};
+use kinds::{gate, Chunk, Gate, GateRx, TcpWire};
 use roadrunner_core::http::{HeaderMap, HeaderValue, StatusCode};
-use roadrunner_core::{Body, Frame, Request, RequestExt, Response, Route, Routes};
+use roadrunner_core::{Body, Frame, ListenerRef, Request, RequestExt, Response, Route, Routes};
 use roadrunner_tests::{both, get_req, opts, Adapter, Hyper, Raw, Server};
 
 /// What the streaming routes share with the test.
 struct Shared {
-    adapter: Adapter,
     /// Opened by the test once it has read the first chunk.
     gate: GateRx,
     /// Frames the gated stream has produced so far.
@@ -28,14 +27,22 @@ struct Shared {
 
 const DELAY: Duration = Duration::from_millis(10);
 
+/// The serving listener, whose timer a stream keeps after its handler has returned.
+fn listener(req: &Request) -> ListenerRef {
+    req.listener().expect("a served request").clone()
+}
+
 /// `?n=N`: N chunks `chunk i\n`; chunk 0 at once, the rest only after the gate opens,
 /// each after a delay.
 fn gated(req: Request) -> impl std::future::Future<Output = Response> {
     let st: Arc<Shared> = req.state::<Arc<Shared>>().expect("state").clone();
     let n: usize = kinds::query(&req, "n").unwrap_or(4);
+    let timer = listener(&req);
     async move {
         let body = smol::stream::unfold(0usize, move |i| {
             let st = st.clone();
+            // Cloned rather than slept on up front: the delay starts after the gate.
+            let timer = timer.clone();
             async move {
                 if i == n {
                     return None;
@@ -44,7 +51,7 @@ fn gated(req: Request) -> impl std::future::Future<Output = Response> {
                     st.gate.pass().await;
                 }
                 if i > 0 {
-                    sleep(st.adapter, DELAY).await;
+                    timer.sleep(DELAY).await;
                 }
                 st.produced.fetch_add(1, Ordering::SeqCst);
                 Some((Frame::Data(format!("chunk {i}\n").into()), i + 1))
@@ -56,12 +63,15 @@ fn gated(req: Request) -> impl std::future::Future<Output = Response> {
 
 /// Three data frames, produced with delays, and nothing else.
 fn three(req: Request) -> impl std::future::Future<Output = Response> {
-    let adapter = req.state::<Arc<Shared>>().expect("state").adapter;
+    let timer = listener(&req);
     async move {
-        let body = smol::stream::unfold(0usize, move |i| async move {
-            let part: &'static str = ["one\n", "two\n", "three\n"].get(i)?;
-            sleep(adapter, DELAY).await;
-            Some((Frame::Data(Bytes::from_static(part.as_bytes())), i + 1))
+        let body = smol::stream::unfold(0usize, move |i| {
+            let nap = timer.sleep(DELAY);
+            async move {
+                let part: &'static str = ["one\n", "two\n", "three\n"].get(i)?;
+                nap.await;
+                Some((Frame::Data(Bytes::from_static(part.as_bytes())), i + 1))
+            }
         });
         Response::new(Body::from_stream(body))
     }
@@ -76,15 +86,18 @@ fn trailer_map() -> HeaderMap {
 
 /// Two data frames then trailers.
 fn with_trailers(req: Request) -> impl std::future::Future<Output = Response> {
-    let adapter = req.state::<Arc<Shared>>().expect("state").adapter;
+    let timer = listener(&req);
     async move {
-        let body = smol::stream::unfold(0usize, move |i| async move {
-            sleep(adapter, DELAY).await;
-            match i {
-                0 => Some((Frame::Data(Bytes::from_static(b"ab")), 1)),
-                1 => Some((Frame::Data(Bytes::from_static(b"c")), 2)),
-                2 => Some((Frame::Trailers(trailer_map()), 3)),
-                _ => None,
+        let body = smol::stream::unfold(0usize, move |i| {
+            let nap = timer.sleep(DELAY);
+            async move {
+                nap.await;
+                match i {
+                    0 => Some((Frame::Data(Bytes::from_static(b"ab")), 1)),
+                    1 => Some((Frame::Data(Bytes::from_static(b"c")), 2)),
+                    2 => Some((Frame::Trailers(trailer_map()), 3)),
+                    _ => None,
+                }
             }
         });
         let mut resp = Response::new(Body::from_stream(body));
@@ -136,15 +149,14 @@ fn fails_midway(req: Request) -> impl std::future::Future<Output = Response> {
 fn start(adapter: Adapter) -> (Server, Gate, Arc<Shared>) {
     let (gate_tx, gate_rx) = gate();
     let st = Arc::new(Shared {
-        adapter,
         gate: gate_rx,
         produced: AtomicUsize::new(0),
     });
     let routes = Routes::list([
         Route::get("/", |_req: Request| async { "ok" }),
         Route::get("/gated", gated).state(st.clone()),
-        Route::get("/three", three).state(st.clone()),
-        Route::get("/trailers", with_trailers).state(st.clone()),
+        Route::get("/three", three),
+        Route::get("/trailers", with_trailers),
         Route::get("/panic", panics_midway).state(st.clone()),
         Route::get("/fails", fails_midway).state(st.clone()),
     ]);

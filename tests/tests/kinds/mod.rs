@@ -1,8 +1,7 @@
 //! Helpers shared by the handler-kind tests (`streaming`, `loops`, `sendfile`,
 //! `manual_body`, `tls`, `demo_ops`): a wire client generic over the byte stream (plain
 //! TCP or TLS) that can read a chunked body chunk by chunk, TLS material made with
-//! `rcgen`, the adapter's own sleep, a one-shot gate a test opens for a handler, and
-//! temporary files.
+//! `rcgen`, a one-shot gate a test opens for a handler, and temporary files.
 //!
 //! Each test file uses only part of this module.
 #![allow(dead_code)]
@@ -11,25 +10,13 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use roadrunner_core::rustls;
 use roadrunner_core::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use roadrunner_tests::{parse_response, Adapter, Closed, Parsed, RawResp, IO_TIMEOUT};
+use roadrunner_tests::{parse_response, Closed, Parsed, RawResp, IO_TIMEOUT};
 
 // ---------------------------------------------------------------------------------
-// Runtime helpers.
-
-/// Sleeps on the adapter's own timer (tokio's inside the tokio adapter, async-io's on
-/// smol).
-pub async fn sleep(adapter: Adapter, d: Duration) {
-    match adapter {
-        Adapter::Tokio => tokio::time::sleep(d).await,
-        Adapter::Smol => {
-            smol::Timer::after(d).await;
-        }
-    }
-}
+// Gates.
 
 /// A gate the test opens for a handler: the handler side awaits [`GateRx::pass`],
 /// the test calls [`Gate::open`] (once per pass). Runtime-neutral (async-channel).
