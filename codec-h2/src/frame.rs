@@ -418,7 +418,8 @@ fn flag(set: bool, flag: u8) -> u8 {
 }
 
 /// Appends a field block as one HEADERS frame followed by as many CONTINUATION frames
-/// as `max_frame_size` (the peer's SETTINGS_MAX_FRAME_SIZE) makes it need.
+/// as `max_frame_size` (the peer's SETTINGS_MAX_FRAME_SIZE) makes it need. A value
+/// below 16384 counts as 16384, which every peer accepts.
 pub fn encode_headers(
     stream: u32,
     block: &[u8],
@@ -1109,6 +1110,13 @@ mod tests {
             }
         }
         assert_eq!(joined, block);
+        out.clear();
+        encode_headers(1, &block, true, 100, &mut out);
+        assert_eq!(
+            decode_all(&out),
+            frames,
+            "a limit below 16384 counts as 16384"
+        );
         out.clear();
         encode_headers(1, b"", false, MAX, &mut out);
         assert_eq!(out, raw(HEADERS, END_HEADERS, 1, b""));
