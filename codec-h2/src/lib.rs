@@ -2,15 +2,23 @@
 //! with no sockets, no async and no clock.
 //!
 //! The crate is being built in layers; what exists so far is the wire error model
-//! ([`ErrorCode`], [`ConnError`], [`StreamError`]).
+//! ([`ErrorCode`], [`ConnError`], [`StreamError`]), the frame layer ([`frame`]:
+//! [`Frame`], [`frame::decode`] and the encoders) and SETTINGS ([`Settings`],
+//! [`EffectiveSettings`]).
 
 #![warn(missing_docs)]
 
 mod error;
 pub mod flow;
+pub mod frame;
+mod settings;
 pub mod stream;
 
 pub use error::{ConnError, ErrorCode, StreamError};
+pub use frame::{Frame, FrameError, Priority};
+pub use settings::{
+    EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
+};
 
 // The types in this API come from these crates; re-exported so versions always match.
 pub use bytes;
