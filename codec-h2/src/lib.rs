@@ -7,8 +7,10 @@
 #![warn(missing_docs)]
 
 mod error;
+mod hpack;
 
 pub use error::{ConnError, ErrorCode, StreamError};
+pub use hpack::{CompressionError, DecodeError, DecodedList, Decoder, Encoder, DEFAULT_TABLE_SIZE};
 
 // The types in this API come from these crates; re-exported so versions always match.
 pub use bytes;
