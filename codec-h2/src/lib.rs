@@ -7,9 +7,11 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fields;
 mod hpack;
 
 pub use error::{ConnError, ErrorCode, StreamError};
+pub use fields::{request_head, response_fields, trailer_fields, trailers, RequestHead};
 pub use hpack::{CompressionError, DecodeError, DecodedList, Decoder, Encoder, DEFAULT_TABLE_SIZE};
 
 // The types in this API come from these crates; re-exported so versions always match.
