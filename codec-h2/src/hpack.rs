@@ -4,21 +4,31 @@
 //! loona-hpack 0.4.3 was read for panics on hostile input: integers are capped at four
 //! continuation octets (no overflow), string lengths are checked before slicing, the
 //! Huffman decoder rejects EOS and bad padding, and index 0 or past the table is an
-//! error. Its one `assert!` (in `set_max_table_size` once a maximum allowed size is set)
-//! is avoided by never setting that maximum: size updates are checked here instead, so
-//! no `catch_unwind` is needed. What it lacks is the rule that size updates come only
-//! at the start of a block (it applies them anywhere, and rejects a block that ends
-//! with one, which RFC 7541 allows), so a light pre-pass walks the representations
-//! itself, applies the leading updates and refuses any later one.
+//! error. Its `assert!` in `set_max_table_size` (once a maximum allowed size is set) is
+//! avoided by never setting that maximum, and its `panic!` on evicting from an empty
+//! table guards an invariant its own size bookkeeping keeps; so no `catch_unwind`.
 //!
-//! The encoder sends no Huffman-coded strings: loona has no Huffman encoder, and on a
-//! typical response head (`:status` and `content-length` indexed, a date and a content
-//! type as literals) it would save some 20 bytes of about 60 per response while costing
-//! a bit-level pass over every literal, plus a 257-entry code table of our own.
+//! Two things it lacks are done in a pre-pass over each block before loona sees it:
+//! - size updates are allowed only at the start of a block (loona applies them
+//!   anywhere, and refuses a block that ends with one, which RFC 7541 does not
+//!   forbid): the pass applies the leading ones and refuses any later one;
+//! - its Huffman decoder costs about 50 µs per string (it rebuilds its code table each
+//!   time), so a 16 KiB block of empty Huffman strings took 370 ms of CPU: the pass
+//!   decodes Huffman strings itself (`hpack/huffman.rs`) and hands loona plain ones.
+//!
+//! Loona still does the table: indexing, insertion and eviction.
+//!
+//! The encoder sends no Huffman-coded strings. loona has no Huffman encoder, and the
+//! gain is small: in a typical response head (`:status` indexed; content-type,
+//! content-length, date and server as literal values on static names, about 75 bytes)
+//! Huffman would save an estimated 20 bytes, for a bit-level pass over every literal
+//! and a 257-entry code table of our own.
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{ConnError, ErrorCode};
+
+mod huffman;
 
 /// SETTINGS_HEADER_TABLE_SIZE until a peer says otherwise (RFC 9113 §6.5.2).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;
@@ -134,11 +144,10 @@ impl Decoder {
         max_list_size: usize,
     ) -> Result<DecodedList, DecodeError> {
         let start = self.size_updates(block)?;
-        let rest = block.get(start..).ok_or(TRUNCATED)?;
-        no_size_update(rest)?;
+        let plain = plain_strings(block.get(start..).ok_or(TRUNCATED)?)?;
         let mut list = Collector::new(max_list_size);
         self.inner
-            .decode_with_cb(rest, |name, value| list.push(&name, &value))
+            .decode_with_cb(&plain, |name, value| list.push(&name, &value))
             .map_err(loona_error)?;
         list.finish()
     }
@@ -166,41 +175,70 @@ impl Decoder {
     }
 }
 
-/// Walks the field representations of `block`, failing on a size update among them.
-/// Only lengths are read; loona does the decoding.
-fn no_size_update(mut block: &[u8]) -> Result<(), CompressionError> {
+/// Copies the field representations of `block` with every Huffman string decoded, so
+/// that loona only ever sees plain strings; fails on a size update among them.
+fn plain_strings(mut block: &[u8]) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::with_capacity(block.len());
+    let mut scratch = Vec::new();
     while let Some(&first) = block.first() {
-        let len = if first & 0x80 != 0 {
-            integer(block, 7)?.1
+        let (prefix, literal) = if first & 0x80 != 0 {
+            (7, false)
         } else if first & 0x40 != 0 {
-            literal_len(block, 6)?
+            (6, true)
         } else if first & 0x20 != 0 {
             return Err(compression("hpack: table size update after a field"));
         } else {
-            literal_len(block, 4)?
+            (4, true)
         };
-        block = block.get(len..).ok_or(TRUNCATED)?;
+        let (index, len) = integer(block, prefix)?;
+        let (head, rest) = block.split_at_checked(len).ok_or(TRUNCATED)?;
+        out.extend_from_slice(head);
+        block = rest;
+        if literal {
+            if index == 0 {
+                block = plain_string(block, &mut out, &mut scratch)?;
+            }
+            block = plain_string(block, &mut out, &mut scratch)?;
+        }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// The length of a literal field representation whose index has `prefix` bits.
-fn literal_len(buf: &[u8], prefix: u8) -> Result<usize, CompressionError> {
-    let (index, mut pos) = integer(buf, prefix)?;
-    if index == 0 {
-        pos += string_len(buf.get(pos..).ok_or(TRUNCATED)?)?;
-    }
-    Ok(pos + string_len(buf.get(pos..).ok_or(TRUNCATED)?)?)
-}
-
-/// The length of a string literal (length prefix included).
-fn string_len(buf: &[u8]) -> Result<usize, CompressionError> {
+/// Copies the string literal at the start of `buf` to `out`, decoded if Huffman-coded,
+/// and returns what follows it.
+fn plain_string<'b>(
+    buf: &'b [u8],
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<&'b [u8], CompressionError> {
     let (len, pos) = integer(buf, 7)?;
-    let end = pos + len;
-    if end > buf.len() {
-        return Err(TRUNCATED);
+    let (literal, rest) = buf.split_at_checked(pos + len).ok_or(TRUNCATED)?;
+    if buf[0] & 0x80 == 0 {
+        out.extend_from_slice(literal);
+    } else {
+        scratch.clear();
+        huffman::decode(&literal[pos..], scratch)
+            .map_err(|_| compression("hpack: invalid Huffman string"))?;
+        put_integer(out, scratch.len(), 7, 0);
+        out.extend_from_slice(scratch);
     }
-    Ok(end)
+    Ok(rest)
+}
+
+/// Appends an RFC 7541 §5.1 integer with a `prefix`-bit prefix under `flags`.
+fn put_integer(out: &mut Vec<u8>, value: usize, prefix: u8, flags: u8) {
+    let max = u8::MAX >> (8 - prefix);
+    let Some(mut rest) = value.checked_sub(usize::from(max)) else {
+        // Below `max`, so it fits the prefix.
+        out.push(flags | value as u8);
+        return;
+    };
+    out.push(flags | max);
+    while rest >= 0x80 {
+        out.push(0x80 | (rest & 0x7f) as u8);
+        rest >>= 7;
+    }
+    out.push(rest as u8);
 }
 
 /// An RFC 7541 §5.1 integer with a `prefix`-bit prefix: its value and length. Like
@@ -226,16 +264,11 @@ fn integer(buf: &[u8], prefix: u8) -> Result<(usize, usize), CompressionError> {
     })
 }
 
+/// `plain_strings` has already checked integers, lengths and Huffman strings, so what
+/// is left for loona to find is a bad index.
 fn loona_error(e: loona_hpack::decoder::DecoderError) -> CompressionError {
-    use loona_hpack::decoder::{
-        DecoderError as E, IntegerDecodingError as I, StringDecodingError as S,
-    };
     compression(match e {
-        E::HeaderIndexOutOfBounds => "hpack: index out of bounds",
-        E::IntegerDecodingError(I::NotEnoughOctets) => "hpack: truncated block",
-        E::IntegerDecodingError(_) => "hpack: integer too large",
-        E::StringDecodingError(S::NotEnoughOctets) => "hpack: truncated block",
-        E::StringDecodingError(_) => "hpack: invalid Huffman string",
+        loona_hpack::decoder::DecoderError::HeaderIndexOutOfBounds => "hpack: index out of bounds",
         _ => "hpack: invalid block",
     })
 }
@@ -351,11 +384,7 @@ impl Encoder {
     }
 
     fn size_update(&mut self, size: usize, out: &mut Vec<u8>) {
-        let mut update = loona_hpack::encoder::encode_integer(size, 5);
-        if let Some(first) = update.first_mut() {
-            *first |= 0x20;
-        }
-        out.extend_from_slice(&update);
+        put_integer(out, size, 5, 0x20);
         self.inner.set_max_table_size(size);
         self.table_size = size;
     }
