@@ -9,13 +9,17 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fields;
 pub mod flow;
 pub mod frame;
+mod hpack;
 mod settings;
 pub mod stream;
 
 pub use error::{ConnError, ErrorCode, StreamError};
+pub use fields::{request_head, response_fields, trailer_fields, trailers, RequestHead};
 pub use frame::{Frame, FrameError, Priority};
+pub use hpack::{CompressionError, DecodeError, DecodedList, Decoder, Encoder, DEFAULT_TABLE_SIZE};
 pub use settings::{
     EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
 };
