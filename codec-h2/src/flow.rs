@@ -150,6 +150,12 @@ impl RecvWindow {
         self.peak
     }
 
+    /// Bytes consumed and not yet released: what a stream that is dropped still holds
+    /// of the connection's window.
+    pub fn held(&self) -> u32 {
+        u32::try_from(self.buffered).unwrap_or(u32::MAX)
+    }
+
     /// What the peer may still send, as it sees it (negative after a shrink).
     pub fn available(&self) -> i64 {
         self.available

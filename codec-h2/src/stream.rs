@@ -303,7 +303,7 @@ pub fn on_send(state: State, event: SendEvent) -> Result<State, SendError> {
 
 /// Stream ids are 31 bits (§5.1.1); the frame layer clears the reserved bit, this
 /// guards against a caller that didn't.
-const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+pub const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 
 /// The client-initiated stream ids seen on a connection (§5.1.1). A server never
 /// initiates streams, so even ids are never opened.
