@@ -8,6 +8,12 @@ pub const USAGE: &str =
         [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
         [--min-bytes-per-second N] [--max-content-length N] [--max-keep-alive-requests N]
         [--hibernate-after MS] [--no-graceful-drain] [--drain-timeout MS]
+        [--protocols LIST]
+
+--protocols: a comma-separated list of http1 and http2, in preference order (the ALPN
+order on TLS). Default: http1, or http1,http2 with --tls. On plain TCP, http2 alone
+is prior-knowledge h2c; http1,http2 serves HTTP/1.1 and recognises prior-knowledge
+HTTP/2 by its connection preface.
 
 On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
 for up to --drain-timeout ms (default 30000, Kubernetes' default grace period), ends
@@ -42,6 +48,15 @@ pub struct Args {
     pub hibernate_after: Option<Duration>,
     pub no_graceful_drain: bool,
     pub drain_timeout: Duration,
+    /// `None`: the default for the transport.
+    pub protocols: Option<Vec<Proto>>,
+}
+
+/// A protocol named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Http1,
+    Http2,
 }
 
 impl Args {
@@ -61,6 +76,7 @@ impl Args {
             hibernate_after: None,
             no_graceful_drain: false,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            protocols: None,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -89,6 +105,17 @@ impl Args {
                 "--hibernate-after" => args.hibernate_after = Some(millis(&flag, &value()?)?),
                 "--no-graceful-drain" => args.no_graceful_drain = true,
                 "--drain-timeout" => args.drain_timeout = millis(&flag, &value()?)?,
+                "--protocols" => {
+                    let list = value()?
+                        .split(',')
+                        .map(|p| match p.trim() {
+                            "http1" => Ok(Proto::Http1),
+                            "http2" => Ok(Proto::Http2),
+                            other => Err(format!("unknown protocol {other:?}")),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    args.protocols = Some(list);
+                }
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -127,6 +154,13 @@ mod tests {
         let a = parse(&[]).expect("no flags is fine");
         assert_eq!((a.port, a.runtime, a.tls), (8080, Runtime::Tokio, false));
         assert_eq!(a.drain_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn protocols_are_a_list() {
+        let a = parse(&["--protocols", "http2,http1"]).expect("valid");
+        assert_eq!(a.protocols, Some(vec![Proto::Http2, Proto::Http1]));
+        assert!(parse(&["--protocols", "http3"]).is_err());
     }
 
     #[test]

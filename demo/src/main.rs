@@ -22,7 +22,7 @@ mod tls;
 
 use std::time::Duration;
 
-use roadrunner_core::{shutdown_signal, DrainOutcome, Listener, Options, ShutdownSignal};
+use roadrunner_core::{shutdown_signal, DrainOutcome, Listener, Options, Protocol, ShutdownSignal};
 
 fn main() {
     let args = match args::Args::parse(std::env::args().skip(1)) {
@@ -87,6 +87,21 @@ fn options(args: &args::Args) -> Result<Options, String> {
     if let Some(v) = args.max_keep_alive_requests {
         opts.max_keep_alive_requests = v;
     }
+    let default = if args.tls {
+        vec![args::Proto::Http1, args::Proto::Http2]
+    } else {
+        vec![args::Proto::Http1]
+    };
+    opts.protocols = args
+        .protocols
+        .clone()
+        .unwrap_or(default)
+        .into_iter()
+        .map(|p| match p {
+            args::Proto::Http1 => Protocol::Http1(Default::default()),
+            args::Proto::Http2 => Protocol::Http2(Default::default()),
+        })
+        .collect();
     opts.hibernate_after = args.hibernate_after;
     opts.graceful_drain = !args.no_graceful_drain;
     Ok(opts)

@@ -19,6 +19,7 @@ pub fn routes() -> Routes {
         Route::get("/info", info),
         Route::get("/stream", stream),
         Route::get("/sleep", sleep_then_answer),
+        Route::get("/big", big),
         Route::get("/file", file_region).state(pattern_file()),
         Route::get("/panic", |_req: Request| async {
             panic!("the /panic route panics on purpose");
@@ -89,6 +90,29 @@ async fn file_region(req: Request) -> Response {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "pattern file missing");
     };
     let mut resp = Response::new(Body::file(file, offset, len));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
+}
+
+/// `?bytes=N`: N bytes (default 1 MiB) of `x`, streamed in 16 KiB pieces, never held
+/// whole, for throughput and flow-control tests.
+async fn big(req: Request) -> Response {
+    const PIECE: u64 = 16 * 1024;
+    let total: u64 = query(&req, "bytes").unwrap_or(1 << 20);
+    let piece = bytes::Bytes::from(vec![b'x'; PIECE as usize]);
+    let body = futures_lite::stream::unfold(total, move |left| {
+        let piece = piece.clone();
+        async move {
+            (left > 0).then(|| {
+                let n = left.min(PIECE);
+                (Frame::Data(piece.slice(..n as usize)), left - n)
+            })
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),

@@ -157,7 +157,10 @@ impl Body {
     }
 
     /// The next frame of any kind of body; the body is empty after an error.
-    fn poll_any(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BoxError>>> {
+    pub(crate) fn poll_any(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, BoxError>>> {
         let next = match &mut self.kind {
             Kind::Empty => None,
             Kind::Full(_) => match std::mem::take(&mut self.kind) {

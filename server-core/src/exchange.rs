@@ -27,13 +27,6 @@ use crate::runtime::Runtime;
 /// long as the slot is held. `None`: refuse it (`REFUSED_STREAM` on h2,
 /// `H3_REQUEST_REJECTED` on h3); `throttled` has gone up and `request.throttled` was
 /// emitted. HTTP/1.1 does not take slots: one connection, one request at a time.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the h2 and h3 drivers admit their streams through it"
-    )
-)]
 pub(crate) fn admit(shared: &Shared, peer: SocketAddr) -> Option<RequestSlot> {
     let slot = RequestSlot::try_acquire(&shared.counters, shared.max_concurrent_requests);
     if slot.is_none() {

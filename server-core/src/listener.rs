@@ -89,6 +89,7 @@ pub(crate) struct Limits {
     pub(crate) hibernate_after: Option<Duration>,
     pub(crate) handler_spawn: crate::options::HandlerSpawn,
     pub(crate) h1: roadrunner_h1::Config,
+    pub(crate) h2: roadrunner_h2::Config,
 }
 
 /// A runtime's timer, type-erased for the handle's `drain`.
@@ -164,6 +165,7 @@ impl Listener {
                 manual_body: opts.body_buffering == crate::options::BodyBuffering::Manual,
                 hibernate_after: opts.hibernate_after,
                 handler_spawn: opts.handler_spawn,
+                h2: crate::conn::h2_config(&opts),
                 h1: roadrunner_h1::Config {
                     max_request_line: h1.max_request_line,
                     max_header_line: h1.max_header_line,

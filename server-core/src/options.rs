@@ -126,6 +126,17 @@ impl Options {
             .unwrap_or_default()
     }
 
+    /// The `http2` options, or the defaults when HTTP/2 is not listed.
+    pub fn http2(&self) -> Http2Options {
+        self.protocols
+            .iter()
+            .find_map(|p| match p {
+                Protocol::Http2(o) => Some(o.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// Checks every option; an error names the option and why.
     pub fn validate(&self) -> Result<(), OptionsError> {
         let invalid = |option, reason| Err(OptionsError::Invalid { option, reason });
@@ -178,9 +189,6 @@ impl Options {
             if std::mem::replace(&mut seen[i], true) {
                 return invalid("protocols", "lists a protocol twice");
             }
-        }
-        if seen[1] {
-            return Err(OptionsError::NotSupportedYet("protocol http2"));
         }
         if seen[2] {
             if self.tls.is_none() {
@@ -442,12 +450,6 @@ mod tests {
 
     #[test]
     fn unbuilt_features_are_refused_not_ignored() {
-        let mut o = opts();
-        o.protocols.push(Protocol::Http2(Http2Options::default()));
-        assert_eq!(
-            o.validate(),
-            Err(OptionsError::NotSupportedYet("protocol http2"))
-        );
         let mut o = opts();
         o.protocols = vec![Protocol::Http3(Http3Options::default())];
         assert!(matches!(

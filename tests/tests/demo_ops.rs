@@ -194,3 +194,30 @@ both!(file_route_sends_regions_of_its_pattern_file, |adapter| {
     let r = try_get(demo.port, "/file?offset=1048576&len=1").expect("an answer");
     assert_eq!(r.status, 416);
 });
+
+both!(the_demo_serves_http2_as_its_protocols_say, |adapter| {
+    // Plain TCP serving both: prior-knowledge h2c is recognised by its preface.
+    let demo = start_demo(adapter, "http", &["--protocols", "http1,http2"]);
+    let url = format!("http://127.0.0.1:{}/big?bytes=1000000", demo.port);
+    let out = curl(
+        &[
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{http_version}",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000000 2");
+    let url = format!("http://127.0.0.1:{}/", demo.port);
+    let out = curl(&["-w", " %{http_version}", &url], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world! 1.1");
+    drop(demo);
+
+    // TLS: ALPN in the listed order.
+    let demo = start_demo(adapter, "https", &["--tls", "--protocols", "http2,http1"]);
+    let out = curl_k(demo.port, "/", &["--http2", "-w", " %{http_version}"]);
+    assert_eq!(out, "Hello, world! 2");
+});

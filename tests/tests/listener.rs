@@ -3,9 +3,7 @@
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
-use roadrunner_core::{
-    Http1Options, Http2Options, Options, OptionsError, Protocol, Request, Routes, StartError,
-};
+use roadrunner_core::{Http1Options, Options, OptionsError, Protocol, Request, Routes, StartError};
 use roadrunner_tests::{both, hyper_get, opts, unique_name, Server};
 
 fn hello() -> Routes {
@@ -125,23 +123,6 @@ both!(invalid_options_are_refused_before_binding, |adapter| {
             Err(e) => panic!("{name}: {e:?}"),
             Ok(_) => panic!("{name}: accepted"),
         }
-    }
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("port still free");
-});
-
-both!(http2_is_not_supported_yet, |adapter| {
-    let port = free_port();
-    let mut o = on_port(port);
-    o.protocols = vec![
-        Protocol::Http1(Http1Options::default()),
-        Protocol::Http2(Http2Options::default()),
-    ];
-    match Server::try_start(adapter, &unique_name("h2"), o) {
-        Err(StartError::Options(OptionsError::NotSupportedYet(what))) => {
-            assert!(what.contains("http2"), "{what}")
-        }
-        Err(e) => panic!("expected NotSupportedYet, got {e:?}"),
-        Ok(_) => panic!("http2 accepted"),
     }
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("port still free");
 });

@@ -184,6 +184,7 @@ mod tests {
             hibernate_after: None,
             handler_spawn: Default::default(),
             h1: roadrunner_h1::Config::default(),
+            h2: roadrunner_h2::Config::default(),
         }
     }
 

@@ -5,6 +5,7 @@ mod alarm;
 mod clock;
 mod dispatch;
 mod h1;
+mod h2;
 mod reason;
 mod upgraded;
 
@@ -24,6 +25,7 @@ use crate::tls::TlsStream;
 use alarm::{until, Alarm, TimedOut};
 use dispatch::Proto;
 pub(crate) use dispatch::{plain, Plain};
+pub(crate) use h2::config as h2_config;
 use reason::Reason;
 
 /// What a connection and its drain watcher tell each other.
@@ -184,10 +186,18 @@ impl<R: Runtime> Setup<R> {
         match proto {
             Proto::Http1 => serve_h1(self, io, first).await,
             Proto::Http2 => {
-                // Unreachable while `Options::validate` refuses http2: nothing offers
-                // h2 in ALPN or sniffs for its preface until its driver exists.
-                tracing::debug!(target: "roadrunner", event = "request.bad", peer = %self.peer, error = "no HTTP/2 driver");
-                Reason::ProtocolError
+                let _unwatched =
+                    (!self.shared.graceful_drain).then(|| Unwatched::new(&self.shared.counters));
+                // Boxed: its state would otherwise widen every HTTP/1.1 connection.
+                Box::pin(h2::serve(
+                    &self.rt,
+                    io,
+                    self.peer,
+                    &self.shared,
+                    self.notices,
+                    first,
+                ))
+                .await
             }
         }
     }

@@ -1,0 +1,483 @@
+//! Drives one HTTP/2 connection: socket → codec-h2 → one exchange per stream → codec
+//! → socket, all in the connection's task. Each poll moves whatever can move: bytes
+//! read into the codec, its events into exchanges, answers and body frames back into
+//! the codec, and its output to the socket.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use roadrunner_h2::conn::SendError;
+use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn};
+
+use super::alarm::Alarm;
+use super::reason::Reason;
+use crate::body::{Body, Frame};
+use crate::counters::RequestSlot;
+use crate::drain::{DrainEvent, DrainEvents};
+use crate::exchange::{admit, report_body_failure, BodyFailure, Done, Exchange};
+use crate::handler::status_response;
+use crate::listener::{ListenerRef, Shared};
+use crate::request::{Request, RequestContext, Trailers};
+use crate::runtime::{ByteStream, Runtime};
+use crate::scratch::{poll_read_with, Layer, READ_SIZE};
+
+/// The codec's limits from the listener's options.
+pub(crate) fn config(opts: &crate::options::Options) -> Config {
+    let h2 = opts.http2();
+    Config {
+        max_concurrent_streams: h2.max_concurrent_streams,
+        conn_window: h2.conn_window,
+        stream_window: h2.stream_window,
+        window_refill_threshold: h2.window_refill_threshold,
+        max_header_block: h2.max_header_block as usize,
+        max_header_list_size: h2
+            .max_header_list_size
+            .unwrap_or(h2.max_header_block.saturating_mul(2))
+            as usize,
+        max_content_length: opts.max_content_length,
+        enable_connect_protocol: false,
+    }
+}
+
+/// One stream's exchange.
+struct Task {
+    /// The request, until its body is in (bodies are read in full before the handler
+    /// runs, as `body_buffering: auto` does on HTTP/1.1).
+    pending: Option<(Request, BytesMut)>,
+    running: Option<Exchange>,
+    /// The response body still being sent.
+    body: Option<Body>,
+    /// What the codec could not take yet (the stream's queue was full): a frame, or
+    /// (`Some(None)`) the body's end.
+    held: Option<Option<Frame>>,
+    done: Option<Done>,
+    /// Held until the stream ends: `max_concurrent_requests` counts it.
+    _slot: RequestSlot,
+}
+
+struct Driver<R: Runtime, S> {
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    codec: ServerConn,
+    tasks: HashMap<u32, Task>,
+    out: Vec<u8>,
+    sent: usize,
+    alarm: Alarm<R>,
+    drain: Option<DrainEvents>,
+    /// When the connection has been idle (no stream) since, for `keep_alive_timeout`.
+    idle_since: Option<Instant>,
+    write_stalled_since: Option<Instant>,
+    peer_done: bool,
+    /// A stream's send queue has room again since the tasks were last polled.
+    writable: bool,
+}
+
+/// Serves an HTTP/2 connection until it ends; `first` is what was read to recognise it.
+pub(super) async fn serve<R: Runtime, S: ByteStream>(
+    rt: &R,
+    io: S,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    notices: u64,
+    first: &[u8],
+) -> Reason {
+    let mut codec = ServerConn::new(shared.limits.h2.clone());
+    codec.recv(first);
+    let mut d = Driver {
+        rt: rt.clone(),
+        io,
+        peer,
+        shared: shared.clone(),
+        codec,
+        tasks: HashMap::new(),
+        out: Vec::new(),
+        sent: 0,
+        alarm: Alarm::new(rt.clone()),
+        drain: shared.graceful_drain.then(|| DrainEvents::since(notices)),
+        idle_since: Some(rt.now()),
+        write_stalled_since: None,
+        peer_done: false,
+        writable: false,
+    };
+    let reason = poll_fn(|cx| d.poll(cx)).await;
+    // What the codec still has to say (a GOAWAY) goes out, within `send_timeout`.
+    d.codec.poll_transmit(&mut d.out);
+    let io = &mut d.io;
+    let (out, sent) = (&d.out, &mut d.sent);
+    let limit = shared.limits.send_timeout;
+    let _ = super::alarm::within(&mut d.alarm, limit, |cx| {
+        while *sent < out.len() {
+            match io.poll_write(cx, &out[*sent..]) {
+                Poll::Ready(Ok(n)) if n > 0 => *sent += n,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        io.poll_shutdown(cx).map(|_| ())
+    })
+    .await;
+    drop(d.tasks);
+    reason
+}
+
+impl<R: Runtime, S: ByteStream> Driver<R, S> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Reason> {
+        loop {
+            if let Some(reason) = self.poll_drain(cx) {
+                return Poll::Ready(reason);
+            }
+            if let Err(reason) = self.read(cx) {
+                return Poll::Ready(reason);
+            }
+            if let Err(reason) = self.take_events() {
+                return Poll::Ready(reason);
+            }
+            self.poll_tasks(cx);
+            if let Err(reason) = self.write(cx) {
+                return Poll::Ready(reason);
+            }
+            if let Err(reason) = self.take_events() {
+                return Poll::Ready(reason);
+            }
+            if std::mem::take(&mut self.writable) {
+                continue;
+            }
+            if self.codec.is_closed() && self.sent == self.out.len() {
+                return Poll::Ready(Reason::Done);
+            }
+            if self.peer_done && self.tasks.is_empty() {
+                return Poll::Ready(Reason::Done);
+            }
+            // Commands may have produced output or events without new input.
+            if self.codec.poll_transmit(&mut self.out) {
+                continue;
+            }
+            return match self.poll_timers(cx) {
+                Some(reason) => Poll::Ready(reason),
+                None => Poll::Pending,
+            };
+        }
+    }
+
+    /// A drain notice starts the codec's graceful shutdown (GOAWAY); the kill ends
+    /// the connection.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
+        let events = self.drain.as_mut()?;
+        while let Poll::Ready(event) = events.poll_event(&self.shared.drain, cx) {
+            match event {
+                DrainEvent::Notice { .. } => self.codec.shutdown(),
+                DrainEvent::Kill => return Some(Reason::Drain),
+            }
+        }
+        if self.shared.drain.closing() {
+            self.codec.shutdown();
+        }
+        None
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>) -> Result<(), Reason> {
+        while !self.peer_done && self.codec.wants_read() {
+            let codec = &mut self.codec;
+            match poll_read_with(Layer::Http, &mut self.io, cx, READ_SIZE, |d| codec.recv(d)) {
+                Poll::Ready(Ok(0)) => self.peer_done = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
+                Poll::Pending => break,
+            }
+            // Let the codec digest what arrived before reading more.
+            self.take_events()?;
+        }
+        Ok(())
+    }
+
+    fn take_events(&mut self) -> Result<(), Reason> {
+        loop {
+            match self.codec.poll_event() {
+                Ok(Some(event)) => self.on_event(event),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(
+                        target: "roadrunner",
+                        event = "request.bad",
+                        listener = &*self.shared.name,
+                        peer = %self.peer,
+                        error = %e,
+                    );
+                    self.codec.poll_transmit(&mut self.out);
+                    return Err(Reason::ProtocolError);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Request {
+                stream,
+                head,
+                end_stream,
+            } => self.on_request(stream, head, end_stream),
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => {
+                // Buffered here (bounded by max_content_length, which the codec
+                // enforces), so the window reopens at once.
+                self.codec.release(stream, data.len());
+                if let Some(Task {
+                    pending: Some((_, body)),
+                    ..
+                }) = self.tasks.get_mut(&stream)
+                {
+                    body.extend_from_slice(&data);
+                }
+                if end_stream {
+                    self.start(stream);
+                }
+            }
+            Event::Trailers { stream, trailers } => {
+                if let Some(Task {
+                    pending: Some((req, _)),
+                    ..
+                }) = self.tasks.get_mut(&stream)
+                {
+                    req.extensions_mut().insert(Trailers(trailers));
+                }
+                self.start(stream);
+            }
+            Event::Reset { stream, .. } => {
+                if let Some(mut task) = self.tasks.remove(&stream) {
+                    if let Some(done) = &mut task.done {
+                        done.abort();
+                    }
+                }
+            }
+            // The held frame of that stream can go in now: poll the tasks again.
+            Event::Writable { .. } => self.writable = true,
+        }
+    }
+
+    fn on_request(&mut self, stream: u32, head: RequestHead, end_stream: bool) {
+        self.shared.counters.served.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = admit(&self.shared, self.peer) else {
+            let _ = self.codec.reset(stream, ErrorCode::REFUSED_STREAM);
+            return;
+        };
+        self.idle_since = None;
+        let mut req = Request::new(Body::empty());
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = http::Version::HTTP_2;
+        *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(RequestContext {
+            listener: ListenerRef::new(self.shared.clone()),
+            peer: self.peer,
+            id: self.shared.next_request_id(),
+            params: Default::default(),
+            state: None,
+        });
+        self.tasks.insert(
+            stream,
+            Task {
+                pending: Some((req, BytesMut::new())),
+                running: None,
+                body: None,
+                held: None,
+                done: None,
+                _slot: slot,
+            },
+        );
+        if end_stream {
+            self.start(stream);
+        }
+    }
+
+    /// The request is whole: run its handler.
+    fn start(&mut self, stream: u32) {
+        let Some(task) = self.tasks.get_mut(&stream) else {
+            return;
+        };
+        let Some((mut req, body)) = task.pending.take() else {
+            return;
+        };
+        if !body.is_empty() {
+            *req.body_mut() = body.freeze().into();
+        }
+        task.running = Some(Exchange::start(&self.rt, &self.shared, req));
+    }
+
+    fn poll_tasks(&mut self, cx: &mut Context<'_>) {
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.poll_task(id, cx);
+        }
+        if self.tasks.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(self.rt.now());
+        }
+    }
+
+    fn poll_task(&mut self, id: u32, cx: &mut Context<'_>) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if let Some(exchange) = &mut task.running {
+            let Poll::Ready(answer) = exchange.poll_answer(cx) else {
+                return;
+            };
+            task.running = None;
+            let (parts, body) = answer.resp.into_parts();
+            task.done = Some(answer.done);
+            let end = body.is_empty();
+            let sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+                // No 101 on HTTP/2 (RFC 9113 §8.6): upgrades go by extended CONNECT.
+                let (parts, _) = status_response(StatusCode::INTERNAL_SERVER_ERROR).into_parts();
+                self.codec
+                    .send_response(id, parts.status, &parts.headers, false)
+            } else {
+                self.codec
+                    .send_response(id, parts.status, &parts.headers, end)
+            };
+            if sent.is_err() {
+                self.finish(id, false);
+                return;
+            }
+            if end {
+                self.finish(id, true);
+                return;
+            }
+            if let Some(task) = self.tasks.get_mut(&id) {
+                task.body = Some(body);
+            }
+        }
+        self.pump_body(id, cx);
+    }
+
+    /// Moves response frames into the codec while it takes them.
+    fn pump_body(&mut self, id: u32, cx: &mut Context<'_>) {
+        loop {
+            let Some(task) = self.tasks.get_mut(&id) else {
+                return;
+            };
+            let Some(body) = task.body.as_mut() else {
+                return;
+            };
+            let next = match task.held.take() {
+                Some(held) => held.map(Ok),
+                None => match catch_unwind(AssertUnwindSafe(|| body.poll_any(cx))) {
+                    Ok(Poll::Pending) => return,
+                    Ok(Poll::Ready(next)) => next.map(|r| r.map_err(BodyFailure::Failed)),
+                    Err(payload) => Some(Err(BodyFailure::Panicked(payload))),
+                },
+            };
+            let (frame, sent) = match next {
+                Some(Ok(Frame::Data(data))) => {
+                    let sent = self.codec.send_data(id, data.clone(), false);
+                    (Some(Frame::Data(data)), sent.map(|()| false))
+                }
+                Some(Ok(Frame::Trailers(t))) => {
+                    let sent = self.codec.send_trailers(id, &t);
+                    (Some(Frame::Trailers(t)), sent.map(|()| true))
+                }
+                None => {
+                    let sent = self.codec.send_data(id, Bytes::new(), true);
+                    (None, sent.map(|()| true))
+                }
+                Some(Err(failure)) => {
+                    report_body_failure(&self.shared, &failure);
+                    let _ = self.codec.reset(id, ErrorCode::INTERNAL_ERROR);
+                    self.finish(id, false);
+                    return;
+                }
+            };
+            match sent {
+                Ok(true) => {
+                    self.finish(id, true);
+                    return;
+                }
+                Ok(false) => {}
+                Err(SendError::Full) => {
+                    // Kept for when the stream has room again (`Event::Writable`).
+                    if let Some(task) = self.tasks.get_mut(&id) {
+                        task.held = Some(frame);
+                    }
+                    return;
+                }
+                Err(_) => {
+                    self.finish(id, false);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The stream's exchange is over: `request.stop` is reported as its `Done` drops.
+    fn finish(&mut self, id: u32, complete: bool) {
+        if let Some(mut task) = self.tasks.remove(&id) {
+            if let (false, Some(done)) = (complete, &mut task.done) {
+                done.abort();
+            }
+        }
+    }
+
+    fn write(&mut self, cx: &mut Context<'_>) -> Result<(), Reason> {
+        loop {
+            if self.sent == self.out.len() {
+                self.out.clear();
+                self.sent = 0;
+                if !self.codec.poll_transmit(&mut self.out) {
+                    self.write_stalled_since = None;
+                    return Ok(());
+                }
+            }
+            match self.io.poll_write(cx, &self.out[self.sent..]) {
+                Poll::Ready(Ok(0)) => return Err(Reason::SocketError),
+                Poll::Ready(Ok(n)) => {
+                    self.sent += n;
+                    self.write_stalled_since = None;
+                }
+                Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
+                Poll::Pending => {
+                    self.write_stalled_since
+                        .get_or_insert_with(|| self.rt.now());
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// `keep_alive_timeout` with no stream open, `send_timeout` on a peer that stopped
+    /// reading.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
+        let limits = &self.shared.limits;
+        let idle = self
+            .idle_since
+            .map(|t| (t + limits.keep_alive_timeout, Reason::KeepAliveTimeout));
+        let stalled = self
+            .write_stalled_since
+            .map(|t| (t + limits.send_timeout, Reason::SendTimeout));
+        let (at, reason) = [idle, stalled]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)?;
+        loop {
+            if self.alarm.now() >= at {
+                return Some(reason);
+            }
+            self.alarm.arm(at);
+            if !self.alarm.poll_fired(cx) {
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! HTTP/2 end to end against the `h2` client crate (an independent implementation):
+//! prior-knowledge h2c, TLS with ALPN, many streams on one connection, streamed bodies
+//! with trailers, aborted streams, `max_concurrent_requests`, and drain.
+
+mod kinds;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use roadrunner_core::http::{HeaderMap, HeaderValue, Method, Request as HttpRequest, StatusCode};
+use roadrunner_core::{
+    Body, DrainOutcome, Frame, Http1Options, Http2Options, Options, Protocol, Request, RequestExt,
+    Response, Route, Routes,
+};
+use roadrunner_tests::{both, echo, hyper_get, opts, Adapter, Server};
+use tokio::net::TcpStream;
+
+/// A client runtime of its own, so the test thread can block on it.
+fn client_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
+}
+
+fn routes(started: Arc<AtomicUsize>) -> Routes {
+    Routes::list([
+        Route::get("/", |_req: Request| async { "ok" }),
+        Route::post("/echo", echo),
+        Route::get("/slow", move |req: Request| {
+            started.fetch_add(1, Ordering::SeqCst);
+            let nap = req.sleep(Duration::from_millis(300));
+            async move {
+                nap.await;
+                "slow done"
+            }
+        }),
+        Route::get("/stream", |_req: Request| async {
+            let mut t = HeaderMap::new();
+            t.insert("x-sum", HeaderValue::from_static("3"));
+            let frames = vec![
+                Frame::Data(Bytes::from_static(b"ab")),
+                Frame::Data(Bytes::from_static(b"c")),
+                Frame::Trailers(t),
+            ];
+            Response::new(Body::from_stream(smol::stream::iter(frames)))
+        }),
+        Route::get("/fails", |_req: Request| async {
+            let items: Vec<Result<Frame, std::io::Error>> = vec![
+                Ok(Frame::Data(Bytes::from_static(b"part"))),
+                Err(std::io::Error::other("the source went away")),
+            ];
+            Response::new(Body::from_try_stream(smol::stream::iter(items)))
+        }),
+        Route::get("/big", |_req: Request| async {
+            let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
+            let frames = (0..64).map(move |_| Frame::Data(chunk.clone()));
+            Response::new(Body::from_stream(smol::stream::iter(frames)))
+        }),
+        Route::get("/version", |req: Request| async move {
+            format!("{:?} {}", req.version(), req.peer_addr().is_some())
+        }),
+    ])
+}
+
+fn h2_opts(started: &Arc<AtomicUsize>) -> Options {
+    let mut o = opts(routes(started.clone()));
+    o.protocols = vec![Protocol::Http2(Http2Options::default())];
+    o
+}
+
+/// An h2 client over plain TCP (prior knowledge).
+async fn connect(port: u16) -> SendRequest<Bytes> {
+    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .await
+        .expect("connect");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn get(path: &str) -> HttpRequest<()> {
+    HttpRequest::builder()
+        .method(Method::GET)
+        .uri(format!("http://localhost{path}"))
+        .body(())
+        .expect("request")
+}
+
+/// Sends `req` (with `body`) and reads the whole answer: status, body, trailers.
+async fn fetch(
+    client: &mut SendRequest<Bytes>,
+    req: HttpRequest<()>,
+    body: Option<Bytes>,
+) -> Result<(StatusCode, Bytes, Option<HeaderMap>), h2::Error> {
+    let mut client = client.clone().ready().await?;
+    let (resp, mut send) = client.send_request(req, body.is_none())?;
+    if let Some(body) = body {
+        send.send_data(body, true)?;
+    }
+    let resp = resp.await?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    let mut all = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        all.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await?;
+    Ok((status, all.into(), trailers))
+}
+
+both!(prior_knowledge_h2c_serves_requests, |adapter| {
+    let started = Arc::default();
+    let s = Server::start(adapter, h2_opts(&started));
+    client_rt().block_on(async {
+        let mut c = connect(s.port()).await;
+        let (status, body, _) = fetch(&mut c, get("/"), None).await.expect("GET /");
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
+        let (_, body, _) = fetch(&mut c, get("/version"), None).await.expect("version");
+        assert_eq!(&body[..], b"HTTP/2.0 true");
+        let upload = Bytes::from(vec![7u8; 200_000]);
+        let post = HttpRequest::post("http://localhost/echo")
+            .body(())
+            .expect("post");
+        let (status, body, _) = fetch(&mut c, post, Some(upload.clone()))
+            .await
+            .expect("POST /echo");
+        assert_eq!(status, StatusCode::OK);
+        assert!(body == upload, "echo of a body larger than the windows");
+        let (status, _, _) = fetch(&mut c, get("/nope"), None).await.expect("404");
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    });
+    assert_eq!(s.info().requests_served, 4);
+});
+
+both!(many_streams_share_one_connection, |adapter| {
+    let started = Arc::default();
+    let s = Server::start(adapter, h2_opts(&started));
+    client_rt().block_on(async {
+        let c = connect(s.port()).await;
+        let all: Vec<_> = (0..50)
+            .map(|i| {
+                let mut c = c.clone();
+                tokio::spawn(async move {
+                    let path = if i % 5 == 0 { "/big" } else { "/" };
+                    fetch(&mut c, get(path), None).await.expect("stream")
+                })
+            })
+            .collect();
+        for task in all {
+            let (status, body, _) = task.await.expect("task");
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                body.len() == 2 || body.len() == 64 * 16 * 1024,
+                "{}",
+                body.len()
+            );
+        }
+    });
+    assert_eq!(s.info().requests_served, 50);
+});
+
+both!(
+    streamed_bodies_carry_trailers_and_failures_reset,
+    |adapter| {
+        let started = Arc::default();
+        let s = Server::start(adapter, h2_opts(&started));
+        client_rt().block_on(async {
+            let mut c = connect(s.port()).await;
+            let (status, body, trailers) =
+                fetch(&mut c, get("/stream"), None).await.expect("stream");
+            assert_eq!((status, &body[..]), (StatusCode::OK, &b"abc"[..]));
+            let trailers = trailers.expect("trailers");
+            assert_eq!(trailers.get("x-sum").map(|v| v.as_bytes()), Some(&b"3"[..]));
+            let err = fetch(&mut c, get("/fails"), None)
+                .await
+                .expect_err("a failed stream is reset, not ended");
+            assert_eq!(err.reason(), Some(h2::Reason::INTERNAL_ERROR), "{err}");
+            // The connection and its other streams live on.
+            let (status, _, _) = fetch(&mut c, get("/"), None)
+                .await
+                .expect("after the reset");
+            assert_eq!(status, StatusCode::OK);
+        });
+    }
+);
+
+both!(
+    max_concurrent_requests_refuses_streams_over_the_cap,
+    |adapter| {
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut o = h2_opts(&started);
+        o.max_concurrent_requests = Some(1);
+        let s = Server::start(adapter, o);
+        client_rt().block_on(async {
+            let c = connect(s.port()).await;
+            let mut slow = c.clone();
+            let first = tokio::spawn(async move { fetch(&mut slow, get("/slow"), None).await });
+            wait_started(&started).await;
+            let mut other = c.clone();
+            let err = fetch(&mut other, get("/"), None)
+                .await
+                .expect_err("over the cap");
+            assert_eq!(err.reason(), Some(h2::Reason::REFUSED_STREAM), "{err}");
+            let (status, body, _) = first.await.expect("task").expect("the first is served");
+            assert_eq!((status, &body[..]), (StatusCode::OK, &b"slow done"[..]));
+        });
+        assert_eq!(s.info().throttled, 1);
+    }
+);
+
+both!(tls_with_alpn_h2_is_served, |adapter| {
+    let kit = kinds::tls_kit();
+    let started = Arc::default();
+    let mut o = opts(routes(started));
+    o.protocols = vec![
+        Protocol::Http2(Http2Options::default()),
+        Protocol::Http1(Http1Options::default()),
+    ];
+    o.tls = Some(kit.server.clone());
+    let s = Server::start(adapter, o);
+    let mut client_config = (*kit.client).clone();
+    client_config.alpn_protocols = vec![b"h2".to_vec()];
+    client_rt().block_on(async {
+        let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, s.port()))
+            .await
+            .expect("connect");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client_config))
+            .connect("localhost".try_into().expect("name"), tcp)
+            .await
+            .expect("TLS handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut c, conn) = h2::client::handshake(tls).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let (status, body, _) = fetch(&mut c, get("/version"), None).await.expect("GET");
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"HTTP/2.0 true"[..]));
+    });
+});
+
+both!(
+    plain_tcp_serving_both_tells_them_apart_by_the_preface,
+    |adapter| {
+        let started = Arc::default();
+        let mut o = opts(routes(started));
+        o.protocols = vec![
+            Protocol::Http1(Http1Options::default()),
+            Protocol::Http2(Http2Options::default()),
+        ];
+        let s = Server::start(adapter, o);
+        assert_eq!(hyper_get(s.port(), "/version").text(), "HTTP/1.1 true");
+        client_rt().block_on(async {
+            let mut c = connect(s.port()).await;
+            let (_, body, _) = fetch(&mut c, get("/version"), None).await.expect("h2c");
+            assert_eq!(&body[..], b"HTTP/2.0 true");
+        });
+    }
+);
+
+both!(drain_lets_streams_in_flight_finish_then_closes, |adapter| {
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut s = Server::start(adapter, h2_opts(&started));
+    let port = s.port();
+    let drain = client_rt().block_on(async {
+        let c = connect(port).await;
+        let mut slow = c.clone();
+        let first = tokio::spawn(async move { fetch(&mut slow, get("/slow"), None).await });
+        wait_started(&started).await;
+        let drain = s.drain_in_background(Duration::from_secs(20));
+        let (status, body, _) = first.await.expect("task").expect("in flight finishes");
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"slow done"[..]));
+        let mut late = c.clone();
+        assert!(
+            fetch(&mut late, get("/"), None).await.is_err(),
+            "a stream after the GOAWAY is not served"
+        );
+        drain
+    });
+    let (outcome, _) = drain.join().expect("drain");
+    assert_eq!(outcome, DrainOutcome::Drained);
+});
+
+/// Waits (bounded) until the `/slow` handler has started.
+async fn wait_started(started: &AtomicUsize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while started.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/slow never started"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[test]
+fn curl_speaks_prior_knowledge_h2c() {
+    let started = Arc::default();
+    let s = Server::start(Adapter::Tokio, h2_opts(&started));
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-w", " %{http_version}"])
+        .arg(s.url("/"))
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok 2");
+}
