@@ -317,3 +317,123 @@ fn curl_speaks_prior_knowledge_h2c() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok 2");
 }
+
+/// Routes for the handler kinds not covered above.
+fn kinds_routes(file: std::path::PathBuf) -> Routes {
+    Routes::list([
+        Route::get("/panic", |_req: Request| async {
+            if true {
+                panic!("an h2 handler panics on purpose");
+            }
+            "unreachable"
+        }),
+        Route::get("/", |_req: Request| async { "ok" }),
+        Route::get("/file", move |_req: Request| {
+            let file = file.clone();
+            async move { Response::new(Body::open(file).expect("open")) }
+        }),
+        Route::get("/loop", |req: Request| async move {
+            Response::new(roadrunner_core::loop_body::<(), _, _>(
+                &req,
+                |mut lp| async move {
+                    for part in ["one ", "two ", "three"] {
+                        lp.send(part).await;
+                    }
+                },
+            ))
+        }),
+        // Reads the body itself and answers with its length (manual buffering).
+        Route::post("/count", |mut req: Request| async move {
+            let mut total = 0;
+            while let Some(frame) = req.body_mut().frame().await {
+                if let Ok(Frame::Data(d)) = frame {
+                    total += d.len();
+                }
+            }
+            total.to_string()
+        }),
+        // Answers at once with a stream that echoes the body as it arrives.
+        Route::post("/duplex", |req: Request| async move {
+            let body = smol::stream::unfold(req.into_body(), |mut body| async move {
+                let frame = body.frame().await?;
+                Some((frame, body))
+            });
+            Response::new(Body::from_try_stream(body))
+        }),
+    ])
+}
+
+both!(every_handler_kind_works_on_h2, |adapter| {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let file = kinds::TempFile::with("h2-file", &data);
+    let mut o = opts(kinds_routes(file.path().to_path_buf()));
+    o.protocols = vec![Protocol::Http2(Http2Options::default())];
+    o.body_buffering = roadrunner_core::BodyBuffering::Manual;
+    let s = Server::start(adapter, o);
+    client_rt().block_on(async {
+        let mut c = connect(s.port()).await;
+        // A panic answers 500 on its own stream; the connection lives on.
+        let (status, _, _) = fetch(&mut c, get("/panic"), None).await.expect("panic");
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let (status, _, _) = fetch(&mut c, get("/"), None).await.expect("after a panic");
+        assert_eq!(status, StatusCode::OK);
+        // A file, read in chunks (no sendfile on h2).
+        let (status, body, _) = fetch(&mut c, get("/file"), None).await.expect("file");
+        assert_eq!(status, StatusCode::OK);
+        assert!(body == data, "file body differs");
+        // A loop handler's parts.
+        let (_, body, _) = fetch(&mut c, get("/loop"), None).await.expect("loop");
+        assert_eq!(&body[..], b"one two three");
+        // Manual body reading: a body larger than every window arrives whole.
+        let upload = Bytes::from(vec![3u8; 500_000]);
+        let post = HttpRequest::post("http://localhost/count")
+            .body(())
+            .expect("post");
+        let (_, body, _) = fetch(&mut c, post, Some(upload)).await.expect("count");
+        assert_eq!(&body[..], b"500000");
+    });
+});
+
+both!(
+    a_duplex_stream_echoes_while_the_request_still_arrives,
+    |adapter| {
+        // Each piece is sent only once the echo of the previous one is back: the
+        // response must flow while the request body still does.
+        const PIECE: usize = 4096;
+        let file = kinds::TempFile::with("h2-unused", b"");
+        let mut o = opts(kinds_routes(file.path().to_path_buf()));
+        o.protocols = vec![Protocol::Http2(Http2Options::default())];
+        o.body_buffering = roadrunner_core::BodyBuffering::Manual;
+        let s = Server::start(adapter, o);
+        client_rt().block_on(async {
+            let c = connect(s.port()).await;
+            let mut c = c.ready().await.expect("ready");
+            let post = HttpRequest::post("http://localhost/duplex")
+                .body(())
+                .expect("post");
+            let (resp, mut send) = c.send_request(post, false).expect("send");
+            send.send_data(Bytes::from(vec![0u8; PIECE]), false)
+                .expect("first piece");
+            let resp = resp.await.expect("response head");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut body = resp.into_body();
+            let mut echoed = 0;
+            for i in 0..64u8 {
+                if i > 0 {
+                    send.send_data(Bytes::from(vec![i; PIECE]), false)
+                        .expect("piece");
+                }
+                while echoed < (i as usize + 1) * PIECE {
+                    let chunk = body.data().await.expect("more echo").expect("echo");
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    echoed += chunk.len();
+                }
+            }
+            send.send_data(Bytes::new(), true).expect("end");
+            // The end may come as an empty DATA frame with END_STREAM.
+            while let Some(rest) = body.data().await {
+                assert!(rest.expect("end").is_empty(), "more echo than was sent");
+            }
+        });
+    }
+);

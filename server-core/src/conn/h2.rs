@@ -3,7 +3,7 @@
 //! read into the codec, its events into exchanges, answers and body frames back into
 //! the codec, and its output to the socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use roadrunner_h2::conn::SendError;
 use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn};
 
@@ -24,6 +24,7 @@ use crate::counters::RequestSlot;
 use crate::drain::{DrainEvent, DrainEvents};
 use crate::exchange::{admit, report_body_failure, BodyFailure, Done, Exchange};
 use crate::handler::status_response;
+use crate::incoming::{BodyError, Pipe};
 use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{ByteStream, Runtime};
@@ -49,9 +50,13 @@ pub(crate) fn config(opts: &crate::options::Options) -> Config {
 
 /// One stream's exchange.
 struct Task {
-    /// The request, until its body is in (bodies are read in full before the handler
-    /// runs, as `body_buffering: auto` does on HTTP/1.1).
+    /// The request, until its body is in (`body_buffering: auto`: read in full before
+    /// the handler runs, as on HTTP/1.1).
     pending: Option<(Request, BytesMut)>,
+    /// `body_buffering: manual`: the body flowing to the handler as it reads, before
+    /// and after it has answered. Flow-control credit goes back only as the handler
+    /// takes chunks, so the peer cannot make us buffer more than a stream window.
+    incoming: Option<Incoming>,
     running: Option<Exchange>,
     /// The response body still being sent.
     body: Option<Body>,
@@ -61,6 +66,14 @@ struct Task {
     done: Option<Done>,
     /// Held until the stream ends: `max_concurrent_requests` counts it.
     _slot: RequestSlot,
+}
+
+/// A request body the handler reads itself.
+struct Incoming {
+    pipe: Pipe,
+    queue: VecDeque<Bytes>,
+    /// How the body ended, once it has; handed over after the queue.
+    end: Option<Result<Option<HeaderMap>, BodyError>>,
 }
 
 struct Driver<R: Runtime, S> {
@@ -232,14 +245,24 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 data,
                 end_stream,
             } => {
+                let Some(task) = self.tasks.get_mut(&stream) else {
+                    // Nobody reads it any more (the response is done): let it flow.
+                    self.codec.release(stream, data.len());
+                    return;
+                };
+                if let Some(incoming) = &mut task.incoming {
+                    if !data.is_empty() {
+                        incoming.queue.push_back(data);
+                    }
+                    if end_stream {
+                        incoming.end = Some(Ok(None));
+                    }
+                    return;
+                }
                 // Buffered here (bounded by max_content_length, which the codec
                 // enforces), so the window reopens at once.
                 self.codec.release(stream, data.len());
-                if let Some(Task {
-                    pending: Some((_, body)),
-                    ..
-                }) = self.tasks.get_mut(&stream)
-                {
+                if let Some((_, body)) = &mut task.pending {
                     body.extend_from_slice(&data);
                 }
                 if end_stream {
@@ -247,17 +270,23 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 }
             }
             Event::Trailers { stream, trailers } => {
-                if let Some(Task {
-                    pending: Some((req, _)),
-                    ..
-                }) = self.tasks.get_mut(&stream)
-                {
+                let Some(task) = self.tasks.get_mut(&stream) else {
+                    return;
+                };
+                if let Some(incoming) = &mut task.incoming {
+                    incoming.end = Some(Ok(Some(trailers)));
+                    return;
+                }
+                if let Some((req, _)) = &mut task.pending {
                     req.extensions_mut().insert(Trailers(trailers));
                 }
                 self.start(stream);
             }
             Event::Reset { stream, .. } => {
                 if let Some(mut task) = self.tasks.remove(&stream) {
+                    if let Some(incoming) = task.incoming.take() {
+                        incoming.pipe.finish(Err(BodyError::Aborted));
+                    }
                     if let Some(done) = &mut task.done {
                         done.abort();
                     }
@@ -275,6 +304,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             return;
         };
         self.idle_since = None;
+        let content_length = head.content_length;
         let mut req = Request::new(Body::empty());
         *req.method_mut() = head.method;
         *req.uri_mut() = head.uri;
@@ -287,10 +317,22 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             params: Default::default(),
             state: None,
         });
+        let manual = self.shared.limits.manual_body && !end_stream;
+        let incoming = manual.then(|| {
+            let pipe = Pipe::default();
+            *req.body_mut() = Body::incoming(pipe.clone(), content_length);
+            Incoming {
+                pipe,
+                queue: VecDeque::new(),
+                end: None,
+            }
+        });
+        let start_now = end_stream || manual;
         self.tasks.insert(
             stream,
             Task {
                 pending: Some((req, BytesMut::new())),
+                incoming,
                 running: None,
                 body: None,
                 held: None,
@@ -298,12 +340,13 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 _slot: slot,
             },
         );
-        if end_stream {
+        if start_now {
             self.start(stream);
         }
     }
 
-    /// The request is whole: run its handler.
+    /// The request is whole (or, read by the handler itself, has begun): run its
+    /// handler.
     fn start(&mut self, stream: u32) {
         let Some(task) = self.tasks.get_mut(&stream) else {
             return;
@@ -328,6 +371,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     }
 
     fn poll_task(&mut self, id: u32, cx: &mut Context<'_>) {
+        self.feed(id, cx);
         let Some(task) = self.tasks.get_mut(&id) else {
             return;
         };
@@ -361,6 +405,29 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             }
         }
         self.pump_body(id, cx);
+    }
+
+    /// Hands queued request body chunks to the handler as it takes them, giving the
+    /// peer that much window back.
+    fn feed(&mut self, id: u32, cx: &mut Context<'_>) {
+        let Some(incoming) = self.tasks.get_mut(&id).and_then(|t| t.incoming.as_mut()) else {
+            return;
+        };
+        while incoming.pipe.poll_room(cx).is_ready() {
+            if let Some(chunk) = incoming.queue.pop_front() {
+                let len = chunk.len();
+                incoming.pipe.put(chunk);
+                self.codec.release(id, len);
+                continue;
+            }
+            if let Some(end) = incoming.end.take() {
+                incoming.pipe.finish(end);
+                if let Some(task) = self.tasks.get_mut(&id) {
+                    task.incoming = None;
+                }
+            }
+            return;
+        }
     }
 
     /// Moves response frames into the codec while it takes them.
@@ -424,6 +491,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     /// The stream's exchange is over: `request.stop` is reported as its `Done` drops.
     fn finish(&mut self, id: u32, complete: bool) {
         if let Some(mut task) = self.tasks.remove(&id) {
+            if let Some(incoming) = task.incoming.take() {
+                // The answer is complete; a reader kept past it must not wait forever.
+                incoming.pipe.finish(Err(BodyError::Aborted));
+            }
             if let (false, Some(done)) = (complete, &mut task.done) {
                 done.abort();
             }
