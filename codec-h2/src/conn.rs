@@ -201,6 +201,8 @@ pub struct ServerConn {
     block: Option<Block>,
     events: VecDeque<Event>,
     shutdown: Shutdown,
+    /// The connection window's first WINDOW_UPDATE, sent right after our SETTINGS.
+    first_update: Option<u32>,
     /// The peer has acknowledged our SETTINGS: until then it counts stream windows
     /// from the default 65,535, not from our `stream_window`.
     settings_acked: bool,
@@ -217,19 +219,12 @@ impl ServerConn {
         let (conn_recv, first_update) =
             RecvWindow::connection(config.conn_window, config.window_refill_threshold);
         let mut out = Vec::new();
-        let ours = Settings {
-            enable_push: Some(false),
-            max_concurrent_streams: Some(config.max_concurrent_streams),
-            initial_window_size: Some(config.stream_window),
-            max_header_list_size: Some(config.max_header_list_size.min(u32::MAX as usize) as u32),
-            enable_connect_protocol: config.enable_connect_protocol.then_some(true),
-            ..Settings::default()
-        };
-        frame::encode_settings(&ours, &mut out);
+        frame::encode_settings(&local_settings(&config), &mut out);
         if let Some(increment) = first_update {
             frame::encode_window_update(0, increment, &mut out);
         }
         ServerConn {
+            first_update,
             config,
             buf: BytesMut::new(),
             preface_seen: 0,
@@ -249,6 +244,31 @@ impl ServerConn {
             failed: None,
             ready: VecDeque::new(),
         }
+    }
+
+    /// A connection upgraded from HTTP/1.1 (`Upgrade: h2c`, RFC 7540 §3.2): `settings`
+    /// is the client's `HTTP2-Settings` payload (already base64url-decoded), and the
+    /// request that carried the upgrade is stream 1, half-closed (remote), answered
+    /// with the usual commands. The client's preface comes next, as on any
+    /// connection.
+    pub fn upgrade(config: Config, settings: &[u8]) -> Result<Self, ConnError> {
+        let mut conn = ServerConn::new(config);
+        let settings = Settings::decode(settings)?;
+        conn.on_settings(&settings)?;
+        // HTTP2-Settings is acknowledged implicitly by the 101 (§3.2.1): drop the ACK
+        // that on_settings queued, keeping our own SETTINGS.
+        conn.out.clear();
+        frame::encode_settings(&local_settings(&conn.config), &mut conn.out);
+        if let Some(increment) = conn.first_update {
+            frame::encode_window_update(0, increment, &mut conn.out);
+        }
+        conn.ids.open(1)?;
+        let stream = Stream {
+            surfaced: true,
+            ..conn.new_stream(State::HalfClosedRemote)
+        };
+        conn.streams.insert(1, stream);
+        Ok(conn)
     }
 
     /// Buffers bytes received from the peer. Read only while [`wants_read`] says so,
@@ -704,27 +724,7 @@ impl ServerConn {
             },
         )
         .map_err(|_| ConnError::new(ErrorCode::PROTOCOL_ERROR, "bad HEADERS"))?;
-        let mut s = Stream {
-            state,
-            recv: RecvWindow::new(
-                if self.settings_acked {
-                    self.config.stream_window
-                } else {
-                    DEFAULT_WINDOW
-                },
-                self.config.window_refill_threshold,
-            ),
-            send: SendWindow::new(self.peer.initial_window_size),
-            content_length: None,
-            received: 0,
-            head: Vec::new(),
-            data: VecDeque::new(),
-            queued: 0,
-            end_after_data: false,
-            trailers: None,
-            blocked: false,
-            surfaced: false,
-        };
+        let mut s = self.new_stream(state);
         let list = match decoded {
             Ok(list) => list,
             Err(_) => {
@@ -879,6 +879,31 @@ impl ServerConn {
         Ok(())
     }
 
+    /// A stream in `state` with the windows now in force.
+    fn new_stream(&self, state: State) -> Stream {
+        Stream {
+            state,
+            recv: RecvWindow::new(
+                if self.settings_acked {
+                    self.config.stream_window
+                } else {
+                    DEFAULT_WINDOW
+                },
+                self.config.window_refill_threshold,
+            ),
+            send: SendWindow::new(self.peer.initial_window_size),
+            content_length: None,
+            received: 0,
+            head: Vec::new(),
+            data: VecDeque::new(),
+            queued: 0,
+            end_after_data: false,
+            trailers: None,
+            blocked: false,
+            surfaced: false,
+        }
+    }
+
     /// Frames on a stream id the client never opened are a connection error.
     fn check_known(&self, id: u32) -> Result<(), ConnError> {
         if self.ids.is_idle(id) {
@@ -983,6 +1008,18 @@ impl ServerConn {
         self.ready.clear();
         self.buf = BytesMut::new();
         e
+    }
+}
+
+/// The SETTINGS we announce for `config`.
+fn local_settings(config: &Config) -> Settings {
+    Settings {
+        enable_push: Some(false),
+        max_concurrent_streams: Some(config.max_concurrent_streams),
+        initial_window_size: Some(config.stream_window),
+        max_header_list_size: Some(config.max_header_list_size.min(u32::MAX as usize) as u32),
+        enable_connect_protocol: config.enable_connect_protocol.then_some(true),
+        ..Settings::default()
     }
 }
 

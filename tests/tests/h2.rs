@@ -437,3 +437,34 @@ both!(
         });
     }
 );
+
+both!(
+    upgrade_h2c_answers_the_request_on_stream_1_then_serves_h2,
+    |adapter| {
+        let started = Arc::default();
+        let mut o = opts(routes(started));
+        o.protocols = vec![
+            Protocol::Http1(Http1Options::default()),
+            Protocol::Http2(Http2Options::default()),
+        ];
+        let s = Server::start(adapter, o);
+        // curl asks for the upgrade on its first request, then reuses the connection for
+        // the second URL over HTTP/2.
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--http2", "-w", " %{http_version}\n"])
+            .arg(s.url("/version"))
+            .arg(s.url("/"))
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "HTTP/1.1 true 2\nok 2\n"
+        );
+        assert_eq!(s.info().requests_served, 2);
+    }
+);

@@ -95,17 +95,17 @@ struct Driver<R: Runtime, S> {
     writable: bool,
 }
 
-/// Serves an HTTP/2 connection until it ends; `first` is what was read to recognise it.
+/// Serves an HTTP/2 connection until it ends. `codec` has been given what was read
+/// so far; `upgraded` is the request of an `Upgrade: h2c`, answered on stream 1.
 pub(super) async fn serve<R: Runtime, S: ByteStream>(
     rt: &R,
     io: S,
     peer: SocketAddr,
     shared: &Arc<Shared>,
     notices: u64,
-    first: &[u8],
+    codec: ServerConn,
+    upgraded: Option<Request>,
 ) -> Reason {
-    let mut codec = ServerConn::new(shared.limits.h2.clone());
-    codec.recv(first);
     let mut d = Driver {
         rt: rt.clone(),
         io,
@@ -122,6 +122,9 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
         peer_done: false,
         writable: false,
     };
+    if let Some(req) = upgraded {
+        d.start_upgraded(req);
+    }
     let reason = poll_fn(|cx| d.poll(cx)).await;
     // What the codec still has to say (a GOAWAY) goes out, within `send_timeout`.
     d.codec.poll_transmit(&mut d.out);
@@ -343,6 +346,29 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         if start_now {
             self.start(stream);
         }
+    }
+
+    /// Runs the handler of the request that upgraded the connection, on stream 1 (its
+    /// body was read, and `requests_served` counted it, on HTTP/1.1).
+    fn start_upgraded(&mut self, req: Request) {
+        let Some(slot) = admit(&self.shared, self.peer) else {
+            let _ = self.codec.reset(1, ErrorCode::REFUSED_STREAM);
+            return;
+        };
+        self.idle_since = None;
+        self.tasks.insert(
+            1,
+            Task {
+                pending: Some((req, BytesMut::new())),
+                incoming: None,
+                running: None,
+                body: None,
+                held: None,
+                done: None,
+                _slot: slot,
+            },
+        );
+        self.start(1);
     }
 
     /// The request is whole (or, read by the handler itself, has begun): run its

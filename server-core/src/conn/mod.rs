@@ -189,13 +189,16 @@ impl<R: Runtime> Setup<R> {
                 let _unwatched =
                     (!self.shared.graceful_drain).then(|| Unwatched::new(&self.shared.counters));
                 // Boxed: its state would otherwise widen every HTTP/1.1 connection.
+                let mut codec = roadrunner_h2::ServerConn::new(self.shared.limits.h2.clone());
+                codec.recv(first);
                 Box::pin(h2::serve(
                     &self.rt,
                     io,
                     self.peer,
                     &self.shared,
                     self.notices,
-                    first,
+                    codec,
+                    None,
                 ))
                 .await
             }
@@ -228,8 +231,32 @@ async fn serve_h1<R: Runtime, S: ByteStream>(at: &Setup<R>, io: S, first: &[u8])
         let _unwatched = Unwatched::new(&shared.counters);
         conn.run().await
     };
+    if let Some(up) = conn.take_h2c() {
+        return Box::pin(serve_h2c(at, conn.into_io(), *up)).await;
+    }
     conn.close().await;
     reason
+}
+
+/// Continues a connection that upgraded to HTTP/2 (`Upgrade: h2c`).
+async fn serve_h2c<R: Runtime, S: ByteStream>(at: &Setup<R>, io: S, up: h1::H2c) -> Reason {
+    let mut codec =
+        match roadrunner_h2::ServerConn::upgrade(at.shared.limits.h2.clone(), &up.settings) {
+            Ok(codec) => codec,
+            Err(_) => return Reason::ProtocolError,
+        };
+    codec.recv(&up.early);
+    let _unwatched = (!at.shared.graceful_drain).then(|| Unwatched::new(&at.shared.counters));
+    h2::serve(
+        &at.rt,
+        io,
+        at.peer,
+        &at.shared,
+        at.notices,
+        codec,
+        Some(up.req),
+    )
+    .await
 }
 
 /// Counts a connection that drain cannot reach, for as long as it lives.

@@ -4,6 +4,9 @@
 //! written together when the next read is due, so a pipelined batch costs one write.
 
 mod call;
+mod h2c;
+
+pub(crate) use h2c::H2c;
 mod respond;
 
 use std::future::poll_fn;
@@ -53,6 +56,8 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     wall: SystemTime,
     out: Vec<u8>,
     served: u32,
+    /// The upgrade to HTTP/2 this connection ended with, if it did.
+    h2c: Option<Box<h2c::H2c>>,
     /// A request body was refused while the client may still be sending it.
     linger: bool,
     io: S,
@@ -85,12 +90,18 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             wall: rt.wall(),
             out: Vec::new(),
             served: 0,
+            h2c: None,
             linger: false,
             io,
             peer,
             shared,
             flags,
         }
+    }
+
+    /// The socket, for the driver that takes the connection over.
+    pub(super) fn into_io(self) -> S {
+        self.io
     }
 
     /// Serves requests until the connection is done; says why it ended.
@@ -166,6 +177,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
                 } else {
                     let req = self.read_request(head).await?;
+                    let req = match self.h2c_upgrade(req) {
+                        Ok(req) => req,
+                        // Boxed: rare, and the request would widen every connection.
+                        Err(up) => return Err(Box::pin(self.switch_to_h2(up)).await),
+                    };
                     let (resp, done) = self.call(req).await;
                     (resp, done, None)
                 };
