@@ -196,7 +196,10 @@ pub struct ServerConn {
     conn_recv: RecvWindow,
     conn_send: SendWindow,
     streams: BTreeMap<u32, Stream>,
-    recent_resets: VecDeque<u32>,
+    /// Streams reset recently, and by whom: frames on one the server reset are
+    /// ignored (the peer may have sent them before it saw the reset); frames on one
+    /// the peer reset answer as the stream table says (`STREAM_CLOSED`).
+    recent_resets: VecDeque<(u32, ClosedBy)>,
     ids: StreamIds,
     block: Option<Block>,
     events: VecDeque<Event>,
@@ -631,6 +634,9 @@ impl ServerConn {
             }
             Frame::WindowUpdate { stream, increment } => {
                 self.check_known(stream)?;
+                if self.after_reset(stream, RecvEvent::WindowUpdate)? {
+                    return Ok(());
+                }
                 if let Some(s) = self.streams.get_mut(&stream) {
                     if let Err(e) = s.send.apply_increment(increment) {
                         let err = e.for_stream(stream)?;
@@ -690,7 +696,12 @@ impl ServerConn {
             }
             return Ok(());
         }
-        if self.recent_resets.contains(&id) {
+        if self.after_reset(
+            id,
+            RecvEvent::Headers {
+                end_stream: block.end_stream,
+            },
+        )? {
             return Ok(());
         }
         if !self.ids.is_idle(id) {
@@ -782,7 +793,7 @@ impl ServerConn {
         let padding = flow_len - data.len() as u32;
         let Some(s) = self.streams.get_mut(&id) else {
             self.conn_recv.release(flow_len);
-            if self.recent_resets.contains(&id) {
+            if self.after_reset(id, RecvEvent::Data { end_stream })? {
                 return Ok(());
             }
             return Err(ConnError::new(
@@ -854,7 +865,7 @@ impl ServerConn {
         };
         s.state = State::Closed(ClosedBy::PeerReset);
         let surfaced = s.surfaced;
-        self.drop_stream(id);
+        self.drop_stream(id, ClosedBy::PeerReset);
         if surfaced {
             self.events.push_back(Event::Reset { stream: id, code });
         }
@@ -963,16 +974,29 @@ impl ServerConn {
             let held = s.recv.held();
             self.conn_recv.release(held);
         }
-        self.drop_stream(id);
+        self.drop_stream(id, ClosedBy::LocalReset);
     }
 
-    fn drop_stream(&mut self, id: u32) {
+    fn drop_stream(&mut self, id: u32, by: ClosedBy) {
         if self.streams.remove(&id).is_some() {
             if self.recent_resets.len() == RECENT_RESETS {
                 self.recent_resets.pop_front();
             }
-            self.recent_resets.push_back(id);
+            self.recent_resets.push_back((id, by));
         }
+    }
+
+    /// A frame on a stream reset recently: handled here, as the stream table says for
+    /// how it closed (`true`), or not a recently reset stream (`false`).
+    fn after_reset(&mut self, id: u32, event: RecvEvent) -> Result<bool, ConnError> {
+        let Some(&(_, by)) = self.recent_resets.iter().find(|(s, _)| *s == id) else {
+            return Ok(false);
+        };
+        if let Err(v) = stream::on_recv(State::Closed(by), event) {
+            let e = v.for_stream(id)?;
+            frame::encode_rst_stream(id, e.code, &mut self.out);
+        }
+        Ok(true)
     }
 
     /// A stream that has sent and received everything is forgotten.

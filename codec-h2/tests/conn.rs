@@ -478,3 +478,33 @@ fn a_frame_inside_a_header_block_and_a_bad_preface_end_the_connection() {
         ErrorCode::PROTOCOL_ERROR
     );
 }
+
+#[test]
+fn frames_after_the_peers_own_reset_are_answered_stream_closed() {
+    // h2spec http2/5.1/8 and /9: the stream is closed by the client's RST_STREAM, and
+    // DATA or HEADERS on it then are a stream error STREAM_CLOSED (RFC 9113 §5.1).
+    for late_headers in [false, true] {
+        let mut p = Pair::new(Config::default());
+        p.request(1, &[], false);
+        let mut out = Vec::new();
+        frame::encode_rst_stream(1, ErrorCode::CANCEL, &mut out);
+        if late_headers {
+            let block = p.block(&[(":method", "GET"), (":scheme", "https"), (":path", "/")]);
+            frame::encode_headers(1, &block, true, 16_384, &mut out);
+        } else {
+            frame::encode_data(1, b"late", true, &mut out);
+        }
+        p.send(&out);
+        let frames = p.frames();
+        assert_eq!(
+            rst(&frames, 1),
+            Some(ErrorCode::STREAM_CLOSED),
+            "{frames:?}"
+        );
+        assert!(
+            goaway(&frames).is_none(),
+            "the connection goes on: {frames:?}"
+        );
+        assert_eq!(p.request(3, &[], true).len(), 1);
+    }
+}
