@@ -29,6 +29,10 @@ pub(crate) struct TlsStream<S> {
     /// Records produced by rustls and not yet written, from `sent` on.
     pending: Vec<u8>,
     sent: usize,
+    /// Ciphertext read but not yet taken by rustls: it takes no more while the
+    /// plaintext it decrypted has not been read (its buffer is bounded), so what a
+    /// read brought beyond that waits here.
+    unfed: Vec<u8>,
     eof: bool,
     closing: bool,
 }
@@ -41,6 +45,7 @@ impl<S: ByteStream> TlsStream<S> {
             tls,
             pending: Vec::new(),
             sent: 0,
+            unfed: Vec::new(),
             eof: false,
             closing: false,
         })
@@ -60,23 +65,29 @@ impl<S: ByteStream> TlsStream<S> {
     /// Reads ciphertext once and has rustls process it; an error after the peer's
     /// end of stream.
     fn poll_feed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.eof {
-            return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-        }
-        let tls = &mut self.tls;
-        let mut fed = Ok(());
-        let n = ready!(poll_read_with(
-            Layer::Tls,
-            &mut self.io,
-            cx,
-            RAW_READ,
-            |raw| {
-                fed = feed(tls, raw);
+        let fed = if !self.unfed.is_empty() {
+            let unfed = std::mem::take(&mut self.unfed);
+            feed(&mut self.tls, &unfed, &mut self.unfed)
+        } else {
+            if self.eof {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
             }
-        ))?;
-        if n == 0 {
-            self.eof = true;
-        }
+            let (tls, unfed) = (&mut self.tls, &mut self.unfed);
+            let mut fed = Ok(());
+            let n = ready!(poll_read_with(
+                Layer::Tls,
+                &mut self.io,
+                cx,
+                RAW_READ,
+                |raw| {
+                    fed = feed(tls, raw, unfed);
+                }
+            ))?;
+            if n == 0 {
+                self.eof = true;
+            }
+            fed
+        };
         if let Err(e) = fed {
             // rustls has queued the alert that tells the peer why.
             let _ = self.poll_flush_records(cx);
@@ -110,12 +121,19 @@ impl<S: ByteStream> TlsStream<S> {
     }
 }
 
-/// Hands ciphertext to rustls and decrypts what it completes.
-fn feed(tls: &mut ServerConnection, mut raw: &[u8]) -> io::Result<()> {
+/// Hands ciphertext to rustls and decrypts what it completes; once there is plaintext
+/// to read, the rest waits in `unfed` (rustls refuses more while its plaintext buffer
+/// is full, and a large upload easily brings more than that in one read).
+fn feed(tls: &mut ServerConnection, mut raw: &[u8], unfed: &mut Vec<u8>) -> io::Result<()> {
     while !raw.is_empty() {
         tls.read_tls(&mut raw)?;
-        tls.process_new_packets()
+        let state = tls
+            .process_new_packets()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if state.plaintext_bytes_to_read() > 0 {
+            unfed.extend_from_slice(raw);
+            break;
+        }
     }
     Ok(())
 }
