@@ -1,29 +1,50 @@
 //! HTTP/2 against independent clients outside the Rust ecosystem: nghttp and h2load
-//! (nghttp2, Debian's `nghttp2-client`). Each is a separate reading of RFC 9113 with
-//! its own flow control, stream scheduling and HPACK, so they catch what a client
-//! written against the same crates as the server would share with it.
+//! (nghttp2, Debian's `nghttp2-client`) and python-hyper's `h2` (PyPI), driven by
+//! `tests/py/h2_client.py`. Each is a separate reading of RFC 9113 with its own flow
+//! control, stream scheduling and HPACK, so they catch what a client written against
+//! the same crates as the server would share with it.
 //!
 //! The tools are required, not optional: `.ci/run` installs them, and a missing one
 //! fails the test with the command that installs it rather than passing silently.
-//! Every run is bounded by the tool's own timeout (nghttp `-t`, h2load `-N`), so a
-//! server that stalls fails the test instead of hanging.
+//! Every run is bounded by the tool's own timeout (nghttp `-t`, h2load `-N`, the
+//! Python socket timeout), so a server that stalls fails the test instead of hanging.
 
 mod kinds;
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
+use roadrunner_core::http::{HeaderMap, HeaderValue};
 use roadrunner_core::{
     Body, BodyBuffering, Frame, Http2Options, Options, Protocol, Request, Response, Route, Routes,
 };
 use roadrunner_tests::{both, echo, opts, start_demo, Adapter, Demo, Server};
 
 const NGHTTP2_INSTALL: &str = "apt-get install nghttp2-client";
+const H2_INSTALL: &str = "python3 -m pip install h2";
 
 fn routes() -> Routes {
     Routes::list([
         Route::get("/", |_req: Request| async { "ok" }),
         Route::post("/echo", echo),
+        // Keeps its stream open and, with manual body reading, the request body
+        // unread, so the bytes stay charged to the connection window until the client
+        // resets the stream.
+        Route::post("/hold", |_req: Request| async {
+            std::future::pending::<()>().await;
+            "never"
+        }),
+        Route::get("/stream", |_req: Request| async {
+            let mut t = HeaderMap::new();
+            t.insert("x-sum", HeaderValue::from_static("3"));
+            let frames = vec![
+                Frame::Data(Bytes::from_static(b"ab")),
+                Frame::Data(Bytes::from_static(b"c")),
+                Frame::Trailers(t),
+            ];
+            Response::new(Body::from_stream(smol::stream::iter(frames)))
+        }),
         // `?bytes=N` of `x` in 16 KiB pieces, like the demo's `/big`.
         Route::get("/big", |req: Request| async move {
             const PIECE: usize = 16 * 1024;
@@ -102,6 +123,21 @@ fn line_after<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines()
         .find_map(|l| l.strip_prefix(prefix))
         .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"))
+}
+
+/// `tests/py/h2_client.py ARGS` on the Python `h2` library; its stdout.
+fn python_h2(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/h2_client.py");
+    let mut all = vec![script.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let out = run("python3", &all, "apt-get install python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named 'h2'"),
+        "python3 has no `h2` module: install it with `{H2_INSTALL}` (.ci/run does)"
+    );
+    succeeded(&out, &format!("h2_client.py {args:?}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Byte `i` is `i % 251`: a body whose corruption, loss or reordering shows.
@@ -306,4 +342,40 @@ both!(h2load_big_bodies_through_small_windows, |adapter| {
         .and_then(|t| t.rsplit('(').next())
         .unwrap_or_else(|| panic!("no data count in {traffic:?}"));
     assert_eq!(data, (200 * 65536).to_string(), "{out}");
+});
+
+both!(python_h2_gets_posts_and_reads_trailers, |adapter| {
+    let s = Server::start(adapter, h2c_opts(BodyBuffering::Auto));
+    let out = python_h2(&["basic", &s.port().to_string()]);
+    assert_eq!(
+        out,
+        "GET / 200 b'ok'\n\
+         POST /echo 200 300000 bytes identical=True\n\
+         GET /stream 200 b'abc' trailers={'x-sum': '3'}\n\
+         goaway=None\n"
+    );
+});
+
+/// Expected output of `h2_client.py reset`: B whole, C served, no reset or GOAWAY
+/// from the server.
+const RESET_SUMMARY: &str = "B 200 200000 bytes identical=True reset=None\n\
+                             C 200 b'ok'\n\
+                             A reset_by_server=None goaway=None\n";
+
+both!(
+    python_h2_reset_mid_upload_spares_the_other_stream,
+    |adapter| {
+        // The server reads A's body as it comes, for a handler that never runs.
+        let s = Server::start(adapter, h2c_opts(BodyBuffering::Auto));
+        let out = python_h2(&["reset", &s.port().to_string(), "/echo"]);
+        assert_eq!(out, RESET_SUMMARY);
+    }
+);
+
+both!(python_h2_reset_frees_the_window_a_handler_held, |adapter| {
+    // A's handler runs and leaves its body unread: only the reset frees the
+    // connection window its bytes took.
+    let s = Server::start(adapter, h2c_opts(BodyBuffering::Manual));
+    let out = python_h2(&["reset", &s.port().to_string(), "/hold"]);
+    assert_eq!(out, RESET_SUMMARY);
 });
