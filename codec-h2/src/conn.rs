@@ -421,6 +421,17 @@ impl ServerConn {
         }
     }
 
+    /// Ends a graceful shutdown without waiting any longer for the answer to its PING:
+    /// the final GOAWAY names the last stream received so far. For a client that does
+    /// not answer PINGs; the connection closes once its streams are done.
+    pub fn finish_shutdown(&mut self) {
+        if self.failed.is_none() && !matches!(self.shutdown, Shutdown::Final { .. }) {
+            let last = self.ids.last_opened();
+            frame::encode_goaway(last, ErrorCode::NO_ERROR, b"", &mut self.out);
+            self.shutdown = Shutdown::Final { last };
+        }
+    }
+
     /// Writes what is ready to go out into `out`: control frames, response heads, and
     /// body data as far as the peer's windows allow. Returns whether it wrote anything.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {

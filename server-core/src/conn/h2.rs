@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
@@ -29,6 +29,10 @@ use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
+
+/// How long a drain waits for the answer to its PING before the final GOAWAY (RFC 9113
+/// §6.8: at least one round trip, so streams already on their way are not refused).
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
 /// The codec's limits from the listener's options.
 pub(crate) fn config(opts: &crate::options::Options) -> Config {
@@ -93,6 +97,8 @@ struct Driver<R: Runtime, S> {
     peer_done: bool,
     /// A stream's send queue has room again since the tasks were last polled.
     writable: bool,
+    /// When the drain notice arrived (the first GOAWAY and its PING went out).
+    draining_since: Option<Instant>,
 }
 
 /// Serves an HTTP/2 connection until it ends. `codec` has been given what was read
@@ -121,6 +127,7 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
         write_stalled_since: None,
         peer_done: false,
         writable: false,
+        draining_since: None,
     };
     if let Some(req) = upgraded {
         d.start_upgraded(req);
@@ -189,16 +196,22 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     /// the connection.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
         let events = self.drain.as_mut()?;
+        let mut noticed = self.shared.drain.closing();
         while let Poll::Ready(event) = events.poll_event(&self.shared.drain, cx) {
             match event {
-                DrainEvent::Notice { .. } => self.codec.shutdown(),
+                DrainEvent::Notice { .. } => noticed = true,
                 DrainEvent::Kill => return Some(Reason::Drain),
             }
         }
-        if self.shared.drain.closing() {
-            self.codec.shutdown();
+        if noticed {
+            self.start_shutdown();
         }
         None
+    }
+
+    fn start_shutdown(&mut self) {
+        self.codec.shutdown();
+        self.draining_since.get_or_insert_with(|| self.rt.now());
     }
 
     fn read(&mut self, cx: &mut Context<'_>) -> Result<(), Reason> {
@@ -554,22 +567,32 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     }
 
     /// `keep_alive_timeout` with no stream open, `send_timeout` on a peer that stopped
-    /// reading.
+    /// reading, and the wait for the answer to the shutdown PING.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
-        let limits = &self.shared.limits;
-        let idle = self
-            .idle_since
-            .map(|t| (t + limits.keep_alive_timeout, Reason::KeepAliveTimeout));
-        let stalled = self
-            .write_stalled_since
-            .map(|t| (t + limits.send_timeout, Reason::SendTimeout));
-        let (at, reason) = [idle, stalled]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)?;
         loop {
+            let limits = &self.shared.limits;
+            let deadlines = [
+                self.idle_since.map(|t| {
+                    (
+                        t + limits.keep_alive_timeout,
+                        Some(Reason::KeepAliveTimeout),
+                    )
+                }),
+                self.write_stalled_since
+                    .map(|t| (t + limits.send_timeout, Some(Reason::SendTimeout))),
+                // No reason: the grace for the PING's answer ends, not the connection.
+                self.draining_since.map(|t| (t + GOAWAY_GRACE, None)),
+            ];
+            let (at, reason) = deadlines.into_iter().flatten().min_by_key(|(at, _)| *at)?;
             if self.alarm.now() >= at {
-                return Some(reason);
+                if reason.is_some() {
+                    return reason;
+                }
+                self.codec.finish_shutdown();
+                self.draining_since = None;
+                // The final GOAWAY is queued: poll again to write it.
+                cx.waker().wake_by_ref();
+                return None;
             }
             self.alarm.arm(at);
             if !self.alarm.poll_fired(cx) {
