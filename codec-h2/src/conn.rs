@@ -157,6 +157,8 @@ struct Stream {
     blocked: bool,
     /// The application saw this stream (a `Request` event).
     surfaced: bool,
+    /// The stream is in `ServerConn::ready`, so it is listed there once.
+    in_ready: bool,
 }
 
 /// A header block being assembled from HEADERS and CONTINUATION frames.
@@ -409,6 +411,7 @@ impl ServerConn {
             let Some(s) = self.streams.get_mut(&id) else {
                 continue;
             };
+            s.in_ready = false;
             out.append(&mut s.head);
             while let Some(chunk) = s.data.front_mut() {
                 let n = sendable(chunk.len(), &self.conn_send, &s.send, max_frame);
@@ -451,6 +454,7 @@ impl ServerConn {
                 self.events.push_back(Event::Writable { stream: id });
             }
             if !s.data.is_empty() {
+                s.in_ready = true;
                 waiting.push_back(id);
             }
             self.forget_if_done(id);
@@ -603,10 +607,12 @@ impl ServerConn {
                 stream: 0,
                 increment,
             } => {
+                // Every stream with data left is still in `ready` (poll_transmit keeps
+                // it there), so the next poll_transmit uses the window: listing them
+                // again per update would let a flood of updates grow `ready`.
                 self.conn_send
                     .apply_increment(increment)
                     .map_err(|e| flow_conn(e, 0))?;
-                self.ready.extend(self.streams.keys().copied());
                 Ok(())
             }
             Frame::WindowUpdate { stream, increment } => {
@@ -617,7 +623,6 @@ impl ServerConn {
                         self.stream_error(err);
                         return Ok(());
                     }
-                    self.ready.push_back(stream);
                 }
                 Ok(())
             }
@@ -662,10 +667,13 @@ impl ServerConn {
                 }),
             };
             match trailers.and_then(|t| self.check_length_at_end(id).map(|()| t)) {
-                Ok(trailers) => self.events.push_back(Event::Trailers {
-                    stream: id,
-                    trailers,
-                }),
+                Ok(trailers) => {
+                    self.events.push_back(Event::Trailers {
+                        stream: id,
+                        trailers,
+                    });
+                    self.forget_if_done(id);
+                }
                 Err(e) => self.stream_error(e),
             }
             return Ok(());
@@ -724,6 +732,7 @@ impl ServerConn {
             trailers: None,
             blocked: false,
             surfaced: false,
+            in_ready: false,
         };
         let list = match decoded {
             Ok(list) => list,
@@ -844,6 +853,10 @@ impl ServerConn {
                 end_stream,
             });
         }
+        if end_stream {
+            // A response that ended first left the stream waiting for this.
+            self.forget_if_done(id);
+        }
         Ok(())
     }
 
@@ -870,7 +883,6 @@ impl ServerConn {
                     .apply_initial_delta(old, new)
                     .map_err(|e| flow_conn(e, 0))?;
             }
-            self.ready.extend(self.streams.keys().copied());
         }
         if let Some(size) = settings.header_table_size {
             self.enc.set_max_table_size(size as usize);
@@ -965,8 +977,11 @@ impl ServerConn {
     }
 
     fn mark_ready(&mut self, id: u32) {
-        if !self.ready.contains(&id) {
-            self.ready.push_back(id);
+        if let Some(s) = self.streams.get_mut(&id) {
+            if !s.in_ready {
+                s.in_ready = true;
+                self.ready.push_back(id);
+            }
         }
     }
 
@@ -979,6 +994,8 @@ impl ServerConn {
             &mut self.out,
         );
         self.failed = Some(e.clone());
+        // Nothing follows the error, not even events queued before it.
+        self.events.clear();
         self.streams.clear();
         self.ready.clear();
         self.buf = BytesMut::new();
