@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
+use crate::abuse::{self, Budgets, Cost, UnreadAcks, Work};
 use crate::error::{ConnError, ErrorCode, StreamError};
 use crate::fields::{self, RequestHead};
 use crate::flow::{sendable, FlowError, RecvWindow, SendWindow, DEFAULT_WINDOW};
@@ -100,7 +101,10 @@ pub enum Event {
         trailers: HeaderMap,
     },
     /// The stream is gone (the peer reset it, or it broke the protocol and was reset):
-    /// drop what the application holds for it.
+    /// drop what the application holds for it. Its slot under
+    /// `max_concurrent_streams` is free at once, so stop its work before polling the
+    /// next event, or the peer can keep more work going than the limit (see
+    /// [`abuse`]).
     Reset {
         /// The stream.
         stream: u32,
@@ -112,6 +116,19 @@ pub enum Event {
         /// The stream.
         stream: u32,
     },
+}
+
+/// What a connection holds in memory ([`ServerConn::buffered`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Buffered {
+    /// Received and not yet processed, with the header block being assembled. Under
+    /// one frame plus `max_header_block` plus the last `recv`, when reading only while
+    /// [`ServerConn::wants_read`].
+    pub input: usize,
+    /// Control frames (and refused streams' answers) waiting for `poll_transmit`.
+    pub control: usize,
+    /// Response heads, data and trailers queued by commands.
+    pub responses: usize,
 }
 
 /// Why a command was refused (the application's mistake, or a stream already gone).
@@ -167,6 +184,7 @@ struct Block {
     end_stream: bool,
     priority: Option<frame::Priority>,
     fragments: BytesMut,
+    continuations: u32,
 }
 
 /// Graceful shutdown (RFC 9113 §6.8): a first GOAWAY with the highest id and a PING,
@@ -210,6 +228,8 @@ pub struct ServerConn {
     failed: Option<ConnError>,
     /// Streams with data or heads to write, in the order they became ready.
     ready: VecDeque<u32>,
+    budgets: Budgets,
+    unread_acks: UnreadAcks,
 }
 
 impl ServerConn {
@@ -250,6 +270,8 @@ impl ServerConn {
             settings_acked: false,
             failed: None,
             ready: VecDeque::new(),
+            budgets: Budgets::new(),
+            unread_acks: UnreadAcks::default(),
         }
     }
 
@@ -273,7 +295,7 @@ impl ServerConn {
 
     /// The next event, after processing what has been received. `Err` once, when the
     /// connection fails: its GOAWAY is queued for [`poll_transmit`](Self::poll_transmit),
-    /// then the connection is closed.
+    /// then the connection is closed, every stream with it (no `Reset` follows).
     #[must_use = "events and the connection's failure must be handled"]
     pub fn poll_event(&mut self) -> Result<Option<Event>, ConnError> {
         loop {
@@ -405,6 +427,7 @@ impl ServerConn {
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         out.append(&mut self.out);
+        self.unread_acks.taken();
         let max_frame = self.peer.max_frame_size;
         let mut waiting = VecDeque::new();
         while let Some(id) = self.ready.pop_front() {
@@ -474,6 +497,19 @@ impl ServerConn {
         self.streams.len()
     }
 
+    /// What the connection holds in memory now, for limits and metrics.
+    pub fn buffered(&self) -> Buffered {
+        Buffered {
+            input: self.buf.len() + self.block.as_ref().map_or(0, |b| b.fragments.len()),
+            control: self.out.len(),
+            responses: self
+                .streams
+                .values()
+                .map(|s| s.head.len() + s.queued + s.trailers.as_ref().map_or(0, Vec::len))
+                .sum(),
+        }
+    }
+
     /// Processes one frame; `false` when more input is needed.
     fn step(&mut self) -> Result<bool, ConnError> {
         if self.preface_seen < PREFACE.len() {
@@ -496,7 +532,7 @@ impl ServerConn {
             Ok(None) => return Ok(false),
             Err(FrameError::Conn(e)) => return Err(e),
             Err(FrameError::Stream(e)) => {
-                self.stream_error(e);
+                self.stream_error(e)?;
                 return Ok(true);
             }
         };
@@ -508,6 +544,9 @@ impl ServerConn {
                     "a header block was interrupted",
                 ));
             }
+        }
+        if abuse::is_empty(&frame) {
+            self.budgets.spend(Cost::Empty)?;
         }
         self.on_frame(frame)?;
         Ok(true)
@@ -537,6 +576,7 @@ impl ServerConn {
                     end_stream,
                     priority,
                     fragments: std::mem::take(&mut fragments),
+                    continuations: 0,
                 };
                 if end_headers {
                     self.on_block(block)
@@ -559,6 +599,7 @@ impl ServerConn {
                 if block.fragments.len() + fragment.len() > self.config.max_header_block {
                     return Err(calm("header block over max_header_block"));
                 }
+                abuse::continuation(&mut block.continuations)?;
                 block.fragments.extend_from_slice(&fragment);
                 if end_headers {
                     self.on_block(block)
@@ -568,6 +609,7 @@ impl ServerConn {
                 }
             }
             Frame::Priority { stream, .. } => {
+                self.budgets.spend(Cost::Priority)?;
                 if let Some(s) = self.streams.get_mut(&stream) {
                     s.state = stream::on_recv(s.state, RecvEvent::Priority)
                         .map_err(|v| v.for_stream(stream).err())
@@ -588,6 +630,7 @@ impl ServerConn {
                 Ok(())
             }
             Frame::Ping { ack: false, data } => {
+                self.unread_acks.queue()?;
                 frame::encode_ping(true, data, &mut self.out);
                 Ok(())
             }
@@ -620,8 +663,7 @@ impl ServerConn {
                 if let Some(s) = self.streams.get_mut(&stream) {
                     if let Err(e) = s.send.apply_increment(increment) {
                         let err = e.for_stream(stream)?;
-                        self.stream_error(err);
-                        return Ok(());
+                        return self.stream_error(err);
                     }
                 }
                 Ok(())
@@ -653,8 +695,7 @@ impl ServerConn {
                 Ok(next) => next,
                 Err(v) => {
                     let err = v.for_stream(id)?;
-                    self.stream_error(err);
-                    return Ok(());
+                    return self.stream_error(err);
                 }
             };
             s.state = next;
@@ -674,7 +715,7 @@ impl ServerConn {
                     });
                     self.forget_if_done(id);
                 }
-                Err(e) => self.stream_error(e),
+                Err(e) => self.stream_error(e)?,
             }
             return Ok(());
         }
@@ -690,8 +731,7 @@ impl ServerConn {
         self.ids.open(id)?;
         if let Some(priority) = block.priority {
             if let Err(e) = priority.check(id) {
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         }
         if let Shutdown::Final { last } = self.shutdown {
@@ -702,6 +742,7 @@ impl ServerConn {
             }
         }
         if self.streams.len() >= self.config.max_concurrent_streams as usize {
+            self.budgets.spend(Cost::ProvokedReset)?;
             self.send_rst(id, ErrorCode::REFUSED_STREAM);
             return Ok(());
         }
@@ -738,16 +779,14 @@ impl ServerConn {
             Ok(list) => list,
             Err(_) => {
                 self.streams.insert(id, s);
-                self.refuse(id, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-                return Ok(());
+                return self.refuse(id, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
             }
         };
         let head = match fields::request_head(id, list, self.config.enable_connect_protocol) {
             Ok(head) => head,
             Err(e) => {
                 self.streams.insert(id, s);
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         };
         s.content_length = head.content_length;
@@ -758,17 +797,16 @@ impl ServerConn {
         s.surfaced = !too_large && !empty_mismatch;
         self.streams.insert(id, s);
         if too_large {
-            self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
-            return Ok(());
+            return self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
         }
         if empty_mismatch {
-            self.stream_error(StreamError {
+            return self.stream_error(StreamError {
                 stream: id,
                 code: ErrorCode::PROTOCOL_ERROR,
                 reason: "content-length with no body",
             });
-            return Ok(());
         }
+        self.budgets.earn(Work::Request);
         self.events.push_back(Event::Request {
             stream: id,
             head,
@@ -808,8 +846,7 @@ impl ServerConn {
             Err(v) => {
                 self.conn_recv.release(flow_len);
                 let err = v.for_stream(id)?;
-                self.stream_error(err);
-                return Ok(());
+                return self.stream_error(err);
             }
         };
         s.recv.consume(flow_len).map_err(|e| flow_conn(e, id))?;
@@ -829,21 +866,18 @@ impl ServerConn {
                     code: ErrorCode::CANCEL,
                 });
             }
-            self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
-            return Ok(());
+            return self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
         }
         if s.content_length.is_some_and(|n| s.received > n) {
-            self.stream_error(StreamError {
+            return self.stream_error(StreamError {
                 stream: id,
                 code: ErrorCode::PROTOCOL_ERROR,
                 reason: "more DATA than content-length",
             });
-            return Ok(());
         }
         if end_stream {
             if let Err(e) = self.check_length_at_end(id) {
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         }
         if !data.is_empty() || end_stream {
@@ -865,8 +899,13 @@ impl ServerConn {
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
+        // Cut short before its response was complete: work thrown away.
+        let cut_short = matches!(s.state, State::Open | State::HalfClosedRemote);
         s.state = State::Closed(ClosedBy::PeerReset);
         let surfaced = s.surfaced;
+        if cut_short {
+            self.budgets.spend(Cost::PeerReset)?;
+        }
         self.drop_stream(id);
         if surfaced {
             self.events.push_back(Event::Reset { stream: id, code });
@@ -875,6 +914,8 @@ impl ServerConn {
     }
 
     fn on_settings(&mut self, settings: &Settings) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::Settings)?;
+        self.unread_acks.queue()?;
         let old = self.peer.initial_window_size;
         self.peer.apply(settings);
         if let Some(new) = settings.initial_window_size {
@@ -918,7 +959,8 @@ impl ServerConn {
 
     /// Answers `id` with `status` and no body, then stops its request with
     /// `RST_STREAM(NO_ERROR)` (RFC 9113 §8.1: the client may stop sending).
-    fn refuse(&mut self, id: u32, status: StatusCode) {
+    fn refuse(&mut self, id: u32, status: StatusCode) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::ProvokedReset)?;
         let mut block = Vec::new();
         self.enc.encode(
             fields::response_fields(&status, &HeaderMap::new()),
@@ -926,10 +968,12 @@ impl ServerConn {
         );
         frame::encode_headers(id, &block, true, self.peer.max_frame_size, &mut self.out);
         self.send_rst(id, ErrorCode::NO_ERROR);
+        Ok(())
     }
 
     /// A stream-level error: reset it, and tell the application if it knew it.
-    fn stream_error(&mut self, e: StreamError) {
+    fn stream_error(&mut self, e: StreamError) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::ProvokedReset)?;
         if self.streams.get(&e.stream).is_some_and(|s| s.surfaced) {
             self.events.push_back(Event::Reset {
                 stream: e.stream,
@@ -937,6 +981,7 @@ impl ServerConn {
             });
         }
         self.send_rst(e.stream, e.code);
+        Ok(())
     }
 
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
@@ -969,6 +1014,7 @@ impl ServerConn {
         });
         if done {
             self.streams.remove(&id);
+            self.budgets.earn(Work::Response);
         }
     }
 
