@@ -12,7 +12,7 @@
 //! | resets | the peer resets a stream whose response is not complete (rapid reset, CVE-2023-44487); we reset or refuse a stream for the peer's fault: a stream error, `REFUSED_STREAM` over `max_concurrent_streams`, `431`, `413` (MadeYouReset, CVE-2025-8671; reset flood, CVE-2019-9514) | 200 | 1 per response completed |
 //! | priority | a PRIORITY frame (resource loop, CVE-2019-9513) | 1000 | 10 per request |
 //! | settings | a SETTINGS frame (settings flood, CVE-2019-9515) | 64 | 1 per request |
-//! | empty | a frame that carries nothing: DATA with no data and no END_STREAM, HEADERS or CONTINUATION with no fragment and no END_HEADERS, a frame of unknown type (empty frames, CVE-2019-9518) | 256 | 4 per request |
+//! | empty | a frame that carries nothing: DATA with no data and no END_STREAM, HEADERS or CONTINUATION with no fragment and no END_HEADERS, a frame of unknown type, a PING or SETTINGS acknowledgement of nothing we sent (empty frames, CVE-2019-9518) | 256 | 4 per request |
 //!
 //! Why these numbers:
 //! - resets: every reset stream may have cost a handler's start, and the peer's
@@ -64,7 +64,8 @@ pub(crate) enum Cost {
     Priority,
     /// A SETTINGS frame (not an ACK).
     Settings,
-    /// A frame that carries nothing (see [`is_empty`]).
+    /// A frame that carries nothing (see [`is_empty`]), or an acknowledgement of
+    /// nothing we sent.
     Empty,
 }
 

@@ -620,12 +620,14 @@ impl ServerConn {
             Frame::RstStream { stream, code } => self.on_rst(stream, code),
             Frame::Settings(settings) => self.on_settings(&settings),
             Frame::SettingsAck => {
-                if !self.settings_acked {
-                    self.settings_acked = true;
-                    let new = self.config.stream_window;
-                    for s in self.streams.values_mut() {
-                        s.recv.apply_initial_delta(DEFAULT_WINDOW, new);
-                    }
+                if self.settings_acked {
+                    // We sent one SETTINGS: this acknowledges nothing.
+                    return self.budgets.spend(Cost::Empty);
+                }
+                self.settings_acked = true;
+                let new = self.config.stream_window;
+                for s in self.streams.values_mut() {
+                    s.recv.apply_initial_delta(DEFAULT_WINDOW, new);
                 }
                 Ok(())
             }
@@ -635,11 +637,13 @@ impl ServerConn {
                 Ok(())
             }
             Frame::Ping { ack: true, data } => {
-                if data == SHUTDOWN_PING && self.shutdown == Shutdown::Announced {
-                    let last = self.ids.last_opened();
-                    frame::encode_goaway(last, ErrorCode::NO_ERROR, b"", &mut self.out);
-                    self.shutdown = Shutdown::Final { last };
+                if data != SHUTDOWN_PING || self.shutdown != Shutdown::Announced {
+                    // The only PING we send is the shutdown's.
+                    return self.budgets.spend(Cost::Empty);
                 }
+                let last = self.ids.last_opened();
+                frame::encode_goaway(last, ErrorCode::NO_ERROR, b"", &mut self.out);
+                self.shutdown = Shutdown::Final { last };
                 Ok(())
             }
             Frame::GoAway { .. } => {
