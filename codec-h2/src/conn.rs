@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
+use crate::abuse::{self, Budgets, Cost, UnreadAcks, Work};
 use crate::error::{ConnError, ErrorCode, StreamError};
 use crate::fields::{self, RequestHead};
 use crate::flow::{sendable, FlowError, RecvWindow, SendWindow, DEFAULT_WINDOW};
@@ -100,7 +101,10 @@ pub enum Event {
         trailers: HeaderMap,
     },
     /// The stream is gone (the peer reset it, or it broke the protocol and was reset):
-    /// drop what the application holds for it.
+    /// drop what the application holds for it. Its slot under
+    /// `max_concurrent_streams` is free at once, so stop its work before polling the
+    /// next event, or the peer can keep more work going than the limit (see
+    /// [`abuse`]).
     Reset {
         /// The stream.
         stream: u32,
@@ -112,6 +116,19 @@ pub enum Event {
         /// The stream.
         stream: u32,
     },
+}
+
+/// What a connection holds in memory ([`ServerConn::buffered`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Buffered {
+    /// Received and not yet processed, with the header block being assembled. Under
+    /// one frame plus `max_header_block` plus the last `recv`, when reading only while
+    /// [`ServerConn::wants_read`].
+    pub input: usize,
+    /// Control frames (and refused streams' answers) waiting for `poll_transmit`.
+    pub control: usize,
+    /// Response heads, data and trailers queued by commands.
+    pub responses: usize,
 }
 
 /// Why a command was refused (the application's mistake, or a stream already gone).
@@ -157,6 +174,8 @@ struct Stream {
     blocked: bool,
     /// The application saw this stream (a `Request` event).
     surfaced: bool,
+    /// The stream is in `ServerConn::ready`, so it is listed there once.
+    in_ready: bool,
 }
 
 /// A header block being assembled from HEADERS and CONTINUATION frames.
@@ -165,6 +184,7 @@ struct Block {
     end_stream: bool,
     priority: Option<frame::Priority>,
     fragments: BytesMut,
+    continuations: u32,
 }
 
 /// Graceful shutdown (RFC 9113 §6.8): a first GOAWAY with the highest id and a PING,
@@ -213,6 +233,8 @@ pub struct ServerConn {
     failed: Option<ConnError>,
     /// Streams with data or heads to write, in the order they became ready.
     ready: VecDeque<u32>,
+    budgets: Budgets,
+    unread_acks: UnreadAcks,
 }
 
 impl ServerConn {
@@ -246,6 +268,8 @@ impl ServerConn {
             settings_acked: false,
             failed: None,
             ready: VecDeque::new(),
+            budgets: Budgets::new(),
+            unread_acks: UnreadAcks::default(),
         }
     }
 
@@ -294,7 +318,7 @@ impl ServerConn {
 
     /// The next event, after processing what has been received. `Err` once, when the
     /// connection fails: its GOAWAY is queued for [`poll_transmit`](Self::poll_transmit),
-    /// then the connection is closed.
+    /// then the connection is closed, every stream with it (no `Reset` follows).
     #[must_use = "events and the connection's failure must be handled"]
     pub fn poll_event(&mut self) -> Result<Option<Event>, ConnError> {
         loop {
@@ -437,12 +461,14 @@ impl ServerConn {
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         out.append(&mut self.out);
+        self.unread_acks.taken();
         let max_frame = self.peer.max_frame_size;
         let mut waiting = VecDeque::new();
         while let Some(id) = self.ready.pop_front() {
             let Some(s) = self.streams.get_mut(&id) else {
                 continue;
             };
+            s.in_ready = false;
             out.append(&mut s.head);
             while let Some(chunk) = s.data.front_mut() {
                 let n = sendable(chunk.len(), &self.conn_send, &s.send, max_frame);
@@ -485,6 +511,7 @@ impl ServerConn {
                 self.events.push_back(Event::Writable { stream: id });
             }
             if !s.data.is_empty() {
+                s.in_ready = true;
                 waiting.push_back(id);
             }
             self.forget_if_done(id);
@@ -502,6 +529,19 @@ impl ServerConn {
     /// Streams the connection holds open.
     pub fn open_streams(&self) -> usize {
         self.streams.len()
+    }
+
+    /// What the connection holds in memory now, for limits and metrics.
+    pub fn buffered(&self) -> Buffered {
+        Buffered {
+            input: self.buf.len() + self.block.as_ref().map_or(0, |b| b.fragments.len()),
+            control: self.out.len(),
+            responses: self
+                .streams
+                .values()
+                .map(|s| s.head.len() + s.queued + s.trailers.as_ref().map_or(0, Vec::len))
+                .sum(),
+        }
     }
 
     /// Processes one frame; `false` when more input is needed.
@@ -526,7 +566,7 @@ impl ServerConn {
             Ok(None) => return Ok(false),
             Err(FrameError::Conn(e)) => return Err(e),
             Err(FrameError::Stream(e)) => {
-                self.stream_error(e);
+                self.stream_error(e)?;
                 return Ok(true);
             }
         };
@@ -538,6 +578,9 @@ impl ServerConn {
                     "a header block was interrupted",
                 ));
             }
+        }
+        if abuse::is_empty(&frame) {
+            self.budgets.spend(Cost::Empty)?;
         }
         self.on_frame(frame)?;
         Ok(true)
@@ -567,6 +610,7 @@ impl ServerConn {
                     end_stream,
                     priority,
                     fragments: std::mem::take(&mut fragments),
+                    continuations: 0,
                 };
                 if end_headers {
                     self.on_block(block)
@@ -589,6 +633,7 @@ impl ServerConn {
                 if block.fragments.len() + fragment.len() > self.config.max_header_block {
                     return Err(calm("header block over max_header_block"));
                 }
+                abuse::continuation(&mut block.continuations)?;
                 block.fragments.extend_from_slice(&fragment);
                 if end_headers {
                     self.on_block(block)
@@ -598,6 +643,7 @@ impl ServerConn {
                 }
             }
             Frame::Priority { stream, .. } => {
+                self.budgets.spend(Cost::Priority)?;
                 if let Some(s) = self.streams.get_mut(&stream) {
                     s.state = stream::on_recv(s.state, RecvEvent::Priority)
                         .map_err(|v| v.for_stream(stream).err())
@@ -608,25 +654,30 @@ impl ServerConn {
             Frame::RstStream { stream, code } => self.on_rst(stream, code),
             Frame::Settings(settings) => self.on_settings(&settings),
             Frame::SettingsAck => {
-                if !self.settings_acked {
-                    self.settings_acked = true;
-                    let new = self.config.stream_window;
-                    for s in self.streams.values_mut() {
-                        s.recv.apply_initial_delta(DEFAULT_WINDOW, new);
-                    }
+                if self.settings_acked {
+                    // We sent one SETTINGS: this acknowledges nothing.
+                    return self.budgets.spend(Cost::Empty);
+                }
+                self.settings_acked = true;
+                let new = self.config.stream_window;
+                for s in self.streams.values_mut() {
+                    s.recv.apply_initial_delta(DEFAULT_WINDOW, new);
                 }
                 Ok(())
             }
             Frame::Ping { ack: false, data } => {
+                self.unread_acks.queue()?;
                 frame::encode_ping(true, data, &mut self.out);
                 Ok(())
             }
             Frame::Ping { ack: true, data } => {
-                if data == SHUTDOWN_PING && self.shutdown == Shutdown::Announced {
-                    let last = self.ids.last_opened();
-                    frame::encode_goaway(last, ErrorCode::NO_ERROR, b"", &mut self.out);
-                    self.shutdown = Shutdown::Final { last };
+                if data != SHUTDOWN_PING || self.shutdown != Shutdown::Announced {
+                    // The only PING we send is the shutdown's.
+                    return self.budgets.spend(Cost::Empty);
                 }
+                let last = self.ids.last_opened();
+                frame::encode_goaway(last, ErrorCode::NO_ERROR, b"", &mut self.out);
+                self.shutdown = Shutdown::Final { last };
                 Ok(())
             }
             Frame::GoAway { .. } => {
@@ -637,10 +688,12 @@ impl ServerConn {
                 stream: 0,
                 increment,
             } => {
+                // Every stream with data left is still in `ready` (poll_transmit keeps
+                // it there), so the next poll_transmit uses the window: listing them
+                // again per update would let a flood of updates grow `ready`.
                 self.conn_send
                     .apply_increment(increment)
                     .map_err(|e| flow_conn(e, 0))?;
-                self.ready.extend(self.streams.keys().copied());
                 Ok(())
             }
             Frame::WindowUpdate { stream, increment } => {
@@ -651,10 +704,8 @@ impl ServerConn {
                 if let Some(s) = self.streams.get_mut(&stream) {
                     if let Err(e) = s.send.apply_increment(increment) {
                         let err = e.for_stream(stream)?;
-                        self.stream_error(err);
-                        return Ok(());
+                        return self.stream_error(err);
                     }
-                    self.ready.push_back(stream);
                 }
                 Ok(())
             }
@@ -685,8 +736,7 @@ impl ServerConn {
                 Ok(next) => next,
                 Err(v) => {
                     let err = v.for_stream(id)?;
-                    self.stream_error(err);
-                    return Ok(());
+                    return self.stream_error(err);
                 }
             };
             s.state = next;
@@ -699,11 +749,14 @@ impl ServerConn {
                 }),
             };
             match trailers.and_then(|t| self.check_length_at_end(id).map(|()| t)) {
-                Ok(trailers) => self.events.push_back(Event::Trailers {
-                    stream: id,
-                    trailers,
-                }),
-                Err(e) => self.stream_error(e),
+                Ok(trailers) => {
+                    self.events.push_back(Event::Trailers {
+                        stream: id,
+                        trailers,
+                    });
+                    self.forget_if_done(id);
+                }
+                Err(e) => self.stream_error(e)?,
             }
             return Ok(());
         }
@@ -724,8 +777,7 @@ impl ServerConn {
         self.ids.open(id)?;
         if let Some(priority) = block.priority {
             if let Err(e) = priority.check(id) {
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         }
         if let Shutdown::Final { last } = self.shutdown {
@@ -736,6 +788,7 @@ impl ServerConn {
             }
         }
         if self.streams.len() >= self.config.max_concurrent_streams as usize {
+            self.budgets.spend(Cost::ProvokedReset)?;
             self.send_rst(id, ErrorCode::REFUSED_STREAM);
             return Ok(());
         }
@@ -751,16 +804,14 @@ impl ServerConn {
             Ok(list) => list,
             Err(_) => {
                 self.streams.insert(id, s);
-                self.refuse(id, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-                return Ok(());
+                return self.refuse(id, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
             }
         };
         let head = match fields::request_head(id, list, self.config.enable_connect_protocol) {
             Ok(head) => head,
             Err(e) => {
                 self.streams.insert(id, s);
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         };
         s.content_length = head.content_length;
@@ -771,17 +822,16 @@ impl ServerConn {
         s.surfaced = !too_large && !empty_mismatch;
         self.streams.insert(id, s);
         if too_large {
-            self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
-            return Ok(());
+            return self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
         }
         if empty_mismatch {
-            self.stream_error(StreamError {
+            return self.stream_error(StreamError {
                 stream: id,
                 code: ErrorCode::PROTOCOL_ERROR,
                 reason: "content-length with no body",
             });
-            return Ok(());
         }
+        self.budgets.earn(Work::Request);
         self.events.push_back(Event::Request {
             stream: id,
             head,
@@ -821,8 +871,7 @@ impl ServerConn {
             Err(v) => {
                 self.conn_recv.release(flow_len);
                 let err = v.for_stream(id)?;
-                self.stream_error(err);
-                return Ok(());
+                return self.stream_error(err);
             }
         };
         s.recv.consume(flow_len).map_err(|e| flow_conn(e, id))?;
@@ -842,21 +891,18 @@ impl ServerConn {
                     code: ErrorCode::CANCEL,
                 });
             }
-            self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
-            return Ok(());
+            return self.refuse(id, StatusCode::PAYLOAD_TOO_LARGE);
         }
         if s.content_length.is_some_and(|n| s.received > n) {
-            self.stream_error(StreamError {
+            return self.stream_error(StreamError {
                 stream: id,
                 code: ErrorCode::PROTOCOL_ERROR,
                 reason: "more DATA than content-length",
             });
-            return Ok(());
         }
         if end_stream {
             if let Err(e) = self.check_length_at_end(id) {
-                self.stream_error(e);
-                return Ok(());
+                return self.stream_error(e);
             }
         }
         if !data.is_empty() || end_stream {
@@ -866,6 +912,10 @@ impl ServerConn {
                 end_stream,
             });
         }
+        if end_stream {
+            // A response that ended first left the stream waiting for this.
+            self.forget_if_done(id);
+        }
         Ok(())
     }
 
@@ -874,8 +924,13 @@ impl ServerConn {
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
+        // Cut short before its response was complete: work thrown away.
+        let cut_short = matches!(s.state, State::Open | State::HalfClosedRemote);
         s.state = State::Closed(ClosedBy::PeerReset);
         let surfaced = s.surfaced;
+        if cut_short {
+            self.budgets.spend(Cost::PeerReset)?;
+        }
         self.drop_stream(id, ClosedBy::PeerReset);
         if surfaced {
             self.events.push_back(Event::Reset { stream: id, code });
@@ -884,6 +939,8 @@ impl ServerConn {
     }
 
     fn on_settings(&mut self, settings: &Settings) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::Settings)?;
+        self.unread_acks.queue()?;
         let old = self.peer.initial_window_size;
         self.peer.apply(settings);
         if let Some(new) = settings.initial_window_size {
@@ -892,7 +949,6 @@ impl ServerConn {
                     .apply_initial_delta(old, new)
                     .map_err(|e| flow_conn(e, 0))?;
             }
-            self.ready.extend(self.streams.keys().copied());
         }
         if let Some(size) = settings.header_table_size {
             self.enc.set_max_table_size(size as usize);
@@ -923,6 +979,7 @@ impl ServerConn {
             trailers: None,
             blocked: false,
             surfaced: false,
+            in_ready: false,
         }
     }
 
@@ -953,7 +1010,8 @@ impl ServerConn {
 
     /// Answers `id` with `status` and no body, then stops its request with
     /// `RST_STREAM(NO_ERROR)` (RFC 9113 §8.1: the client may stop sending).
-    fn refuse(&mut self, id: u32, status: StatusCode) {
+    fn refuse(&mut self, id: u32, status: StatusCode) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::ProvokedReset)?;
         let mut block = Vec::new();
         self.enc.encode(
             fields::response_fields(&status, &HeaderMap::new()),
@@ -961,10 +1019,12 @@ impl ServerConn {
         );
         frame::encode_headers(id, &block, true, self.peer.max_frame_size, &mut self.out);
         self.send_rst(id, ErrorCode::NO_ERROR);
+        Ok(())
     }
 
     /// A stream-level error: reset it, and tell the application if it knew it.
-    fn stream_error(&mut self, e: StreamError) {
+    fn stream_error(&mut self, e: StreamError) -> Result<(), ConnError> {
+        self.budgets.spend(Cost::ProvokedReset)?;
         if self.streams.get(&e.stream).is_some_and(|s| s.surfaced) {
             self.events.push_back(Event::Reset {
                 stream: e.stream,
@@ -972,6 +1032,7 @@ impl ServerConn {
             });
         }
         self.send_rst(e.stream, e.code);
+        Ok(())
     }
 
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
@@ -1005,6 +1066,8 @@ impl ServerConn {
         };
         if let Err(v) = stream::on_recv(State::Closed(by), event) {
             let e = v.for_stream(id)?;
+            // A reset the peer provoked, like any other (MadeYouReset).
+            self.budgets.spend(Cost::ProvokedReset)?;
             frame::encode_rst_stream(id, e.code, &mut self.out);
         }
         Ok(true)
@@ -1017,6 +1080,7 @@ impl ServerConn {
         });
         if done {
             self.streams.remove(&id);
+            self.budgets.earn(Work::Response);
         }
     }
 
@@ -1025,8 +1089,11 @@ impl ServerConn {
     }
 
     fn mark_ready(&mut self, id: u32) {
-        if !self.ready.contains(&id) {
-            self.ready.push_back(id);
+        if let Some(s) = self.streams.get_mut(&id) {
+            if !s.in_ready {
+                s.in_ready = true;
+                self.ready.push_back(id);
+            }
         }
     }
 
@@ -1039,6 +1106,8 @@ impl ServerConn {
             &mut self.out,
         );
         self.failed = Some(e.clone());
+        // Nothing follows the error, not even events queued before it.
+        self.events.clear();
         self.streams.clear();
         self.ready.clear();
         self.buf = BytesMut::new();

@@ -9,6 +9,10 @@
 //! inside: streams over `max_concurrent_streams` are refused, a header block over
 //! `max_header_block` ends the connection with `ENHANCE_YOUR_CALM`, a header list over
 //! `max_header_list_size` is answered `431`, a body over `max_content_length` `413`.
+//! Floods that cost the server work without asking for any (rapid reset, provoked
+//! resets, PING, SETTINGS, PRIORITY, empty frames) run down budgets refilled by useful
+//! work and end in `ENHANCE_YOUR_CALM`; [`abuse`] has the numbers, and what the driver
+//! must do for them to hold.
 //! The layers are public too: [`frame`], HPACK ([`Decoder`], [`Encoder`]), field rules
 //! ([`request_head`]), [`flow`] control and the [`stream`] state table.
 //!
@@ -48,6 +52,7 @@
 
 #![warn(missing_docs)]
 
+pub mod abuse;
 pub mod conn;
 mod error;
 mod fields;
@@ -57,7 +62,7 @@ mod hpack;
 mod settings;
 pub mod stream;
 
-pub use conn::{Config, Event, ServerConn};
+pub use conn::{Buffered, Config, Event, ServerConn};
 pub use error::{ConnError, ErrorCode, StreamError};
 pub use fields::{request_head, response_fields, trailer_fields, trailers, RequestHead};
 pub use frame::{Frame, FrameError, Priority};

@@ -508,3 +508,21 @@ fn frames_after_the_peers_own_reset_are_answered_stream_closed() {
         assert_eq!(p.request(3, &[], true).len(), 1);
     }
 }
+
+#[test]
+fn a_response_that_ends_before_the_request_body_frees_the_stream_when_the_body_ends() {
+    let mut p = Pair::new(Config {
+        max_concurrent_streams: 1,
+        ..Config::default()
+    });
+    assert_eq!(p.request(1, &[], false).len(), 1);
+    p.server
+        .send_response(1, StatusCode::UNAUTHORIZED, &HeaderMap::new(), true)
+        .expect("early answer");
+    p.frames();
+    let mut out = Vec::new();
+    frame::encode_data(1, b"rest", true, &mut out);
+    p.send(&out);
+    assert_eq!(p.server.open_streams(), 0, "done both ways: forgotten");
+    assert_eq!(p.request(3, &[], true).len(), 1, "its slot is free");
+}
