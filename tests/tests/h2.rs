@@ -468,3 +468,31 @@ both!(
         assert_eq!(s.info().requests_served, 2);
     }
 );
+
+both!(rapid_reset_is_stopped_with_enhance_your_calm, |adapter| {
+    // CVE-2023-44487: open a stream, reset it at once, again and again. Each reset
+    // cuts a handler short; the server stops the connection before the attacker gets
+    // far, and never runs more handlers than that.
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = Server::start(adapter, h2_opts(&started));
+    let reason = client_rt().block_on(async {
+        let mut c = connect(s.port()).await;
+        for _ in 0..10_000 {
+            let ready = match c.clone().ready().await {
+                Ok(ready) => ready,
+                Err(e) => return e.reason(),
+            };
+            c = ready;
+            match c.send_request(get("/slow"), true) {
+                // Dropping the response future resets the stream (CANCEL).
+                Ok((resp, _)) => drop(resp),
+                Err(e) => return e.reason(),
+            }
+            tokio::task::yield_now().await;
+        }
+        None
+    });
+    assert_eq!(reason, Some(h2::Reason::ENHANCE_YOUR_CALM));
+    let ran = started.load(Ordering::SeqCst);
+    assert!(ran <= 400, "{ran} handlers started for a reset flood");
+});

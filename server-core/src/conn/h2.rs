@@ -181,8 +181,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             if self.peer_done && self.tasks.is_empty() {
                 return Poll::Ready(Reason::Done);
             }
-            // Commands may have produced output or events without new input.
-            if self.codec.poll_transmit(&mut self.out) {
+            // Commands may have produced output without new input. Taken only once the
+            // socket has taken the last, so a peer that does not read leaves the
+            // backlog in the codec, which then stops reading (flood defence).
+            if self.sent == self.out.len() && self.codec.poll_transmit(&mut self.out) {
                 continue;
             }
             return match self.poll_timers(cx) {
