@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
+use crate::hyper_server::Protocol;
+
 /// `--help` text.
 pub const USAGE: &str = "\
 roadrunner-bench: benchmark roadrunner against hyper with wrk
 
 USAGE:
     roadrunner-bench [OPTIONS]
-    roadrunner-bench hyper-server --port N [--pipeline-flush]
+    roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
 
 OPTIONS:
     --duration SECS     measured seconds per run (default 10)
@@ -27,7 +29,7 @@ OPTIONS:
                         version to FILE
     -h, --help          this help
 
-The `hyper-server` mode runs the baseline hyper hello-world server alone.
+The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c).
 ";
 
 /// A server family under test; each scenario runs one or more configurations
@@ -111,27 +113,30 @@ pub struct Options {
 #[derive(Debug, PartialEq)]
 pub enum Mode {
     Help,
-    HyperServer { port: u16, pipeline_flush: bool },
+    HyperServer { port: u16, protocol: Protocol },
     Bench(Options),
 }
 
 /// Parses the command line (without the program name).
 pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     if args.first().map(String::as_str) == Some("hyper-server") {
-        let (mut port, mut pipeline_flush) = (0, false);
+        let (mut port, mut pipeline_flush, mut http2) = (0, false, false);
         let mut it = args[1..].iter();
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--port" => port = parse_value(arg, it.next())?,
                 "--pipeline-flush" => pipeline_flush = true,
+                "--http2" => http2 = true,
                 "-h" | "--help" => return Ok(Mode::Help),
                 other => return Err(format!("unknown hyper-server argument `{other}`")),
             }
         }
-        return Ok(Mode::HyperServer {
-            port,
-            pipeline_flush,
-        });
+        let protocol = match (http2, pipeline_flush) {
+            (false, _) => Protocol::Http1 { pipeline_flush },
+            (true, false) => Protocol::Http2,
+            (true, true) => return Err("--pipeline-flush is an HTTP/1.1 setting".into()),
+        };
+        return Ok(Mode::HyperServer { port, protocol });
     }
 
     let mut opts = Options {
@@ -263,8 +268,18 @@ mod tests {
             parse_args(&args("hyper-server --port 8080 --pipeline-flush")),
             Ok(Mode::HyperServer {
                 port: 8080,
-                pipeline_flush: true
+                protocol: Protocol::Http1 {
+                    pipeline_flush: true
+                }
             })
         );
+        assert_eq!(
+            parse_args(&args("hyper-server --http2")),
+            Ok(Mode::HyperServer {
+                port: 0,
+                protocol: Protocol::Http2
+            })
+        );
+        assert!(parse_args(&args("hyper-server --http2 --pipeline-flush")).is_err());
     }
 }

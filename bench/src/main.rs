@@ -38,10 +38,7 @@ fn main() {
             print!("{USAGE}");
             0
         }
-        Ok(Mode::HyperServer {
-            port,
-            pipeline_flush,
-        }) => report_error(hyper_server::run(port, pipeline_flush)),
+        Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
         Ok(Mode::Bench(opts)) => report_error(bench(&opts)),
         Err(e) => {
             eprintln!("roadrunner-bench: {e}\n\n{USAGE}");
