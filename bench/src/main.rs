@@ -33,8 +33,8 @@ use variant::Variant;
 use wrk::WrkCommand;
 
 /// h2load requests per measured run of `h2` (`GET /`) and `h2-64k`.
-const H2_REQUESTS: u64 = 600_000;
-const H2_BIG_REQUESTS: u64 = 60_000;
+const H2_REQUESTS: u64 = 1_500_000;
+const H2_BIG_REQUESTS: u64 = 150_000;
 
 /// The wrk script for the pipelined scenario (`bench/wrk/pipeline.lua`).
 const PIPELINE_LUA: &str = include_str!("../wrk/pipeline.lua");
