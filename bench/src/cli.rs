@@ -2,32 +2,37 @@
 
 use std::path::PathBuf;
 
+use crate::hyper_server::Protocol;
+
 /// `--help` text.
 pub const USAGE: &str = "\
-roadrunner-bench: benchmark roadrunner against hyper with wrk
+roadrunner-bench: benchmark roadrunner against hyper with wrk and h2load
 
 USAGE:
     roadrunner-bench [OPTIONS]
-    roadrunner-bench hyper-server --port N [--pipeline-flush]
+    roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
 
 OPTIONS:
-    --duration SECS     measured seconds per run (default 10)
-    --warmup SECS       unmeasured warm-up seconds before each run (default 2)
-    --quick             3 s runs, 1 s warm-up, 2000 idle connections for `memory`
+    --duration SECS     measured seconds per wrk run (default 10)
+    --warmup SECS       unmeasured warm-up seconds before each wrk run (default 2);
+                        0 also skips the h2load warm-up runs
+    --quick             3 s runs, 1 s warm-up, 2000 idle connections for `memory`,
+                        a fifth of the h2load requests
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
-                        hyper,hyper-flush,roadrunner-tokio,roadrunner-smol (default: all)
-    --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,memory
+                        hyper,hyper-flush,hyper-h2,roadrunner-tokio,roadrunner-smol
                         (default: all)
+    --scenarios LIST    comma-separated subset of
+                        keep-alive,pipelined,short,memory,h2,h2-64k (default: all)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
-    --client-cpu N      core wrk is pinned to (default 1)
-    --markdown FILE     also write the tables, command lines, date, nproc and wrk
-                        version to FILE
+    --client-cpu N      core wrk and h2load are pinned to (default 1)
+    --markdown FILE     also write the tables, command lines, date, nproc and the
+                        wrk and h2load versions to FILE
     -h, --help          this help
 
-The `hyper-server` mode runs the baseline hyper hello-world server alone.
+The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c).
 ";
 
 /// A server family under test; each scenario runs one or more configurations
@@ -38,14 +43,17 @@ pub enum Server {
     Hyper,
     /// hyper with `pipeline_flush(true)`.
     HyperFlush,
+    /// hyper with default `http2::Builder` settings (prior-knowledge h2c).
+    HyperH2,
     RoadrunnerTokio,
     RoadrunnerSmol,
 }
 
 impl Server {
-    pub const ALL: [Server; 4] = [
+    pub const ALL: [Server; 5] = [
         Server::Hyper,
         Server::HyperFlush,
+        Server::HyperH2,
         Server::RoadrunnerTokio,
         Server::RoadrunnerSmol,
     ];
@@ -54,6 +62,7 @@ impl Server {
         match self {
             Server::Hyper => "hyper",
             Server::HyperFlush => "hyper-flush",
+            Server::HyperH2 => "hyper-h2",
             Server::RoadrunnerTokio => "roadrunner-tokio",
             Server::RoadrunnerSmol => "roadrunner-smol",
         }
@@ -71,14 +80,20 @@ pub enum Scenario {
     Short,
     /// Resident memory per idle keep-alive connection.
     Memory,
+    /// h2load, many concurrent HTTP/2 streams: `GET /`.
+    H2,
+    /// The same against a 64 KiB streamed body (`GET /big?bytes=65536`).
+    H2Big,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::KeepAlive,
         Scenario::Pipelined,
         Scenario::Short,
         Scenario::Memory,
+        Scenario::H2,
+        Scenario::H2Big,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,7 +102,14 @@ impl Scenario {
             Scenario::Pipelined => "pipelined",
             Scenario::Short => "short",
             Scenario::Memory => "memory",
+            Scenario::H2 => "h2",
+            Scenario::H2Big => "h2-64k",
         }
+    }
+
+    /// Whether h2load (rather than wrk or the harness) is the client.
+    pub fn is_h2(self) -> bool {
+        matches!(self, Scenario::H2 | Scenario::H2Big)
     }
 }
 
@@ -105,33 +127,38 @@ pub struct Options {
     pub server_cpu: usize,
     pub client_cpu: usize,
     pub markdown: Option<PathBuf>,
+    /// `--quick`, which the h2 scenarios apply to their request counts.
+    pub quick: bool,
 }
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub enum Mode {
     Help,
-    HyperServer { port: u16, pipeline_flush: bool },
+    HyperServer { port: u16, protocol: Protocol },
     Bench(Options),
 }
 
 /// Parses the command line (without the program name).
 pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     if args.first().map(String::as_str) == Some("hyper-server") {
-        let (mut port, mut pipeline_flush) = (0, false);
+        let (mut port, mut pipeline_flush, mut http2) = (0, false, false);
         let mut it = args[1..].iter();
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--port" => port = parse_value(arg, it.next())?,
                 "--pipeline-flush" => pipeline_flush = true,
+                "--http2" => http2 = true,
                 "-h" | "--help" => return Ok(Mode::Help),
                 other => return Err(format!("unknown hyper-server argument `{other}`")),
             }
         }
-        return Ok(Mode::HyperServer {
-            port,
-            pipeline_flush,
-        });
+        let protocol = match (http2, pipeline_flush) {
+            (false, _) => Protocol::Http1 { pipeline_flush },
+            (true, false) => Protocol::Http2,
+            (true, true) => return Err("--pipeline-flush is an HTTP/1.1 setting".into()),
+        };
+        return Ok(Mode::HyperServer { port, protocol });
     }
 
     let mut opts = Options {
@@ -145,14 +172,14 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
         server_cpu: 0,
         client_cpu: 1,
         markdown: None,
+        quick: false,
     };
-    let mut quick = false;
     let (mut duration, mut warmup) = (None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Mode::Help),
-            "--quick" => quick = true,
+            "--quick" => opts.quick = true,
             "--duration" => duration = Some(parse_value(arg, it.next())?),
             "--warmup" => warmup = Some(parse_value(arg, it.next())?),
             "--connections" => opts.connections = parse_value(arg, it.next())?,
@@ -169,7 +196,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    if quick {
+    if opts.quick {
         opts.duration_secs = 3;
         opts.warmup_secs = 1;
         opts.idle_connections = 2_000;
@@ -263,8 +290,18 @@ mod tests {
             parse_args(&args("hyper-server --port 8080 --pipeline-flush")),
             Ok(Mode::HyperServer {
                 port: 8080,
-                pipeline_flush: true
+                protocol: Protocol::Http1 {
+                    pipeline_flush: true
+                }
             })
         );
+        assert_eq!(
+            parse_args(&args("hyper-server --http2")),
+            Ok(Mode::HyperServer {
+                port: 0,
+                protocol: Protocol::Http2
+            })
+        );
+        assert!(parse_args(&args("hyper-server --http2 --pipeline-flush")).is_err());
     }
 }

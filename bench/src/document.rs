@@ -15,8 +15,10 @@ pub struct Meta {
     pub nproc: usize,
     /// CPU model from `/proc/cpuinfo`, if known.
     pub cpu_model: Option<String>,
-    /// wrk's version banner.
-    pub wrk_version: String,
+    /// wrk's version banner, if a wrk scenario ran.
+    pub wrk_version: Option<String>,
+    /// h2load's version, if an h2 scenario ran.
+    pub h2load_version: Option<String>,
     /// Measured seconds per wrk run.
     pub duration_secs: u64,
     /// Warm-up seconds before each wrk run.
@@ -25,19 +27,21 @@ pub struct Meta {
 
 const INTRO: &str = "\
 Each server runs alone, pinned to core 0 (`taskset -c 0`) with one worker thread \
-(`ROADRUNNER_WORKERS=1`; hyper on a tokio current-thread runtime); wrk runs pinned to \
-core 1 with one thread, after an unmeasured warm-up run. *CPU µs/req* is the server's \
-user+system CPU time over the measured run (`/proc/PID/stat`, all threads) divided by \
-the requests wrk completed; *server CPU* is that CPU time over wall time (100% = the \
-whole core; well below 100% means the server was not the bottleneck). Latencies are \
-wrk's percentiles (– where wrk printed none).
+(`ROADRUNNER_WORKERS=1`; hyper on a tokio current-thread runtime); the load generator \
+(wrk, or h2load in the h2 scenarios) runs pinned to core 1 with one thread, after an \
+unmeasured warm-up run. *CPU µs/req* is the server's user+system CPU time over the \
+measured run (`/proc/PID/stat`, all threads) divided by the requests the client \
+completed; *server CPU* is that CPU time over wall time (100% = the whole core; well \
+below 100% means the server was not the bottleneck). Latencies are wrk's percentiles \
+(– where wrk printed none), or h2load's mean and max.
 
 Baselines: **hyper** is hyper 1.x `http1::Builder` with its defaults plus keep-alive, \
 as a plain hello world uses it (`pipeline_flush` off: one write per response); \
 **hyper-flush** adds `pipeline_flush(true)`, which batches pipelined responses into \
 one write. The `÷ hyper` columns compare against the plain one, the `÷ hyper-flush` \
-columns against the flushing one (higher req/s and lower CPU/req are better). All \
-servers answer `GET /` with `200 text/plain \"Hello, world!\"`.
+columns against the flushing one (higher req/s and lower CPU/req are better); the h2 \
+scenarios compare against **hyper-h2**, hyper's HTTP/2 server. All servers answer \
+`GET /` with `200 text/plain \"Hello, world!\"`.
 ";
 
 /// What a scenario measures, in a sentence or two.
@@ -72,6 +76,24 @@ fn explanation(scenario: Scenario) -> &'static str {
              after the last connection opened, before any could hibernate. Kernel socket \
              buffers are not in RSS, and memory the allocator keeps after `free` still is."
         }
+        Scenario::H2 => {
+            "HTTP/2 with prior-knowledge h2c: h2load (pinned to core 1, one thread) \
+             keeps 10 connections with 100 concurrent streams each busy with `GET /` \
+             until N requests have succeeded, after an unmeasured run of N/10. \
+             *req/s* is h2load's (successes over its wall time) and *CPU µs/req* the \
+             server's CPU time over the successes; *mean* and *max* are h2load's time \
+             for a request, which at 1000 streams in flight is mostly queueing. The \
+             baseline **hyper-h2** is hyper 1.x `http2::Builder` with its defaults \
+             (at most 200 streams per connection; roadrunner allows 100); the \
+             roadrunner servers speak only HTTP/2 (`--protocols http2`)."
+        }
+        Scenario::H2Big => {
+            "As `h2`, against `GET /big?bytes=65536`: a 64 KiB body that both servers \
+             stream in 16 KiB pieces without knowing its length ahead (no \
+             `content-length`). h2load's flow-control windows are 1 GiB, so the \
+             servers' writes, not the client's window updates, set the pace. The \
+             harness checks that h2load received exactly 64 KiB per request."
+        }
     }
 }
 
@@ -84,12 +106,18 @@ pub fn document(sections: &[Section], meta: &Meta) -> String {
     if let Some(model) = &meta.cpu_model {
         let _ = writeln!(out, "- CPU: {model}");
     }
-    let _ = writeln!(out, "- wrk: {}", meta.wrk_version);
-    let _ = writeln!(
-        out,
-        "- wrk runs: {} s measured after {} s warm-up\n",
-        meta.duration_secs, meta.warmup_secs
-    );
+    if let Some(version) = &meta.wrk_version {
+        let _ = writeln!(out, "- wrk: {version}");
+        let _ = writeln!(
+            out,
+            "- wrk runs: {} s measured after {} s warm-up",
+            meta.duration_secs, meta.warmup_secs
+        );
+    }
+    if let Some(version) = &meta.h2load_version {
+        let _ = writeln!(out, "- h2load: {version}");
+    }
+    out.push('\n');
     out.push_str(INTRO);
     for s in sections {
         let _ = writeln!(

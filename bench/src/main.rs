@@ -1,12 +1,14 @@
 //! `roadrunner-bench`: roadrunner against hyper baselines.
 //!
-//! Every server runs alone, pinned to one core; wrk runs pinned to another.
-//! Each scenario starts every configuration of every selected server afresh
-//! and measures it: wrk throughput and server CPU time per request, or
-//! resident memory per idle connection. See `bench/README.md`.
+//! Every server runs alone, pinned to one core; the load generator (wrk, or
+//! h2load for HTTP/2) runs pinned to another. Each scenario starts every
+//! configuration of every selected server afresh and measures it: throughput
+//! and server CPU time per request, or resident memory per idle connection.
+//! See `bench/README.md`.
 
 mod cli;
 mod document;
+mod h2load;
 mod hyper_server;
 mod load;
 mod memory;
@@ -23,10 +25,16 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli::{Mode, Options, Scenario, Server, USAGE};
+use h2load::H2loadCommand;
+use load::Client;
 use report::{Results, Section};
 use server::ServerProcess;
 use variant::Variant;
 use wrk::WrkCommand;
+
+/// h2load requests per measured run of `h2` (`GET /`) and `h2-64k`.
+const H2_REQUESTS: u64 = 1_500_000;
+const H2_BIG_REQUESTS: u64 = 150_000;
 
 /// The wrk script for the pipelined scenario (`bench/wrk/pipeline.lua`).
 const PIPELINE_LUA: &str = include_str!("../wrk/pipeline.lua");
@@ -38,10 +46,7 @@ fn main() {
             print!("{USAGE}");
             0
         }
-        Ok(Mode::HyperServer {
-            port,
-            pipeline_flush,
-        }) => report_error(hyper_server::run(port, pipeline_flush)),
+        Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
         Ok(Mode::Bench(opts)) => report_error(bench(&opts)),
         Err(e) => {
             eprintln!("roadrunner-bench: {e}\n\n{USAGE}");
@@ -75,7 +80,18 @@ struct Env<'a> {
 /// Runs every selected scenario and prints/writes the tables.
 fn bench(opts: &Options) -> Result<(), String> {
     // Check every prerequisite before spending minutes on runs.
-    let wrk_version = wrk::check_tools()?;
+    pin::check_taskset()?;
+    let uses = |f: fn(Scenario) -> bool| opts.scenarios.iter().any(|&s| f(s));
+    let wrk_version = if uses(|s| !s.is_h2() && s != Scenario::Memory) {
+        Some(wrk::version()?)
+    } else {
+        None
+    };
+    let h2load_version = if uses(Scenario::is_h2) {
+        Some(h2load::version()?)
+    } else {
+        None
+    };
     let self_exe =
         std::env::current_exe().map_err(|e| format!("cannot locate own executable: {e}"))?;
     let roadrunner = [Server::RoadrunnerTokio, Server::RoadrunnerSmol];
@@ -122,6 +138,7 @@ fn bench(opts: &Options) -> Result<(), String> {
             nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
             cpu_model: cpu_model(),
             wrk_version,
+            h2load_version,
             duration_secs: opts.duration_secs,
             warmup_secs: opts.warmup_secs,
         };
@@ -141,13 +158,14 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
             opts.idle_connections
         )
     } else {
-        let shown = wrk(
-            env,
-            scenario,
-            Path::new("bench/wrk/pipeline.lua"),
-            "http://127.0.0.1:PORT/",
-        );
-        format!("client: `{}`", shown.display(opts.duration_secs))
+        let url = format!("http://127.0.0.1:PORT{}", target_path(scenario));
+        let shown = load_client(env, scenario, Path::new("bench/wrk/pipeline.lua"), &url);
+        let (warmup, amount) = amounts(opts, scenario);
+        let mut line = format!("client: `{}`", shown.display(amount));
+        if scenario.is_h2() && warmup > 0 {
+            line += &format!(", after a warm-up run of {warmup} requests");
+        }
+        line
     };
     let mut commands = vec![client];
     let (mut loads, mut memories) = (Vec::new(), Vec::new());
@@ -159,8 +177,13 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
             env.demo.as_deref(),
         );
         let proc = ServerProcess::start(v.label, cmd)?;
-        probe::smoke_check(proc.port)
-            .map_err(|e| format!("{}: sanity request failed: {e}", v.label))?;
+        let url = format!("http://127.0.0.1:{}{}", proc.port, target_path(scenario));
+        if scenario.is_h2() {
+            h2load::smoke_check(&url, h2_body_len(scenario))
+        } else {
+            probe::smoke_check(proc.port)
+        }
+        .map_err(|e| format!("{}: sanity request failed: {e}", v.label))?;
         let tag = format!("[{} / {}]", v.label, scenario.name());
         if scenario == Scenario::Memory {
             eprintln!("{tag} opening {} idle connections", opts.idle_connections);
@@ -172,12 +195,12 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
             );
             memories.push((v.label, m));
         } else {
-            let url = format!("http://127.0.0.1:{}/", proc.port);
+            let (warmup, amount) = amounts(opts, scenario);
             let load = load::measure(
                 &proc,
-                &wrk(env, scenario, env.script, &url),
-                opts.warmup_secs,
-                opts.duration_secs,
+                &load_client(env, scenario, env.script, &url),
+                warmup,
+                amount,
                 env.ticks_per_sec,
                 &tag,
             )?;
@@ -197,16 +220,59 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
     })
 }
 
-/// The wrk command for `scenario` (`script` is used only when pipelining).
-fn wrk<'a>(env: &Env, scenario: Scenario, script: &'a Path, url: &'a str) -> WrkCommand<'a> {
-    WrkCommand {
-        cpu: env.opts.client_cpu,
-        pdeathsig: env.pdeathsig,
-        connections: env.opts.connections,
-        script: (scenario == Scenario::Pipelined).then_some(script),
-        close: scenario == Scenario::Short,
-        url,
+/// The load generator for `scenario` (`script` is used only when pipelining).
+fn load_client<'a>(env: &Env, scenario: Scenario, script: &'a Path, url: &'a str) -> Client<'a> {
+    if scenario.is_h2() {
+        Client::H2load(H2loadCommand {
+            cpu: env.opts.client_cpu,
+            pdeathsig: env.pdeathsig,
+            url,
+            body_len: h2_body_len(scenario),
+        })
+    } else {
+        Client::Wrk(WrkCommand {
+            cpu: env.opts.client_cpu,
+            pdeathsig: env.pdeathsig,
+            connections: env.opts.connections,
+            script: (scenario == Scenario::Pipelined).then_some(script),
+            close: scenario == Scenario::Short,
+            url,
+        })
     }
+}
+
+/// The path every request of `scenario` asks for.
+fn target_path(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::H2Big => "/big?bytes=65536",
+        _ => "/",
+    }
+}
+
+/// The body length of every response in an h2 scenario, which h2load's
+/// received data is checked against.
+fn h2_body_len(scenario: Scenario) -> u64 {
+    match scenario {
+        Scenario::H2Big => 65_536,
+        _ => hyper_server::BODY.len() as u64,
+    }
+}
+
+/// The (warm-up, measured) amounts of a load run: seconds for wrk; requests
+/// for h2load, sized for runs of about 5-10 s on the project's 2-core
+/// machine, with a tenth of that as warm-up (none with `--warmup 0`).
+fn amounts(opts: &Options, scenario: Scenario) -> (u64, u64) {
+    let requests = match scenario {
+        Scenario::H2 => H2_REQUESTS,
+        Scenario::H2Big => H2_BIG_REQUESTS,
+        _ => return (opts.warmup_secs, opts.duration_secs),
+    } / if opts.quick { 5 } else { 1 };
+    let warmup = if opts.warmup_secs > 0 {
+        requests / 10
+    } else {
+        0
+    };
+    (warmup, requests)
 }
 
 /// The CPU model name from `/proc/cpuinfo`.

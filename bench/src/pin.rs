@@ -1,5 +1,6 @@
 //! Starting commands pinned to one core (`taskset`), tied to our lifetime.
 
+use std::io::ErrorKind;
 use std::process::Command;
 
 /// `taskset -c CPU`, to be completed with the program to run. If
@@ -24,4 +25,15 @@ pub fn setpriv_has_pdeathsig() -> bool {
         .arg("--help")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--pdeathsig"))
+}
+
+/// Checks that `taskset` is installed.
+pub fn check_taskset() -> Result<(), String> {
+    match Command::new("taskset").arg("--version").output() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            Err("`taskset` not found in PATH; install it (apt-get install -y util-linux)".into())
+        }
+        Err(e) => Err(format!("cannot run taskset: {e}")),
+        Ok(_) => Ok(()),
+    }
 }

@@ -8,7 +8,7 @@ use crate::memory::Memory;
 use crate::variant;
 
 /// Rows every other row is compared against, where present.
-const BASELINES: [&str; 2] = ["hyper", "hyper-flush"];
+const BASELINES: [&str; 3] = ["hyper", "hyper-flush", "hyper-h2"];
 
 /// A scenario's measurements, labelled by variant.
 pub enum Results {
@@ -28,13 +28,24 @@ impl Section {
     /// The markdown table, followed by the scenario's comparisons in words.
     pub fn render(&self) -> String {
         match &self.results {
-            Results::Load(rows) => load_table(rows) + &comparisons(self.scenario, rows),
+            Results::Load(rows) => {
+                load_table(rows, latency_labels(self.scenario)) + &comparisons(self.scenario, rows)
+            }
             Results::Memory(rows) => memory_table(rows),
         }
     }
 }
 
-fn load_table(rows: &[(&str, Load)]) -> String {
+/// The headers of [`crate::load::Outcome::latency_us`]'s two figures.
+fn latency_labels(scenario: Scenario) -> [&'static str; 2] {
+    if scenario.is_h2() {
+        ["mean", "max"]
+    } else {
+        ["p50", "p99"]
+    }
+}
+
+fn load_table(rows: &[(&str, Load)], latency_labels: [&str; 2]) -> String {
     let bases: Vec<&(&str, Load)> = BASELINES
         .iter()
         .filter_map(|b| rows.iter().find(|(label, _)| label == b))
@@ -43,20 +54,21 @@ fn load_table(rows: &[(&str, Load)]) -> String {
     for (b, _) in &bases {
         let _ = write!(out, " req/s ÷ {b} | CPU/req ÷ {b} |");
     }
-    out.push_str(" server CPU | p50 | p99 | errors |\n|---|---:|---:|");
+    let [l0, l1] = latency_labels;
+    let _ = write!(out, " server CPU | {l0} | {l1} | errors |\n|---|---:|---:|");
     out.push_str(&"---:|---:|".repeat(bases.len()));
     out.push_str("---:|---:|---:|---:|\n");
     for (label, r) in rows {
         let _ = write!(
             out,
             "| {label} | {:.0} | {:.2} |",
-            r.wrk.req_per_sec, r.cpu_us_per_req
+            r.client.req_per_sec, r.cpu_us_per_req
         );
         for (_, b) in &bases {
             let _ = write!(
                 out,
                 " {} | {} |",
-                ratio(r.wrk.req_per_sec, b.wrk.req_per_sec),
+                ratio(r.client.req_per_sec, b.client.req_per_sec),
                 ratio(r.cpu_us_per_req, b.cpu_us_per_req)
             );
         }
@@ -64,9 +76,9 @@ fn load_table(rows: &[(&str, Load)]) -> String {
             out,
             " {:.0}% | {} | {} | {} |",
             r.cpu_utilisation * 100.0,
-            latency(r.wrk.p50_us),
-            latency(r.wrk.p99_us),
-            r.wrk.socket_errors + r.wrk.non_2xx,
+            latency(r.client.latency_us[0]),
+            latency(r.client.latency_us[1]),
+            r.client.errors,
         );
     }
     out
@@ -84,7 +96,7 @@ fn comparisons(scenario: Scenario, rows: &[(&str, Load)]) -> String {
                 change(v.cpu_us_per_req, r.cpu_us_per_req),
                 r.cpu_us_per_req,
                 v.cpu_us_per_req,
-                change(v.wrk.req_per_sec, r.wrk.req_per_sec),
+                change(v.client.req_per_sec, r.client.req_per_sec),
             );
         }
     }
@@ -146,17 +158,15 @@ fn latency(us: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wrk::WrkResult;
+    use crate::load::Outcome;
 
     fn load(rps: f64, cpu: f64) -> Load {
         Load {
-            wrk: WrkResult {
+            client: Outcome {
                 requests: 1,
                 req_per_sec: rps,
-                p50_us: Some(250.0),
-                p99_us: Some(1500.0),
-                socket_errors: 0,
-                non_2xx: 0,
+                latency_us: [Some(250.0), Some(1500.0)],
+                errors: 0,
             },
             cpu_us_per_req: cpu,
             cpu_utilisation: 1.0,
@@ -165,11 +175,14 @@ mod tests {
 
     #[test]
     fn ratios_against_both_hypers_when_present() {
-        let t = load_table(&[
-            ("hyper", load(100.0, 10.0)),
-            ("hyper-flush", load(200.0, 5.0)),
-            ("roadrunner-tokio", load(150.0, 5.0)),
-        ]);
+        let t = load_table(
+            &[
+                ("hyper", load(100.0, 10.0)),
+                ("hyper-flush", load(200.0, 5.0)),
+                ("roadrunner-tokio", load(150.0, 5.0)),
+            ],
+            ["p50", "p99"],
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].contains("÷ hyper |") && lines[0].contains("÷ hyper-flush |"));
         assert!(
@@ -178,8 +191,29 @@ mod tests {
             lines[4]
         );
         assert!(lines[4].contains("250 µs | 1.50 ms"), "{}", lines[4]);
-        let t = load_table(&[("roadrunner-tokio", load(150.0, 5.0))]);
+        let t = load_table(&[("roadrunner-tokio", load(150.0, 5.0))], ["p50", "p99"]);
         assert!(!t.contains('÷'), "{t}");
+    }
+
+    #[test]
+    fn h2_rows_against_hyper_h2() {
+        let rows = [
+            ("hyper-h2", load(100.0, 10.0)),
+            ("roadrunner-smol", load(120.0, 6.0)),
+        ];
+        let t = Section {
+            scenario: Scenario::H2,
+            commands: Vec::new(),
+            results: Results::Load(rows.to_vec()),
+        }
+        .render();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].contains("÷ hyper-h2 | server CPU | mean | max |"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[3].contains("| 1.20× | 0.60× |"), "{}", lines[3]);
     }
 
     #[test]

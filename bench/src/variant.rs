@@ -11,7 +11,7 @@ pub struct Variant {
     /// Row label, e.g. `roadrunner-tokio (limit 1000)`.
     pub label: &'static str,
     pub server: Server,
-    /// Flags after `--port 0` (hyper-server) or `--port 0 --runtime R` (demo).
+    /// Flags after `hyper-server --port 0` or `--port 0 --runtime R` (demo).
     pub flags: &'static [&'static str],
 }
 
@@ -27,6 +27,9 @@ const IDLE_HIBERNATE: &[&str] = &[
     "--hibernate-after",
     "1000",
 ];
+/// Prior-knowledge h2c only, as the hyper-h2 baseline speaks it: no HTTP/1.1
+/// preface sniffing on the connection.
+const H2C: &[&str] = &["--protocols", "http2"];
 
 const fn v(label: &'static str, server: Server, flags: &'static [&'static str]) -> Variant {
     Variant {
@@ -77,6 +80,11 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
                 IDLE_HIBERNATE,
             ),
         ],
+        Scenario::H2 | Scenario::H2Big => vec![
+            v("hyper-h2", HyperH2, &["--http2"]),
+            v("roadrunner-tokio", RoadrunnerTokio, H2C),
+            v("roadrunner-smol", RoadrunnerSmol, H2C),
+        ],
     }
 }
 
@@ -90,13 +98,16 @@ pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)
             ("roadrunner-tokio (no graceful drain)", "roadrunner-tokio"),
             ("roadrunner-smol (no graceful drain)", "roadrunner-smol"),
         ],
-        Scenario::Memory => &[],
+        Scenario::Memory | Scenario::H2 | Scenario::H2Big => &[],
     }
 }
 
 impl Variant {
     fn is_hyper(self) -> bool {
-        matches!(self.server, Server::Hyper | Server::HyperFlush)
+        matches!(
+            self.server,
+            Server::Hyper | Server::HyperFlush | Server::HyperH2
+        )
     }
 
     /// Arguments after the program name.
@@ -164,6 +175,16 @@ mod tests {
             rows[2].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio \
              --max-keep-alive-requests 1000000"
+        );
+        let rows = variants(Scenario::H2);
+        assert_eq!(
+            rows[0].display(0),
+            "taskset -c 0 roadrunner-bench hyper-server --port 0 --http2"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime smol \
+             --protocols http2"
         );
     }
 }

@@ -4,23 +4,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::process::Command;
 
-/// What one wrk run measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WrkResult {
-    /// Completed requests. With a pipelining script wrk counts every
-    /// response, not every batch.
-    pub requests: u64,
-    /// `Requests/sec:` as wrk prints it.
-    pub req_per_sec: f64,
-    /// Median latency in microseconds (per batch when pipelining).
-    pub p50_us: Option<f64>,
-    /// 99th percentile latency in microseconds (per batch when pipelining).
-    pub p99_us: Option<f64>,
-    /// Sum of connect/read/write/timeout socket errors.
-    pub socket_errors: u64,
-    /// Responses whose status was not 2xx or 3xx.
-    pub non_2xx: u64,
-}
+use crate::load::Outcome;
 
 /// One wrk invocation: `[setpriv --pdeathsig KILL] taskset -c CPU wrk -t1 -cN
 /// -dSs --latency [-s script] [-H 'Connection: close'] URL`.
@@ -66,7 +50,7 @@ impl WrkCommand<'_> {
     }
 
     /// Runs wrk for `secs` seconds and parses its output.
-    pub fn run(&self, secs: u64) -> Result<WrkResult, String> {
+    pub fn run(&self, secs: u64) -> Result<Outcome, String> {
         let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
         cmd.arg("wrk").args(self.args(secs));
         let out = cmd
@@ -84,20 +68,12 @@ impl WrkCommand<'_> {
     }
 }
 
-/// Checks that `wrk` and `taskset` are installed; returns wrk's version line.
-pub fn check_tools() -> Result<String, String> {
-    let missing = |tool: &str, how: &str| format!("`{tool}` not found in PATH; install it ({how})");
-    match Command::new("taskset").arg("--version").output() {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(missing("taskset", "apt-get install -y util-linux"))
-        }
-        Err(e) => return Err(format!("cannot run taskset: {e}")),
-        Ok(_) => {}
-    }
+/// Checks that `wrk` is installed; returns its version line.
+pub fn version() -> Result<String, String> {
     // `wrk --version` prints its banner and exits with status 1.
     let out = match Command::new("wrk").arg("--version").output() {
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(missing("wrk", "apt-get install -y wrk"))
+            return Err("`wrk` not found in PATH; install it (apt-get install -y wrk)".into())
         }
         Err(e) => return Err(format!("cannot run wrk: {e}")),
         Ok(out) => out,
@@ -111,7 +87,7 @@ pub fn check_tools() -> Result<String, String> {
 }
 
 /// Parses wrk's text report.
-fn parse(out: &str) -> Option<WrkResult> {
+fn parse(out: &str) -> Option<Outcome> {
     let mut requests = None;
     let mut req_per_sec = None;
     let mut p50_us = None;
@@ -138,19 +114,17 @@ fn parse(out: &str) -> Option<WrkResult> {
             requests = line.split_whitespace().next()?.parse().ok();
         }
     }
-    Some(WrkResult {
+    Some(Outcome {
         requests: requests?,
         req_per_sec: req_per_sec?,
-        p50_us,
-        p99_us,
-        socket_errors,
-        non_2xx,
+        latency_us: [p50_us, p99_us],
+        errors: socket_errors + non_2xx,
     })
 }
 
-/// Parses a wrk duration such as `284.00us`, `1.23ms`, `2.00s` or `1.50m`
-/// into microseconds.
-fn parse_duration_us(s: &str) -> Option<f64> {
+/// Parses a wrk (or h2load) duration such as `284.00us`, `1.23ms`, `2.00s`
+/// or `1.50m` into microseconds.
+pub fn parse_duration_us(s: &str) -> Option<f64> {
     let split = s.find(|c: char| c.is_ascii_alphabetic())?;
     let (num, unit) = s.split_at(split);
     let scale = match unit {
@@ -193,10 +167,8 @@ Transfer/sec:     14.26MB
         let r = parse(SAMPLE).unwrap();
         assert_eq!(r.requests, 1_698_987);
         assert_eq!(r.req_per_sec, 169_895.93);
-        assert_eq!(r.p50_us, Some(284.0));
-        assert_eq!(r.p99_us, Some(1460.0));
-        assert_eq!(r.socket_errors, 3);
-        assert_eq!(r.non_2xx, 5);
+        assert_eq!(r.latency_us, [Some(284.0), Some(1460.0)]);
+        assert_eq!(r.errors, 3 + 5);
         assert_eq!(parse_duration_us("0.00us"), None);
     }
 
