@@ -49,24 +49,18 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
         .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
-/// A request that upgrades the connection, with its decoded settings.
-pub(super) struct Wanted(Request, Vec<u8>);
-
 impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
-    /// `Err` with the request when it asks for `h2c` and may have it: plain TCP
-    /// serving both protocols (on TLS, ALPN decides).
-    pub(super) fn h2c_upgrade(&self, req: Request) -> Result<Request, Box<Wanted>> {
+    /// The decoded `HTTP2-Settings` when `req` asks for `h2c` and may have it: plain
+    /// TCP serving both protocols (on TLS, ALPN decides).
+    pub(super) fn h2c_settings(&self, req: &Request) -> Option<Vec<u8>> {
         let allowed = self.shared.tls.is_none() && self.shared.plain == crate::conn::Plain::Sniff;
-        match allowed.then(|| wanted(req.headers())).flatten() {
-            Some(settings) => Err(Box::new(Wanted(req, settings))),
-            None => Ok(req),
-        }
+        allowed.then(|| wanted(req.headers())).flatten()
     }
 
-    /// Answers `101` and keeps what the HTTP/2 driver needs; the connection then ends
-    /// as HTTP/1.1 with [`Reason::Upgraded`].
-    pub(super) async fn switch_to_h2(&mut self, up: Box<Wanted>) -> Stop {
-        let Wanted(req, settings) = *up;
+    /// Answers `101` to the request [`h2c_settings`](Self::h2c_settings) accepted;
+    /// the connection then ends as HTTP/1.1 with [`Reason::Upgraded`] and
+    /// [`take_h2c`](Self::take_h2c) has what the HTTP/2 driver needs.
+    pub(super) async fn switch_to_h2(&mut self) -> Stop {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
@@ -77,17 +71,16 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             resp.into_parts().0
         };
         if let Err(stop) = self.write_full(&parts, &[]) {
+            self.h2c = None;
             return stop;
         }
         if let Err(stop) = self.flush().await {
+            self.h2c = None;
             return stop;
         }
-        let early = self.codec.take_upgraded().unwrap_or_default();
-        self.h2c = Some(Box::new(H2c {
-            req,
-            settings,
-            early,
-        }));
+        if let Some(up) = &mut self.h2c {
+            up.early = self.codec.take_upgraded().unwrap_or_default();
+        }
         Stop(Reason::Upgraded)
     }
 

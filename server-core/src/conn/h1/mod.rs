@@ -108,6 +108,9 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
     pub(super) async fn run(&mut self) -> Reason {
         match self.serve().await {
             Ok(()) => Reason::Done,
+            Err(Stop(Reason::Upgraded)) if self.h2c.is_some() => {
+                Box::pin(self.switch_to_h2()).await.0
+            }
             Err(Stop(reason)) => reason,
         }
     }
@@ -177,11 +180,15 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
                 } else {
                     let req = self.read_request(head).await?;
-                    let req = match self.h2c_upgrade(req) {
-                        Ok(req) => req,
-                        // Boxed: rare, and the request would widen every connection.
-                        Err(up) => return Err(Box::pin(self.switch_to_h2(up)).await),
-                    };
+                    if let Some(settings) = self.h2c_settings(&req) {
+                        // Answered in `run`, so no await here holds the request.
+                        self.h2c = Some(Box::new(h2c::H2c {
+                            req,
+                            settings,
+                            early: Default::default(),
+                        }));
+                        return Err(Stop(Reason::Upgraded));
+                    }
                     let (resp, done) = self.call(req).await;
                     (resp, done, None)
                 };
