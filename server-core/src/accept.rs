@@ -95,7 +95,10 @@ pub(crate) async fn accept_loop<R: Runtime, A: Acceptor>(
 
 fn admit<R: Runtime, S: ByteStream>(rt: &R, stream: S, peer: SocketAddr, shared: &Arc<Shared>) {
     match ConnSlot::try_acquire(&shared.counters, shared.max_clients) {
-        Some(slot) => rt.spawn(conn::serve(rt.clone(), stream, peer, shared.clone(), slot)),
+        Some(slot) => {
+            let at = conn::Setup::new(rt.clone(), peer, shared.clone());
+            rt.spawn(conn::serve(at, stream, slot))
+        }
         None => {
             shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(

@@ -475,20 +475,31 @@ both!(rapid_reset_is_stopped_with_enhance_your_calm, |adapter| {
     // far, and never runs more handlers than that.
     let started = Arc::new(AtomicUsize::new(0));
     let s = Server::start(adapter, h2_opts(&started));
+    let seen = started.clone();
     let reason = client_rt().block_on(async {
         let mut c = connect(s.port()).await;
-        for _ in 0..10_000 {
+        for i in 0..10_000 {
             let ready = match c.clone().ready().await {
                 Ok(ready) => ready,
                 Err(e) => return e.reason(),
             };
             c = ready;
-            match c.send_request(get("/slow"), true) {
-                // Dropping the response future resets the stream (CANCEL).
-                Ok((resp, _)) => drop(resp),
+            let resp = match c.send_request(get("/slow"), true) {
+                Ok((resp, _)) => resp,
                 Err(e) => return e.reason(),
+            };
+            // Reset only once the server is working on the stream (a stream cancelled
+            // before its HEADERS left the client never reaches the server at all).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while seen.load(Ordering::SeqCst) <= i {
+                if tokio::time::Instant::now() > deadline {
+                    // The server stopped taking streams: the next call says why.
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            tokio::task::yield_now().await;
+            // Dropping the response future resets the stream (CANCEL).
+            drop(resp);
         }
         None
     });

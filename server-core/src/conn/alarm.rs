@@ -62,21 +62,29 @@ pub(crate) struct TimedOut;
 
 /// Polls `op` until it is ready, giving up after `limit`. Most socket operations are
 /// ready at once, so the alarm is armed (and the clock read) only once `op` waits.
-pub(crate) async fn within<R: Runtime, T>(
-    alarm: &mut Alarm<R>,
+// Not `async fn`s themselves: a layer of future around `wait` would be carried in every
+// connection's state.
+pub(crate) fn within<'a, R: Runtime, T: 'a, F>(
+    alarm: &'a mut Alarm<R>,
     limit: Duration,
-    op: impl FnMut(&mut Context<'_>) -> Poll<T>,
-) -> Result<T, TimedOut> {
-    wait(alarm, Err(limit), op).await
+    op: F,
+) -> impl Future<Output = Result<T, TimedOut>> + 'a
+where
+    F: FnMut(&mut Context<'_>) -> Poll<T> + 'a,
+{
+    wait(alarm, Err(limit), op)
 }
 
 /// Polls `op` until it is ready, giving up at `deadline`.
-pub(crate) async fn until<R: Runtime, T>(
-    alarm: &mut Alarm<R>,
+pub(crate) fn until<'a, R: Runtime, T: 'a, F>(
+    alarm: &'a mut Alarm<R>,
     deadline: Instant,
-    op: impl FnMut(&mut Context<'_>) -> Poll<T>,
-) -> Result<T, TimedOut> {
-    wait(alarm, Ok(deadline), op).await
+    op: F,
+) -> impl Future<Output = Result<T, TimedOut>> + 'a
+where
+    F: FnMut(&mut Context<'_>) -> Poll<T> + 'a,
+{
+    wait(alarm, Ok(deadline), op)
 }
 
 /// `deadline`: fixed (`Ok`), or this long after the first wait (`Err`).

@@ -55,29 +55,18 @@ impl DrainFlags {
 
 /// Serves one accepted connection until it ends. `slot` is held for exactly as long,
 /// whichever way the connection ends (the watcher dropping the driver included).
-pub(crate) async fn serve<R: Runtime, S: ByteStream>(
-    rt: R,
-    io: S,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    slot: ConnSlot,
-) {
+pub(crate) async fn serve<R: Runtime, S: ByteStream>(at: Setup<R>, io: S, slot: ConnSlot) {
     tracing::debug!(
         target: "roadrunner",
         event = "listener.accept",
-        listener = &*shared.name,
-        peer = %peer,
+        listener = &*at.shared.name,
+        peer = %at.peer,
     );
-    let at = Setup {
-        accepted: rt.now(),
-        // Taken now, so that a notice sent while the connection is set up is seen.
-        notices: shared.drain.notices(),
-        rt,
-        peer,
-        shared,
-    };
     let reason = match (&at.shared.tls, at.shared.plain) {
-        (None, Plain::Only(proto)) => at.drive(proto, io).await,
+        // Straight to the driver: every async layer between here and it would keep its
+        // own copy of the socket in every connection's future.
+        (None, Plain::Only(Proto::Http1)) => serve_h1(&at, io, &[]).await,
+        (None, Plain::Only(proto)) => Box::pin(at.drive(proto, io)).await,
         // Boxed: the TLS session lives on the heap, so plain connections do not carry
         // room for it.
         (Some(config), _) => Box::pin(at.tls(io, config)).await,
@@ -88,13 +77,13 @@ pub(crate) async fn serve<R: Runtime, S: ByteStream>(
         target: "roadrunner",
         event = "listener.conn_close",
         listener = &*at.shared.name,
-        peer = %peer,
+        peer = %at.peer,
         reason = reason.as_str(),
     );
 }
 
 /// What setting a connection up needs before its driver runs.
-struct Setup<R> {
+pub(crate) struct Setup<R> {
     rt: R,
     peer: SocketAddr,
     shared: Arc<Shared>,
@@ -103,6 +92,18 @@ struct Setup<R> {
 }
 
 impl<R: Runtime> Setup<R> {
+    /// A connection from `peer`, accepted now.
+    pub(crate) fn new(rt: R, peer: SocketAddr, shared: Arc<Shared>) -> Self {
+        Setup {
+            accepted: rt.now(),
+            // Taken now, so that a notice sent while the connection is set up is seen.
+            notices: shared.drain.notices(),
+            rt,
+            peer,
+            shared,
+        }
+    }
+
     /// The TLS handshake as a step of its own, bounded by `request_timeout` from the
     /// accept (and ended by a drain notice, like an idle connection), then the driver
     /// of the protocol ALPN settled on.

@@ -52,26 +52,13 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             }
             pumping => pumping,
         };
-        let sent = self.send_kind(&parts, kind, pumping).await;
-        if sent.is_err() {
-            done.abort();
-        }
-        sent
-    }
-
-    async fn send_kind(
-        &mut self,
-        parts: &http::response::Parts,
-        kind: Kind,
-        pumping: Option<Box<Pumping>>,
-    ) -> Result<(), Stop> {
-        match kind {
-            Kind::Empty => self.write_full(parts, &[]),
-            Kind::Full(bytes) => self.write_full(parts, &bytes),
+        let sent = match kind {
+            Kind::Empty => self.write_full(&parts, &[]),
+            Kind::Full(bytes) => self.write_full(&parts, &bytes),
             // Boxed: their state would otherwise enlarge every connection's future.
-            Kind::Stream(stream) => Box::pin(self.write_stream(parts, stream, pumping)).await,
+            Kind::Stream(stream) => Box::pin(self.write_stream(&parts, stream, pumping)).await,
             Kind::File { file, offset, len } => {
-                Box::pin(self.write_file(parts, file, offset, len)).await
+                Box::pin(self.write_file(&parts, file, offset, len)).await
             }
             Kind::Incoming { .. } => {
                 // Nothing pumps a request body once its handler has returned.
@@ -83,7 +70,11 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 let (parts, body) = status_response(StatusCode::INTERNAL_SERVER_ERROR).into_parts();
                 self.write_full(&parts, body.as_bytes())
             }
+        };
+        if sent.is_err() {
+            done.abort();
         }
+        sent
     }
 
     pub(super) fn write_full(
