@@ -55,31 +55,39 @@ impl DrainFlags {
 
 /// Serves one accepted connection until it ends. `slot` is held for exactly as long,
 /// whichever way the connection ends (the watcher dropping the driver included).
-pub(crate) async fn serve<R: Runtime, S: ByteStream>(at: Setup<R>, io: S, slot: ConnSlot) {
-    tracing::debug!(
-        target: "roadrunner",
-        event = "listener.accept",
-        listener = &*at.shared.name,
-        peer = %at.peer,
-    );
-    let reason = match (&at.shared.tls, at.shared.plain) {
-        // Straight to the driver: every async layer between here and it would keep its
-        // own copy of the socket in every connection's future.
-        (None, Plain::Only(Proto::Http1)) => serve_h1(&at, io, &[]).await,
-        (None, Plain::Only(proto)) => Box::pin(at.drive(proto, io)).await,
-        // Boxed: the TLS session lives on the heap, so plain connections do not carry
-        // room for it.
-        (Some(config), _) => Box::pin(at.tls(io, config)).await,
-        (None, Plain::Sniff) => Box::pin(at.sniff(io)).await,
-    };
-    drop(slot);
-    tracing::debug!(
-        target: "roadrunner",
-        event = "listener.conn_close",
-        listener = &*at.shared.name,
-        peer = %at.peer,
-        reason = reason.as_str(),
-    );
+// A plain `fn` around an `async move` block: an `async fn` would keep both its
+// arguments and their moved copies in every connection's state.
+pub(crate) fn serve<R: Runtime, S: ByteStream>(
+    at: Setup<R>,
+    io: S,
+    slot: ConnSlot,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        tracing::debug!(
+            target: "roadrunner",
+            event = "listener.accept",
+            listener = &*at.shared.name,
+            peer = %at.peer,
+        );
+        let reason = match (&at.shared.tls, at.shared.plain) {
+            // Straight to the driver: every async layer between here and it would keep its
+            // own copy of the socket in every connection's future.
+            (None, Plain::Only(Proto::Http1)) => serve_h1(&at, io, &[]).await,
+            (None, Plain::Only(proto)) => Box::pin(at.drive(proto, io)).await,
+            // Boxed: the TLS session lives on the heap, so plain connections do not carry
+            // room for it.
+            (Some(config), _) => Box::pin(at.tls(io, config)).await,
+            (None, Plain::Sniff) => Box::pin(at.sniff(io)).await,
+        };
+        drop(slot);
+        tracing::debug!(
+            target: "roadrunner",
+            event = "listener.conn_close",
+            listener = &*at.shared.name,
+            peer = %at.peer,
+            reason = reason.as_str(),
+        );
+    }
 }
 
 /// What setting a connection up needs before its driver runs.
