@@ -55,8 +55,11 @@ impl DrainFlags {
 
 /// Serves one accepted connection until it ends. `slot` is held for exactly as long,
 /// whichever way the connection ends (the watcher dropping the driver included).
-// A plain `fn` around an `async move` block: an `async fn` would keep both its
-// arguments and their moved copies in every connection's state.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep both its arguments and their moved copies in every \
+              connection's state (80 bytes per connection)"
+)]
 pub(crate) fn serve<R: Runtime, S: ByteStream>(
     at: Setup<R>,
     io: S,
