@@ -12,6 +12,20 @@ pub async fn echo(req: Request) -> Response {
     resp
 }
 
+/// Streams `ab`, `c`, then the trailer `x-sum: 3`.
+pub async fn with_trailers(_req: Request) -> Response {
+    let mut t = http::HeaderMap::new();
+    t.insert("x-sum", http::HeaderValue::from_static("3"));
+    let frames = vec![
+        roadrunner_core::Frame::Data(bytes::Bytes::from_static(b"ab")),
+        roadrunner_core::Frame::Data(bytes::Bytes::from_static(b"c")),
+        roadrunner_core::Frame::Trailers(t),
+    ];
+    Response::new(roadrunner_core::Body::from_stream(smol::stream::iter(
+        frames,
+    )))
+}
+
 /// Answers with the request path.
 pub async fn path(req: Request) -> String {
     req.uri().path().to_owned()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
-use roadrunner_core::http::{HeaderMap, HeaderValue, Method, Request as HttpRequest, StatusCode};
+use roadrunner_core::http::{HeaderMap, Method, Request as HttpRequest, StatusCode};
 use roadrunner_core::{
     Body, DrainOutcome, Frame, Http1Options, Http2Options, Options, Protocol, Request, RequestExt,
     Response, Route, Routes,
@@ -39,16 +39,7 @@ fn routes(started: Arc<AtomicUsize>) -> Routes {
                 "slow done"
             }
         }),
-        Route::get("/stream", |_req: Request| async {
-            let mut t = HeaderMap::new();
-            t.insert("x-sum", HeaderValue::from_static("3"));
-            let frames = vec![
-                Frame::Data(Bytes::from_static(b"ab")),
-                Frame::Data(Bytes::from_static(b"c")),
-                Frame::Trailers(t),
-            ];
-            Response::new(Body::from_stream(smol::stream::iter(frames)))
-        }),
+        Route::get("/stream", roadrunner_tests::with_trailers),
         Route::get("/fails", |_req: Request| async {
             let items: Vec<Result<Frame, std::io::Error>> = vec![
                 Ok(Frame::Data(Bytes::from_static(b"part"))),

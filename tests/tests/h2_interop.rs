@@ -15,7 +15,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use bytes::Bytes;
-use roadrunner_core::http::{HeaderMap, HeaderValue};
 use roadrunner_core::{
     Body, BodyBuffering, Frame, Http2Options, Options, Protocol, Request, Response, Route, Routes,
 };
@@ -35,16 +34,7 @@ fn routes() -> Routes {
             std::future::pending::<()>().await;
             "never"
         }),
-        Route::get("/stream", |_req: Request| async {
-            let mut t = HeaderMap::new();
-            t.insert("x-sum", HeaderValue::from_static("3"));
-            let frames = vec![
-                Frame::Data(Bytes::from_static(b"ab")),
-                Frame::Data(Bytes::from_static(b"c")),
-                Frame::Trailers(t),
-            ];
-            Response::new(Body::from_stream(smol::stream::iter(frames)))
-        }),
+        Route::get("/stream", roadrunner_tests::with_trailers),
         // `?bytes=N` of `x` in 16 KiB pieces, like the demo's `/big`.
         Route::get("/big", |req: Request| async move {
             const PIECE: usize = 16 * 1024;

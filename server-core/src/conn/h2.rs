@@ -97,6 +97,8 @@ struct Driver<R: Runtime, S> {
     peer_done: bool,
     /// A stream's send queue has room again since the tasks were last polled.
     writable: bool,
+    /// Scratch list of the streams to poll.
+    ids: Vec<u32>,
     /// When the drain notice arrived (the first GOAWAY and its PING went out).
     draining_since: Option<Instant>,
 }
@@ -127,6 +129,7 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
         write_stalled_since: None,
         peer_done: false,
         writable: false,
+        ids: Vec::new(),
         draining_since: None,
     };
     if let Some(req) = upgraded {
@@ -402,10 +405,14 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     }
 
     fn poll_tasks(&mut self, cx: &mut Context<'_>) {
-        let ids: Vec<u32> = self.tasks.keys().copied().collect();
-        for id in ids {
+        // Reused: a list allocated per wake would cost every poll of the connection.
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.extend(self.tasks.keys().copied());
+        for &id in &ids {
             self.poll_task(id, cx);
         }
+        ids.clear();
+        self.ids = ids;
         if self.tasks.is_empty() && self.idle_since.is_none() {
             self.idle_since = Some(self.rt.now());
         }
