@@ -14,7 +14,7 @@
 //!   forbid): the pass applies the leading ones and refuses any later one;
 //! - its Huffman decoder costs about 50 µs per string (it rebuilds its code table each
 //!   time), so a 16 KiB block of empty Huffman strings took 370 ms of CPU: the pass
-//!   decodes Huffman strings itself (`hpack/huffman.rs`) and hands loona plain ones.
+//!   decodes Huffman strings itself ([`crate::huffman`]) and hands loona plain ones.
 //!
 //! Loona still does the table: indexing, insertion and eviction.
 //!
@@ -28,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{ConnError, ErrorCode};
 
-mod huffman;
+use crate::huffman;
 
 /// SETTINGS_HEADER_TABLE_SIZE until a peer says otherwise (RFC 9113 §6.5.2).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;

@@ -59,6 +59,7 @@ mod fields;
 pub mod flow;
 pub mod frame;
 mod hpack;
+pub mod huffman;
 mod settings;
 pub mod stream;
 

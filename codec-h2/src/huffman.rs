@@ -1,7 +1,8 @@
-//! The HPACK Huffman code (RFC 7541 Appendix B), decoded here rather than by loona:
-//! its decoder rebuilds a 257-entry hash table for every string and walks it bit by
-//! bit through hash lookups, which measured about 50 µs per string and 0.7 µs per byte
-//! (a 16 KiB block of empty Huffman strings took 370 ms of CPU).
+//! The HPACK Huffman code (RFC 7541 Appendix B), which QPACK (RFC 9204 §4.1.2) uses
+//! too. Decoded here rather than by loona: its decoder rebuilds a 257-entry hash table
+//! for every string and walks it bit by bit through hash lookups, which measured about
+//! 50 µs per string and 0.7 µs per byte (a 16 KiB block of empty Huffman strings took
+//! 370 ms of CPU).
 //!
 //! The code is canonical: codes of one length are consecutive, in symbol order, and
 //! each length's first code follows from the shorter ones. So the lengths alone define
@@ -69,14 +70,14 @@ const fn canonical() -> Canonical {
 
 static CODE: Canonical = canonical();
 
-/// Why a Huffman string is invalid.
+/// A Huffman string that is not a valid encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Invalid;
+pub struct Invalid;
 
 /// Appends the decoding of `input` to `out`. EOS inside the string, padding longer
 /// than 7 bits, or padding that is not the start of EOS (all ones) are errors (RFC
 /// 7541 §5.2).
-pub(super) fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), Invalid> {
+pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), Invalid> {
     let mut code = 0u32;
     let mut len = 0;
     for &byte in input {
