@@ -215,6 +215,8 @@ pub struct ServerConn {
     out: Vec<u8>,
     dec: hpack::Decoder,
     enc: hpack::Encoder,
+    /// Reused for each response's header block before it is framed.
+    block_scratch: Vec<u8>,
     peer: EffectiveSettings,
     conn_recv: RecvWindow,
     conn_send: SendWindow,
@@ -259,6 +261,7 @@ impl ServerConn {
             out,
             dec: hpack::Decoder::new(),
             enc: hpack::Encoder::new(),
+            block_scratch: Vec::new(),
             peer: EffectiveSettings::default(),
             conn_recv,
             conn_send: SendWindow::new(DEFAULT_WINDOW),

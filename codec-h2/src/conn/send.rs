@@ -19,12 +19,15 @@ impl ServerConn {
         if !s.head.is_empty() || !s.data.is_empty() {
             return Err(SendError::InvalidState);
         }
-        let mut block = Vec::new();
+        let mut block = std::mem::take(&mut self.block_scratch);
+        block.clear();
         self.enc
             .encode(fields::response_fields(&status, headers), &mut block);
         let s = self.open_stream(stream)?;
+        s.head.reserve(block.len() + frame::HEADER_LEN);
         frame::encode_headers(stream, &block, end_stream, max_frame, &mut s.head);
         s.state = next;
+        self.block_scratch = block;
         self.mark_ready(stream);
         Ok(())
     }
