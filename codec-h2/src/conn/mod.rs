@@ -7,7 +7,7 @@
 //! `poll_transmit`; after any command, `poll_transmit` again. Nothing here reads a clock
 //! or touches a socket.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
@@ -20,6 +20,7 @@ use crate::frame::{self, Frame, FrameError};
 use crate::hpack::{self, DecodeError};
 use crate::settings::{EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE};
 use crate::stream::{self, ClosedBy, RecvEvent, SendEvent, State, StreamIds};
+use crate::stream_map::StreamMap;
 
 mod recv;
 mod send;
@@ -220,7 +221,7 @@ pub struct ServerConn {
     peer: EffectiveSettings,
     conn_recv: RecvWindow,
     conn_send: SendWindow,
-    streams: BTreeMap<u32, Stream>,
+    streams: StreamMap<Stream>,
     /// Streams reset recently, and by whom: frames on one the server reset are
     /// ignored (the peer may have sent them before it saw the reset); frames on one
     /// the peer reset answer as the stream table says (`STREAM_CLOSED`).
@@ -265,7 +266,7 @@ impl ServerConn {
             peer: EffectiveSettings::default(),
             conn_recv,
             conn_send: SendWindow::new(DEFAULT_WINDOW),
-            streams: BTreeMap::new(),
+            streams: StreamMap::default(),
             recent_resets: VecDeque::new(),
             ids: StreamIds::new(),
             block: None,

@@ -3,7 +3,7 @@
 //! read into the codec, its events into exchanges, answers and body frames back into
 //! the codec, and its output to the socket.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use roadrunner_h2::conn::SendError;
-use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn};
+use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn, StreamMap};
 
 use super::alarm::Alarm;
 use super::reason::Reason;
@@ -86,7 +86,7 @@ struct Driver<R: Runtime, S> {
     peer: SocketAddr,
     shared: Arc<Shared>,
     codec: ServerConn,
-    tasks: HashMap<u32, Task>,
+    tasks: StreamMap<Task>,
     out: Vec<u8>,
     sent: usize,
     alarm: Alarm<R>,
@@ -120,7 +120,7 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
         peer,
         shared: shared.clone(),
         codec,
-        tasks: HashMap::new(),
+        tasks: StreamMap::default(),
         out: Vec::new(),
         sent: 0,
         alarm: Alarm::new(rt.clone()),
