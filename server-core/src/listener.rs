@@ -92,6 +92,26 @@ pub(crate) struct Limits {
     pub(crate) h2: roadrunner_h2::Config,
 }
 
+#[cfg(test)]
+impl Limits {
+    /// The defaults of the spec, for unit tests to adjust.
+    pub(crate) fn for_tests() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
+            max_keep_alive_requests: 1000,
+            min_bytes_per_second: 100,
+            rate_check_interval: Duration::from_secs(1),
+            manual_body: false,
+            hibernate_after: None,
+            handler_spawn: Default::default(),
+            h1: roadrunner_h1::Config::default(),
+            h2: roadrunner_h2::Config::default(),
+        }
+    }
+}
+
 /// A runtime's timer, type-erased for the handle's `drain`.
 type Sleep = Box<dyn Fn(Instant) -> BoxFuture<()> + Send + Sync>;
 

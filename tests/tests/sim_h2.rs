@@ -78,26 +78,6 @@ async fn frames_until(client: &mut Client, mut done: impl FnMut(&Frame) -> bool)
     }
 }
 
-#[test]
-fn an_idle_h2_connection_closes_at_keep_alive_timeout() {
-    let sim = Sim::new();
-    let (_listener, connector) = start(&sim, |o| o.keep_alive_timeout = ms(250));
-    let mut client = connector.connect().expect("connect");
-    sim.block_on(async {
-        client.write_all(hello()).await.expect("hello");
-        let frames = frames_until(&mut client, |_| false).await;
-        assert!(
-            matches!(frames.first(), Some(Frame::Settings(_))),
-            "{frames:?}"
-        );
-    });
-    assert_eq!(
-        sim.elapsed(),
-        ms(250),
-        "closed exactly at keep_alive_timeout"
-    );
-}
-
 /// The drain outcome and the frames the client saw, for a drain notice sent 100 ms
 /// after a `/slow` request (300 ms); `answer_ping`: the client answers the shutdown
 /// PING at once.

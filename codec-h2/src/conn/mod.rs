@@ -204,6 +204,12 @@ enum Shutdown {
     },
 }
 
+/// About how much body data one [`ServerConn::poll_transmit`] writes: enough for a
+/// large socket write, small enough that the caller's buffer stays in cache and is
+/// never regrown (with a peer's windows of a gigabyte, a hundred streams of 64 KiB
+/// were one 6 MB buffer, copied and mapped afresh for every batch).
+pub const TRANSMIT_BUDGET: usize = 128 * 1024;
+
 /// The payload of the shutdown PING, to recognise its answer.
 const SHUTDOWN_PING: [u8; 8] = *b"rr-drain";
 
@@ -347,6 +353,12 @@ impl ServerConn {
     pub fn is_closed(&self) -> bool {
         self.failed.is_some()
             || (matches!(self.shutdown, Shutdown::Final { .. }) && self.streams.is_empty())
+    }
+
+    /// A header block has begun (HEADERS without END_HEADERS) and its CONTINUATION
+    /// frames have not all arrived: the driver may bound how long that takes.
+    pub fn is_reading_headers(&self) -> bool {
+        self.block.is_some()
     }
 
     /// Streams the connection holds open.

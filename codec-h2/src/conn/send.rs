@@ -127,21 +127,40 @@ impl ServerConn {
         }
     }
 
+    /// Ends the connection at once with GOAWAY(`code`) naming the last stream
+    /// processed: for a driver's own reasons (a timeout), where no frame was wrong.
+    /// Queued responses are dropped; [`is_closed`](Self::is_closed) is true after it.
+    pub fn close(&mut self, code: ErrorCode, reason: &'static str) {
+        if self.failed.is_none() {
+            self.fail(ConnError::new(code, reason));
+        }
+    }
+
     /// Writes what is ready to go out into `out`: control frames, response heads, and
-    /// body data as far as the peer's windows allow. Returns whether it wrote anything.
+    /// body data as far as the peer's windows allow, up to about [`TRANSMIT_BUDGET`]
+    /// bytes of data per call (call again once `out` is written). Returns whether it
+    /// wrote anything.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         out.append(&mut self.out);
         self.unread_acks.taken();
         let max_frame = self.peer.max_frame_size;
+        let budget_end = out.len() + TRANSMIT_BUDGET;
         let mut waiting = VecDeque::new();
         while let Some(id) = self.ready.pop_front() {
+            if out.len() >= budget_end {
+                self.ready.push_front(id);
+                break;
+            }
             let Some(s) = self.streams.get_mut(&id) else {
                 continue;
             };
             s.in_ready = false;
             out.append(&mut s.head);
             while let Some(chunk) = s.data.front_mut() {
+                if out.len() >= budget_end {
+                    break;
+                }
                 let n = sendable(chunk.len(), &self.conn_send, &s.send, max_frame);
                 if n == 0 {
                     break;
@@ -187,7 +206,8 @@ impl ServerConn {
             }
             self.forget_if_done(id);
         }
-        self.ready = waiting;
+        // Streams not reached this time keep their turn ahead of those served.
+        self.ready.append(&mut waiting);
         out.len() > start
     }
 

@@ -19,6 +19,7 @@ use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn, StreamMap
 
 use super::alarm::Alarm;
 use super::reason::Reason;
+use super::Setup;
 use crate::body::{Body, Frame};
 use crate::counters::RequestSlot;
 use crate::drain::{DrainEvent, DrainEvents};
@@ -29,6 +30,10 @@ use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
+
+mod clock;
+
+use clock::{Activity, RecvClock};
 
 /// How long a drain waits for the answer to its PING before the final GOAWAY (RFC 9113
 /// §6.8: at least one round trip, so streams already on their way are not refused).
@@ -72,6 +77,19 @@ struct Task {
     _slot: RequestSlot,
 }
 
+impl Task {
+    /// Whether the stream waits for request bytes from the peer: a body being
+    /// buffered, or read by a handler that has taken all that came.
+    fn awaits_peer(&self) -> bool {
+        match &self.incoming {
+            Some(incoming) => {
+                incoming.end.is_none() && incoming.queue.is_empty() && incoming.pipe.wanted()
+            }
+            None => self.pending.is_some(),
+        }
+    }
+}
+
 /// A request body the handler reads itself.
 struct Incoming {
     pipe: Pipe,
@@ -91,8 +109,7 @@ struct Driver<R: Runtime, S> {
     sent: usize,
     alarm: Alarm<R>,
     drain: Option<DrainEvents>,
-    /// When the connection has been idle (no stream) since, for `keep_alive_timeout`.
-    idle_since: Option<Instant>,
+    clock: RecvClock,
     write_stalled_since: Option<Instant>,
     peer_done: bool,
     /// A stream's send queue has room again since the tasks were last polled.
@@ -106,26 +123,26 @@ struct Driver<R: Runtime, S> {
 /// Serves an HTTP/2 connection until it ends. `codec` has been given what was read
 /// so far; `upgraded` is the request of an `Upgrade: h2c`, answered on stream 1.
 pub(super) async fn serve<R: Runtime, S: ByteStream>(
-    rt: &R,
+    at: &Setup<R>,
     io: S,
-    peer: SocketAddr,
-    shared: &Arc<Shared>,
-    notices: u64,
     codec: ServerConn,
     upgraded: Option<Request>,
 ) -> Reason {
+    let (rt, shared) = (&at.rt, &at.shared);
     let mut d = Driver {
         rt: rt.clone(),
         io,
-        peer,
+        peer: at.peer,
         shared: shared.clone(),
         codec,
         tasks: StreamMap::default(),
         out: Vec::new(),
         sent: 0,
         alarm: Alarm::new(rt.clone()),
-        drain: shared.graceful_drain.then(|| DrainEvents::since(notices)),
-        idle_since: Some(rt.now()),
+        drain: shared
+            .graceful_drain
+            .then(|| DrainEvents::since(at.notices)),
+        clock: RecvClock::new(at.accepted, &shared.limits),
         write_stalled_since: None,
         peer_done: false,
         writable: false,
@@ -224,7 +241,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let codec = &mut self.codec;
             match poll_read_with(Layer::Http, &mut self.io, cx, READ_SIZE, |d| codec.recv(d)) {
                 Poll::Ready(Ok(0)) => self.peer_done = true,
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(n)) => self.clock.on_bytes(n),
                 Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
                 Poll::Pending => break,
             }
@@ -324,7 +341,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let _ = self.codec.reset(stream, ErrorCode::REFUSED_STREAM);
             return;
         };
-        self.idle_since = None;
+        self.clock.on_request();
         let content_length = head.content_length;
         let mut req = Request::new(Body::empty());
         *req.method_mut() = head.method;
@@ -373,7 +390,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let _ = self.codec.reset(1, ErrorCode::REFUSED_STREAM);
             return;
         };
-        self.idle_since = None;
+        self.clock.on_request();
         self.tasks.insert(
             1,
             Task {
@@ -413,9 +430,6 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         }
         ids.clear();
         self.ids = ids;
-        if self.tasks.is_empty() && self.idle_since.is_none() {
-            self.idle_since = Some(self.rt.now());
-        }
     }
 
     fn poll_task(&mut self, id: u32, cx: &mut Context<'_>) {
@@ -579,30 +593,38 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     /// reading, and the wait for the answer to the shutdown PING.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
         loop {
-            let limits = &self.shared.limits;
-            let deadlines = [
-                self.idle_since.map(|t| {
-                    (
-                        t + limits.keep_alive_timeout,
-                        Some(Reason::KeepAliveTimeout),
-                    )
-                }),
-                self.write_stalled_since
-                    .map(|t| (t + limits.send_timeout, Some(Reason::SendTimeout))),
-                // No reason: the grace for the PING's answer ends, not the connection.
-                self.draining_since.map(|t| (t + GOAWAY_GRACE, None)),
-            ];
-            let (at, reason) = deadlines.into_iter().flatten().min_by_key(|(at, _)| *at)?;
-            if self.alarm.now() >= at {
-                if reason.is_some() {
-                    return reason;
+            let now = self.alarm.now();
+            let activity = Activity {
+                idle: self.tasks.is_empty(),
+                head: self.codec.is_reading_headers(),
+                receiving: self.tasks.values().any(Task::awaits_peer),
+            };
+            // Passed read deadlines end the connection here; the next one is only a
+            // time to look again.
+            let read = match self.clock.poll(now, activity) {
+                Ok(at) => at,
+                Err(reason) => {
+                    // A GOAWAY naming the last stream served, so the client knows
+                    // which requests to retry.
+                    self.codec.close(ErrorCode::NO_ERROR, reason.as_str());
+                    return Some(reason);
                 }
+            };
+            let send_timeout = self.shared.limits.send_timeout;
+            let stalled = self.write_stalled_since.map(|t| t + send_timeout);
+            let grace = self.draining_since.map(|t| t + GOAWAY_GRACE);
+            if stalled.is_some_and(|at| now >= at) {
+                return Some(Reason::SendTimeout);
+            }
+            if grace.is_some_and(|at| now >= at) {
+                // The grace for the PING's answer ends, not the connection.
                 self.codec.finish_shutdown();
                 self.draining_since = None;
                 // The final GOAWAY is queued: poll again to write it.
                 cx.waker().wake_by_ref();
                 return None;
             }
+            let at = [read, stalled, grace].into_iter().flatten().min()?;
             self.alarm.arm(at);
             if !self.alarm.poll_fired(cx) {
                 return None;
