@@ -3,6 +3,8 @@
 //! `keep_alive_timeout` once served; the slow-client guard (`min_bytes_per_second`).
 //! Each test asserts the exact instant of the close and the GOAWAY that announces it.
 
+mod hibernations;
+
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -11,6 +13,8 @@ use roadrunner_core::{Http2Options, Options, Protocol, Request, RequestExt, Rout
 use roadrunner_h2::frame::{self, Frame};
 use roadrunner_h2::{Encoder, ErrorCode, Settings};
 use roadrunner_tests::unique_name;
+
+use hibernations::Hibernations;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -261,4 +265,56 @@ fn a_body_that_stops_arriving_closes_at_request_timeout_after_its_last_byte() {
     assert!(!answered(&frames, 1));
     assert_eq!(sim.elapsed(), ms(700));
     assert_eq!(goaway(&frames), Some((1, ErrorCode::NO_ERROR)));
+}
+
+#[test]
+fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
+    let sim = Sim::new();
+    let (_listener, connector) = start(&sim, |o| {
+        o.keep_alive_timeout = ms(60_000);
+        o.hibernate_after = Some(ms(50));
+    });
+    let (seen, _scope) = Hibernations::record(&sim);
+    let mut client = connector.connect().expect("connect");
+    let mut wire = BytesMut::new();
+    let mut buf = vec![0u8; 16 << 10];
+    let mut request = |client: &mut Client, stream: u32, first: bool| {
+        let mut out = if first { hello() } else { Vec::new() };
+        let head = block("POST", "/upload", &[("content-length", "100000")]);
+        frame::encode_headers(stream, &head, false, 16_384, &mut out);
+        // Larger than a read, so buffers are needed again after hibernating.
+        for piece in 0..10 {
+            frame::encode_data(stream, &[b'x'; 10_000], piece == 9, &mut out);
+        }
+        sim.block_on(async {
+            client.write_all(out).await.expect("request");
+            loop {
+                while let Ok(Some(f)) = frame::decode(&mut wire, 1 << 24) {
+                    if let Frame::Data {
+                        stream: s, data, ..
+                    } = f
+                    {
+                        if s == stream {
+                            return data;
+                        }
+                    }
+                }
+                let n = client.read(&mut buf).await.expect("read");
+                assert!(n > 0, "closed");
+                wire.extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    assert_eq!(&request(&mut client, 1, true)[..], b"100000 bytes");
+    let idle_from = sim.elapsed();
+    sim.advance(ms(49));
+    assert!(seen.of(&client).is_empty(), "hibernated early");
+    sim.advance(ms(1));
+    assert_eq!(seen.of(&client), [idle_from + ms(50)]);
+    sim.advance(ms(500));
+    assert_eq!(seen.of(&client).len(), 1, "once per idle stretch");
+    assert_eq!(&request(&mut client, 3, false)[..], b"100000 bytes");
+    let idle_again = sim.elapsed();
+    sim.advance(ms(50));
+    assert_eq!(seen.of(&client), [idle_from + ms(50), idle_again + ms(50)]);
 }

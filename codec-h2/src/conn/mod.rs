@@ -361,6 +361,23 @@ impl ServerConn {
         self.block.is_some()
     }
 
+    /// Gives back the memory of buffers that are empty (an idle connection's), to be
+    /// allocated again when needed. The HPACK tables, which the peer keeps in step,
+    /// stay.
+    pub fn release_buffers(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        self.block_scratch = Vec::new();
+        self.events.shrink_to_fit();
+        self.ready.shrink_to_fit();
+        self.recent_resets.shrink_to_fit();
+        self.streams.shrink_to_fit();
+    }
+
     /// Streams the connection holds open.
     pub fn open_streams(&self) -> usize {
         self.streams.len()

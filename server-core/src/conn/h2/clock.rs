@@ -14,6 +14,8 @@
 //!   holds the peer back, so its silence is ours.
 //!
 //! Streams whose handlers are still answering have no read deadline, as on HTTP/1.1.
+//! And, with `hibernate_after`, a connection idle that long gives its buffers back,
+//! once per idle stretch.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,9 @@ pub(super) struct RecvClock {
     keep_alive_timeout: Duration,
     min_bytes_per_second: u64,
     rate_check_interval: Duration,
+    hibernate_after: Option<Duration>,
+    /// The current idle stretch has hibernated.
+    hibernated: bool,
     /// Until the first request: `request_timeout` from the accept.
     fresh_until: Option<Instant>,
     idle_since: Option<Instant>,
@@ -63,6 +68,8 @@ impl RecvClock {
             keep_alive_timeout: l.keep_alive_timeout,
             min_bytes_per_second: l.min_bytes_per_second,
             rate_check_interval: l.rate_check_interval,
+            hibernate_after: l.hibernate_after,
+            hibernated: false,
             fresh_until: Some(accepted + l.request_timeout),
             idle_since: None,
             head_since: None,
@@ -81,12 +88,31 @@ impl RecvClock {
         self.fresh_until = None;
     }
 
+    /// True once per idle stretch, when it has lasted `hibernate_after`: time for the
+    /// connection to give its buffers back. Call after [`poll`](Self::poll).
+    pub(super) fn take_hibernate(&mut self, now: Instant) -> bool {
+        let due = self.hibernate_at().is_some_and(|at| now >= at);
+        self.hibernated |= due;
+        due
+    }
+
+    fn hibernate_at(&self) -> Option<Instant> {
+        match (self.idle_since, self.hibernate_after) {
+            (Some(idle), Some(after)) if !self.hibernated => Some(idle + after),
+            _ => None,
+        }
+    }
+
     /// Brings the clock up to `now` given what the connection is doing: the reason to
     /// end it if a deadline has passed, or else when to look again (`None`: nothing to
     /// wait for).
     pub(super) fn poll(&mut self, now: Instant, a: Activity) -> Result<Option<Instant>, Reason> {
+        if !a.idle {
+            self.hibernated = false;
+        }
         since(&mut self.idle_since, a.idle, now);
         since(&mut self.head_since, a.head, now);
+        let hibernate_at = self.hibernate_at();
         if !a.receiving {
             self.watch = None;
         }
@@ -126,7 +152,7 @@ impl RecvClock {
                 Reason::RequestTimeout,
             ),
         ];
-        let mut next: Option<Instant> = None;
+        let mut next = hibernate_at;
         for (at, reason) in deadlines {
             let Some(at) = at else { continue };
             if now >= at {
@@ -236,6 +262,23 @@ mod tests {
         let mut c = RecvClock::new(t0, &limits(0));
         c.on_request();
         assert_eq!(c.poll(t0 + 100 * S, BUSY), Ok(None));
+    }
+
+    #[test]
+    fn an_idle_stretch_hibernates_once() {
+        let t0 = Instant::now();
+        let mut l = limits(0);
+        l.hibernate_after = Some(5 * S);
+        let mut c = RecvClock::new(t0, &l);
+        c.on_request();
+        assert_eq!(c.poll(t0, IDLE), Ok(Some(t0 + 5 * S)));
+        assert!(!c.take_hibernate(t0 + 4 * S));
+        assert!(c.take_hibernate(t0 + 5 * S));
+        assert_eq!(c.poll(t0 + 5 * S, IDLE), Ok(Some(t0 + 60 * S)));
+        assert!(!c.take_hibernate(t0 + 6 * S), "once per idle stretch");
+        assert_eq!(c.poll(t0 + 7 * S, BUSY), Ok(None));
+        assert_eq!(c.poll(t0 + 8 * S, IDLE), Ok(Some(t0 + 13 * S)));
+        assert!(c.take_hibernate(t0 + 13 * S));
     }
 
     #[test]

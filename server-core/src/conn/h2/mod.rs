@@ -589,6 +589,18 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         }
     }
 
+    /// An idle connection gives back its buffers until its next stream.
+    fn hibernate(&mut self) {
+        self.codec.release_buffers();
+        if self.sent == self.out.len() {
+            self.out = Vec::new();
+            self.sent = 0;
+        }
+        self.tasks.shrink_to_fit();
+        self.ids = Vec::new();
+        tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
+    }
+
     /// `keep_alive_timeout` with no stream open, `send_timeout` on a peer that stopped
     /// reading, and the wait for the answer to the shutdown PING.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
@@ -610,6 +622,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                     return Some(reason);
                 }
             };
+            if self.clock.take_hibernate(now) {
+                self.hibernate();
+                continue;
+            }
             let send_timeout = self.shared.limits.send_timeout;
             let stalled = self.write_stalled_since.map(|t| t + send_timeout);
             let grace = self.draining_since.map(|t| t + GOAWAY_GRACE);
