@@ -21,6 +21,7 @@ use crate::hpack::{self, DecodeError};
 use crate::settings::{EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE};
 use crate::stream::{self, ClosedBy, RecvEvent, SendEvent, State, StreamIds};
 use crate::stream_map::StreamMap;
+use crate::transmit::{Sink, Transmit};
 
 mod recv;
 mod send;

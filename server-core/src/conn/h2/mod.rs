@@ -5,17 +5,18 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use roadrunner_h2::conn::SendError;
-use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn, StreamMap};
+use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn, StreamMap, Transmit};
 
 use super::alarm::Alarm;
 use super::reason::Reason;
@@ -55,6 +56,19 @@ pub(crate) fn config(opts: &crate::options::Options) -> Config {
         max_content_length: opts.max_content_length,
         enable_connect_protocol: false,
     }
+}
+
+/// Writes what it can of `out` in one vectored write, and drops it from `out`.
+fn write_some(
+    io: &mut impl ByteStream,
+    out: &mut Transmit,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let mut slices = [IoSlice::new(&[]); 64];
+    let n = out.slices(&mut slices);
+    let written = ready!(io.poll_write_vectored(cx, &slices[..n]))?;
+    out.advance(written);
+    Poll::Ready(Ok(written))
 }
 
 /// One stream's exchange.
@@ -105,8 +119,7 @@ struct Driver<R: Runtime, S> {
     shared: Arc<Shared>,
     codec: ServerConn,
     tasks: StreamMap<Task>,
-    out: Vec<u8>,
-    sent: usize,
+    out: Transmit,
     alarm: Alarm<R>,
     drain: Option<DrainEvents>,
     clock: RecvClock,
@@ -136,8 +149,7 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
         shared: shared.clone(),
         codec,
         tasks: StreamMap::default(),
-        out: Vec::new(),
-        sent: 0,
+        out: Transmit::new(),
         alarm: Alarm::new(rt.clone()),
         drain: shared
             .graceful_drain
@@ -154,14 +166,13 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
     }
     let reason = poll_fn(|cx| d.poll(cx)).await;
     // What the codec still has to say (a GOAWAY) goes out, within `send_timeout`.
-    d.codec.poll_transmit(&mut d.out);
-    let io = &mut d.io;
-    let (out, sent) = (&d.out, &mut d.sent);
+    d.codec.poll_transmit_vectored(&mut d.out);
+    let (io, out) = (&mut d.io, &mut d.out);
     let limit = shared.limits.send_timeout;
     let _ = super::alarm::within(&mut d.alarm, limit, |cx| {
-        while *sent < out.len() {
-            match io.poll_write(cx, &out[*sent..]) {
-                Poll::Ready(Ok(n)) if n > 0 => *sent += n,
+        while !out.is_empty() {
+            match write_some(io, out, cx) {
+                Poll::Ready(Ok(n)) if n > 0 => {}
                 Poll::Ready(_) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
@@ -195,7 +206,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             if std::mem::take(&mut self.writable) {
                 continue;
             }
-            if self.codec.is_closed() && self.sent == self.out.len() {
+            if self.codec.is_closed() && self.out.is_empty() {
                 return Poll::Ready(Reason::Done);
             }
             if self.peer_done && self.tasks.is_empty() {
@@ -204,7 +215,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             // Commands may have produced output without new input. Taken only once the
             // socket has taken the last, so a peer that does not read leaves the
             // backlog in the codec, which then stops reading (flood defence).
-            if self.sent == self.out.len() && self.codec.poll_transmit(&mut self.out) {
+            if self.out.is_empty() && self.codec.poll_transmit_vectored(&mut self.out) {
                 continue;
             }
             return match self.poll_timers(cx) {
@@ -264,7 +275,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                         peer = %self.peer,
                         error = %e,
                     );
-                    self.codec.poll_transmit(&mut self.out);
+                    self.codec.poll_transmit_vectored(&mut self.out);
                     return Err(Reason::ProtocolError);
                 }
             }
@@ -565,20 +576,13 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
 
     fn write(&mut self, cx: &mut Context<'_>) -> Result<(), Reason> {
         loop {
-            if self.sent == self.out.len() {
-                self.out.clear();
-                self.sent = 0;
-                if !self.codec.poll_transmit(&mut self.out) {
-                    self.write_stalled_since = None;
-                    return Ok(());
-                }
+            if self.out.is_empty() && !self.codec.poll_transmit_vectored(&mut self.out) {
+                self.write_stalled_since = None;
+                return Ok(());
             }
-            match self.io.poll_write(cx, &self.out[self.sent..]) {
+            match write_some(&mut self.io, &mut self.out, cx) {
                 Poll::Ready(Ok(0)) => return Err(Reason::SocketError),
-                Poll::Ready(Ok(n)) => {
-                    self.sent += n;
-                    self.write_stalled_since = None;
-                }
+                Poll::Ready(Ok(_)) => self.write_stalled_since = None,
                 Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
                 Poll::Pending => {
                     self.write_stalled_since
@@ -592,10 +596,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     /// An idle connection gives back its buffers until its next stream.
     fn hibernate(&mut self) {
         self.codec.release_buffers();
-        if self.sent == self.out.len() {
-            self.out = Vec::new();
-            self.sent = 0;
-        }
+        self.out.release();
         self.tasks.shrink_to_fit();
         self.ids = Vec::new();
         tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
