@@ -4,12 +4,14 @@
 
 mod error;
 pub mod frame;
+pub mod qpack;
 mod settings;
 pub mod stream;
 pub mod varint;
 
 pub use error::{ConnError, ErrorCode};
 pub use frame::{Frame, FrameDecoder};
+pub use qpack::{DecodeError, Decoder, DecoderConfig, Encoder, FieldSection};
 pub use settings::Settings;
 pub use stream::{Side, StreamKind, StreamType};
 

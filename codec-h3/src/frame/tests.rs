@@ -342,7 +342,8 @@ fn a_stream_must_end_between_frames() {
 
 #[test]
 fn encodings_match_rfc_9114_layouts() {
-    let cases: [(fn(&mut Vec<u8>), &[u8]); 7] = [
+    type Encode = fn(&mut Vec<u8>);
+    let cases: [(Encode, &[u8]); 7] = [
         (|o| encode_data(b"hi", o), &[0x00, 0x02, b'h', b'i']),
         (|o| encode_headers(&[0xd1], o), &[0x01, 0x01, 0xd1]),
         (|o| encode_cancel_push(1, o), &[0x03, 0x01, 0x01]),
