@@ -406,9 +406,11 @@ impl Lines<'_> {
             .filter(|&end| end <= self.section.len())
             .ok_or(failed(TRUNCATED))?;
         let least = if huffman { huffman_min_len(len) } else { len };
-        let room = self
-            .max_size
-            .saturating_sub(self.size + other + FIELD_OVERHEAD);
+        let room = self.max_size.saturating_sub(
+            self.size
+                .saturating_add(other)
+                .saturating_add(FIELD_OVERHEAD),
+        );
         if least > room as u64 {
             return Err(DecodeError::TooLarge);
         }

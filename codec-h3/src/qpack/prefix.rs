@@ -30,6 +30,8 @@ pub(crate) fn encode(required: u64, base: u64, max_entries: u64, out: &mut Vec<u
         out.extend_from_slice(&[0, 0]);
         return;
     }
+    // A reference means an entry of at least 32 bytes fit the table, so the
+    // decoder's capacity allows at least one entry: `max_entries` is not 0.
     encode_int(required % (2 * max_entries) + 1, 8, 0, out);
     match base.checked_sub(required) {
         Some(delta) => encode_int(delta, 7, 0x00, out),
