@@ -37,6 +37,12 @@ use crate::handler::BoxFuture;
 use crate::listener::ListenerRef;
 use crate::request::Response;
 
+/// The `:protocol` of an extended CONNECT request (RFC 8441, RFC 9220), as a request
+/// extension: `websocket` for WebSocket over HTTP/2. A handler that answers it 2xx
+/// with a session (see [`on_upgrade`]) gets the stream as its byte stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectProtocol(pub bytes::Bytes);
+
 /// Bytes a pipe holds at most in each direction.
 pub(crate) const PIPE_CAPACITY: usize = 64 * 1024;
 

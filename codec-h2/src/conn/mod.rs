@@ -181,6 +181,9 @@ struct Stream {
     surfaced: bool,
     /// The stream is in `ServerConn::ready`, so it is listed there once.
     in_ready: bool,
+    /// An extended CONNECT (RFC 8441): its DATA is a session's byte stream, not a
+    /// request body, so `max_content_length` does not bound it.
+    tunnel: bool,
 }
 
 /// A header block being assembled from HEADERS and CONTINUATION frames.
@@ -420,6 +423,7 @@ impl ServerConn {
             blocked: false,
             surfaced: false,
             in_ready: false,
+            tunnel: false,
         }
     }
 

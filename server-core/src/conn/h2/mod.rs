@@ -31,10 +31,13 @@ use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
+use crate::upgrade::{ConnectProtocol, OnUpgrade};
 
 mod clock;
+mod tunnel;
 
 use clock::{Activity, RecvClock};
+use tunnel::{Progress, Tunnel};
 
 /// How long a drain waits for the answer to its PING before the final GOAWAY (RFC 9113
 /// §6.8: at least one round trip, so streams already on their way are not refused).
@@ -54,7 +57,8 @@ pub(crate) fn config(opts: &crate::options::Options) -> Config {
             .unwrap_or(h2.max_header_block.saturating_mul(2))
             as usize,
         max_content_length: opts.max_content_length,
-        enable_connect_protocol: false,
+        // Extended CONNECT (RFC 8441): how WebSocket runs over HTTP/2.
+        enable_connect_protocol: true,
     }
 }
 
@@ -87,6 +91,8 @@ struct Task {
     /// (`Some(None)`) the body's end.
     held: Option<Option<Frame>>,
     done: Option<Done>,
+    /// An extended CONNECT: the stream may become a session's byte stream.
+    tunnel: Option<Tunnel>,
     /// Held until the stream ends: `max_concurrent_requests` counts it.
     _slot: RequestSlot,
 }
@@ -95,6 +101,10 @@ impl Task {
     /// Whether the stream waits for request bytes from the peer: a body being
     /// buffered, or read by a handler that has taken all that came.
     fn awaits_peer(&self) -> bool {
+        if self.tunnel.is_some() {
+            // A session's silence is its own business (WebSocket has its own timeouts).
+            return false;
+        }
         match &self.incoming {
             Some(incoming) => {
                 incoming.end.is_none() && incoming.queue.is_empty() && incoming.pipe.wanted()
@@ -299,6 +309,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                     self.codec.release(stream, data.len());
                     return;
                 };
+                if let Some(tunnel) = &mut task.tunnel {
+                    tunnel.on_data(data, end_stream);
+                    return;
+                }
                 if let Some(incoming) = &mut task.incoming {
                     if !data.is_empty() {
                         incoming.queue.push_back(data);
@@ -322,6 +336,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 let Some(task) = self.tasks.get_mut(&stream) else {
                     return;
                 };
+                if let Some(tunnel) = &mut task.tunnel {
+                    tunnel.on_data(Bytes::new(), true);
+                    return;
+                }
                 if let Some(incoming) = &mut task.incoming {
                     incoming.end = Some(Ok(Some(trailers)));
                     return;
@@ -359,6 +377,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         *req.uri_mut() = head.uri;
         *req.version_mut() = http::Version::HTTP_2;
         *req.headers_mut() = head.headers;
+        let tunnel = head.protocol.map(|protocol| {
+            req.extensions_mut().insert(ConnectProtocol(protocol));
+            Tunnel::default()
+        });
         req.extensions_mut().insert(RequestContext {
             listener: ListenerRef::new(self.shared.clone()),
             peer: self.peer,
@@ -366,7 +388,8 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             params: Default::default(),
             state: None,
         });
-        let manual = self.shared.limits.manual_body && !end_stream;
+        // A tunnel's body is the session's input: its handler runs at once.
+        let manual = self.shared.limits.manual_body && !end_stream && tunnel.is_none();
         let incoming = manual.then(|| {
             let pipe = Pipe::default();
             *req.body_mut() = Body::incoming(pipe.clone(), content_length);
@@ -376,7 +399,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 end: None,
             }
         });
-        let start_now = end_stream || manual;
+        let start_now = end_stream || manual || tunnel.is_some();
         self.tasks.insert(
             stream,
             Task {
@@ -386,6 +409,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 body: None,
                 held: None,
                 done: None,
+                tunnel,
                 _slot: slot,
             },
         );
@@ -411,6 +435,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 body: None,
                 held: None,
                 done: None,
+                tunnel: None,
                 _slot: slot,
             },
         );
@@ -448,13 +473,29 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         let Some(task) = self.tasks.get_mut(&id) else {
             return;
         };
+        if task.running.is_none() && task.tunnel.is_some() {
+            match self.poll_tunnel(id, cx) {
+                Progress::Open => {}
+                Progress::Done => self.finish(id, true),
+                Progress::Failed => {
+                    let _ = self.codec.reset(id, ErrorCode::INTERNAL_ERROR);
+                    self.finish(id, false);
+                }
+            }
+            return;
+        }
         if let Some(exchange) = &mut task.running {
             let Poll::Ready(answer) = exchange.poll_answer(cx) else {
                 return;
             };
             task.running = None;
-            let (parts, body) = answer.resp.into_parts();
+            let (mut parts, body) = answer.resp.into_parts();
             task.done = Some(answer.done);
+            if task.tunnel.is_some() {
+                self.answer_connect(id, &mut parts, body);
+                // Now a tunnel to carry, or a body to send.
+                return self.poll_task(id, cx);
+            }
             let end = body.is_empty();
             let sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 // No 101 on HTTP/2 (RFC 9113 §8.6): upgrades go by extended CONNECT.
@@ -478,6 +519,44 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             }
         }
         self.pump_body(id, cx);
+    }
+
+    /// The answer to an extended CONNECT: a 2xx with a session opens the tunnel; any
+    /// other answer is sent as usual and what the peer sent for the tunnel is dropped.
+    fn answer_connect(&mut self, id: u32, parts: &mut http::response::Parts, body: Body) {
+        let session = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .and_then(|on| on.take());
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let (Some(session), true) = (session, parts.status.is_success()) else {
+            if let Some(tunnel) = task.tunnel.take() {
+                self.codec.release(id, tunnel.queued());
+            }
+            let end = body.is_empty();
+            match self
+                .codec
+                .send_response(id, parts.status, &parts.headers, end)
+            {
+                Ok(()) if !end => task.body = Some(body),
+                sent => self.finish(id, sent.is_ok()),
+            }
+            return;
+        };
+        // The exchange ends with the answer, as with a 101; the session is not part
+        // of it.
+        task.done = None;
+        if self
+            .codec
+            .send_response(id, parts.status, &parts.headers, false)
+            .is_err()
+        {
+            self.finish(id, false);
+            return;
+        }
+        self.open_tunnel(id, session);
     }
 
     /// Hands queued request body chunks to the handler as it takes them, giving the
