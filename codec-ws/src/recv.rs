@@ -75,6 +75,13 @@ impl Receiver {
         self.input.extend_from_slice(data);
     }
 
+    /// Frees the input and any message in assembly: nothing more will be read.
+    pub(crate) fn stop(&mut self) {
+        self.input = BytesMut::new();
+        self.message = None;
+        self.current = None;
+    }
+
     /// Bytes received and not yet taken: at most one frame's header and payload once
     /// [`poll`](Self::poll) has said it needs more.
     pub(crate) fn buffered(&self) -> usize {

@@ -8,6 +8,9 @@ use bytes::Bytes;
 use crate::deflate::{DeflateParams, Deflater};
 use crate::frame::{OpCode, ServerHeader};
 
+/// Pongs waiting to be handed out, at most.
+const MAX_PONGS: usize = 16;
+
 /// One frame ready to write: [`header`](Self::header) then
 /// [`payload`](Self::payload), kept apart so a driver can write them vectored without
 /// copying the payload.
@@ -51,10 +54,11 @@ impl OutgoingFrame {
 pub(crate) struct Sender {
     /// Messages, pings, unsolicited pongs and the close frame, in the order queued.
     queue: VecDeque<OutgoingFrame>,
-    /// The answer to the latest ping. It goes before the queue (control frames may
-    /// come between any two frames) and a newer ping replaces it, so a ping flood
-    /// costs one pong's memory (RFC 6455 §5.5.3 allows answering only the latest).
-    pong: Option<OutgoingFrame>,
+    /// Answers to pings, ahead of the queue (control frames may come between any two
+    /// frames). At most [`MAX_PONGS`]: past that the newest replaces the last, so a
+    /// ping flood costs a few pongs' memory (RFC 6455 §5.5.3 allows answering only
+    /// the latest ping), while a burst of pings still gets every answer.
+    pongs: VecDeque<OutgoingFrame>,
     queued: usize,
     deflater: Option<Deflater>,
     close_handed_out: bool,
@@ -64,7 +68,7 @@ impl Sender {
     pub(crate) fn new(deflate: Option<&DeflateParams>, level: u32) -> Self {
         Sender {
             queue: VecDeque::new(),
-            pong: None,
+            pongs: VecDeque::new(),
             queued: 0,
             deflater: deflate.map(|p| Deflater::new(p, level)),
             close_handed_out: false,
@@ -87,13 +91,16 @@ impl Sender {
         self.push(OutgoingFrame::new(false, opcode, payload));
     }
 
-    /// Sets the pong that answers the latest ping.
+    /// Queues the answer to a ping.
     pub(crate) fn auto_pong(&mut self, payload: Bytes) {
+        if self.pongs.len() == MAX_PONGS {
+            if let Some(old) = self.pongs.pop_back() {
+                self.queued -= old.len();
+            }
+        }
         let frame = OutgoingFrame::new(false, OpCode::Pong, payload);
         self.queued += frame.len();
-        if let Some(old) = self.pong.replace(frame) {
-            self.queued -= old.len();
-        }
+        self.pongs.push_back(frame);
     }
 
     fn push(&mut self, frame: OutgoingFrame) {
@@ -103,7 +110,7 @@ impl Sender {
 
     /// The next frame to write.
     pub(crate) fn next(&mut self) -> Option<OutgoingFrame> {
-        let frame = self.pong.take().or_else(|| self.queue.pop_front())?;
+        let frame = self.pongs.pop_front().or_else(|| self.queue.pop_front())?;
         self.queued -= frame.len();
         if frame.opcode == OpCode::Close {
             self.close_handed_out = true;

@@ -97,8 +97,9 @@ impl Session {
 
     /// Whether reading the socket still matters: not after the peer's close frame nor
     /// after a failure. While [`poll_event`](Self::poll_event) is drained after every
-    /// [`recv`](Self::recv), the input buffer holds at most one frame's header and
-    /// payload (so `max_frame_size` plus 14 bytes) plus the last read.
+    /// [`recv`](Self::recv), the input buffer holds at most one unfinished frame
+    /// (`max_frame_size` plus a 14-byte header), and the message in assembly at most
+    /// `max_message_size`.
     pub fn wants_read(&self) -> bool {
         !self.peer_closed && self.failed.is_none()
     }
@@ -124,6 +125,7 @@ impl Session {
             let event = match received {
                 Received::Close(code, reason) => {
                     self.peer_closed = true;
+                    self.recv.stop();
                     if !self.close_queued {
                         let answer = if code == CloseCode::NO_STATUS {
                             CloseCode::NORMAL
@@ -149,6 +151,7 @@ impl Session {
 
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
+        self.recv.stop();
         if !self.close_queued {
             self.queue_close(e.close_code(), "");
         }
