@@ -133,7 +133,12 @@ impl Upgraded {
     /// session should wind down (a WebSocket sends its close frame): at the deadline
     /// the connection is ended.
     pub async fn drain_notice(&mut self) -> Option<Instant> {
-        poll_fn(|cx| self.notices.poll_notice(cx)).await
+        poll_fn(|cx| self.poll_drain_notice(cx)).await
+    }
+
+    /// Polls for the next drain notice (see [`drain_notice`](Self::drain_notice)).
+    pub fn poll_drain_notice(&mut self, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.notices.poll_notice(cx)
     }
 }
 
