@@ -174,6 +174,21 @@ fn info_json(i: &Info) -> String {
     )
 }
 
+/// `/ws`: echoes text and binary messages (permessage-deflate offered, the listener's
+/// caps) until the client closes; a drain closes it with 1001.
+async fn echo_ws(_req: Request, mut ws: WebSocket) {
+    while let Some(event) = ws.next().await {
+        let reply = match event {
+            WsEvent::Text(text) => Message::Text(text),
+            WsEvent::Binary(data) => Message::Binary(data),
+            _ => continue,
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,20 +207,5 @@ mod tests {
             json,
             "{\"active_clients\":1,\"max_clients\":150,\"requests_served\":7,\"rejected\":2,\"max_concurrent_requests\":\"infinity\",\"throttled\":0}"
         );
-    }
-}
-
-/// `/ws`: echoes text and binary messages (permessage-deflate offered, the listener's
-/// caps) until the client closes; a drain closes it with 1001.
-async fn echo_ws(_req: Request, mut ws: WebSocket) {
-    while let Some(event) = ws.next().await {
-        let reply = match event {
-            WsEvent::Text(text) => Message::Text(text),
-            WsEvent::Binary(data) => Message::Binary(data),
-            _ => continue,
-        };
-        if ws.send(reply).await.is_err() {
-            break;
-        }
     }
 }
