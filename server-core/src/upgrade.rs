@@ -265,8 +265,12 @@ impl Pipe {
         if s.buf.is_empty() && s.buf.capacity() > PIPE_CAPACITY {
             s.buf = BytesMut::new();
         }
-        if let Some(w) = s.writer.take() {
-            w.wake();
+        // Only room made is worth a wake-up: a writer woken for nothing would poll,
+        // find the pipe full and wait again, forever if it shares the reader's task.
+        if n > 0 {
+            if let Some(w) = s.writer.take() {
+                w.wake();
+            }
         }
         Poll::Ready(Some(()))
     }
