@@ -3,6 +3,7 @@
 //! `keep_alive_timeout` once served; the slow-client guard (`min_bytes_per_second`).
 //! Each test asserts the exact instant of the close and the GOAWAY that announces it.
 
+mod h2_wire;
 mod hibernations;
 
 use std::time::Duration;
@@ -11,9 +12,10 @@ use bytes::BytesMut;
 use roadrunner_core::sim::{Client, Sim};
 use roadrunner_core::{Http2Options, Options, Protocol, Request, RequestExt, Route, Routes};
 use roadrunner_h2::frame::{self, Frame};
-use roadrunner_h2::{Encoder, ErrorCode, Settings};
+use roadrunner_h2::ErrorCode;
 use roadrunner_tests::unique_name;
 
+use h2_wire::{block, hello};
 use hibernations::Hibernations;
 
 fn ms(n: u64) -> Duration {
@@ -47,29 +49,6 @@ fn start(
     f(&mut o);
     sim.start(&unique_name("sim-h2-timeouts"), o)
         .expect("listener starts")
-}
-
-fn hello() -> Vec<u8> {
-    let mut out = roadrunner_h2::conn::PREFACE.to_vec();
-    frame::encode_settings(&Settings::default(), &mut out);
-    frame::encode_settings_ack(&mut out);
-    out
-}
-
-fn block(method: &str, path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
-    let mut fields = vec![
-        (":method", method),
-        (":scheme", "http"),
-        (":authority", "sim"),
-        (":path", path),
-    ];
-    fields.extend_from_slice(extra);
-    let mut block = Vec::new();
-    Encoder::new().encode(
-        fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
-        &mut block,
-    );
-    block
 }
 
 /// Reads frames until the server closes.
