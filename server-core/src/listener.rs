@@ -128,7 +128,13 @@ impl Shared {
 }
 
 /// The owner's handle of a running listener: everything a [`ListenerRef`] does, plus
-/// `stop` and `drain`. Dropping it stops accepting, like `stop` without the wait.
+/// `stop` and `drain`.
+///
+/// Dropping it stops the server: the listen socket closes at once (like `stop`,
+/// without the wait), so keep it bound to a name for as long as the server should
+/// run. `let _ = start(..)` drops it at once too; `let _listener = start(..)` keeps
+/// it to the end of the scope. Connections already accepted run on to their end.
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub struct Listener {
     handle: ListenerRef,
 }
@@ -136,6 +142,7 @@ pub struct Listener {
 impl Listener {
     /// Validates `opts`, binds through `bind` (only if they are valid), and starts
     /// `num_acceptors` acceptor tasks on `rt`. Adapters wrap this in their own `start`.
+    #[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
     pub fn start<R, A, B>(name: &str, opts: Options, rt: R, bind: B) -> Result<Self, StartError>
     where
         R: Runtime,
