@@ -114,7 +114,11 @@ fn check_drivers(handle: &Handle) -> Result<(), StartError> {
     }
     let (probe, _peer) = std::os::unix::net::UnixDatagram::pair().map_err(StartError::Runtime)?;
     probe.set_nonblocking(true).map_err(StartError::Runtime)?;
-    if catch_unwind(AssertUnwindSafe(|| tokio::net::UnixDatagram::from_std(probe))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| {
+        tokio::net::UnixDatagram::from_std(probe)
+    }))
+    .is_err()
+    {
         return Err(missing("IO", "enable_io()"));
     }
     Ok(())

@@ -59,7 +59,7 @@ pub use listener::{Listener, ListenerRef, ReloadError, StartError};
 pub use loop_handler::{
     loop_body, Loop, LoopEnded, LoopEvent, Mailbox, TrySendError, MAILBOX_CAPACITY,
 };
-pub use middleware::{Middleware, Next};
+pub use middleware::{Middleware, Middlewares, Next};
 pub use options::{
     BodyBuffering, HandlerSpawn, Http1Options, Http2Options, Http3Options, Options, OptionsError,
     Protocol, WsOptions,

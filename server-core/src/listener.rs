@@ -14,7 +14,7 @@ use crate::accept::accept_loop;
 use crate::counters::{Counters, Info};
 use crate::drain::{Drain, DrainOutcome, Status};
 use crate::handler::BoxFuture;
-use crate::middleware::SharedMiddleware;
+use crate::middleware::Middlewares;
 use crate::options::{Options, OptionsError};
 use crate::registry;
 use crate::router::{Dispatch, RouteError, Routes};
@@ -105,7 +105,7 @@ pub(crate) struct Shared {
     pub(crate) plain: crate::conn::Plain,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) dispatch: ArcSwap<Dispatch>,
-    middlewares: Vec<SharedMiddleware>,
+    middlewares: Middlewares,
     pub(crate) counters: Arc<Counters>,
     pub(crate) drain: Drain,
     next_request_id: AtomicU64,
@@ -150,7 +150,7 @@ impl Listener {
         B: FnOnce(&Options) -> io::Result<A>,
     {
         opts.validate().map_err(StartError::Options)?;
-        let dispatch = Dispatch::compile(&opts.routes, &opts.middlewares)
+        let dispatch = Dispatch::compile(&opts.routes, opts.middlewares.as_slice())
             .map_err(|e| StartError::Options(OptionsError::Route(e)))?;
         if registry::find(name).is_some() {
             return Err(StartError::NameInUse(name.to_owned()));
@@ -401,7 +401,8 @@ impl ListenerRef {
         if self.0.dispatch.load().is_single() {
             return Err(ReloadError::NoRoutes);
         }
-        let next = Dispatch::compile(&routes, &self.0.middlewares).map_err(ReloadError::Route)?;
+        let next = Dispatch::compile(&routes, self.0.middlewares.as_slice())
+            .map_err(ReloadError::Route)?;
         self.0.dispatch.store(Arc::new(next));
         Ok(())
     }

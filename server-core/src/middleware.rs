@@ -28,7 +28,19 @@ where
 pub type SharedMiddleware = Arc<dyn Middleware>;
 
 /// A list of middlewares; the first is the outermost.
-pub type Middlewares = Vec<SharedMiddleware>;
+#[derive(Clone, Default)]
+pub struct Middlewares(Vec<SharedMiddleware>);
+
+impl Middlewares {
+    /// Appends `mw`, inside the middlewares already listed.
+    pub fn push(&mut self, mw: impl Middleware) {
+        self.0.push(Arc::new(mw));
+    }
+
+    pub(crate) fn as_slice(&self) -> &[SharedMiddleware] {
+        &self.0
+    }
+}
 
 /// The rest of a pipeline: the middlewares after the current one, then the handler.
 #[derive(Clone)]

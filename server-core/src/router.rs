@@ -27,7 +27,7 @@ impl Endpoint {
         Endpoint {
             handler: Arc::new(handler),
             state: None,
-            middlewares: Vec::new(),
+            middlewares: Middlewares::default(),
         }
     }
 
@@ -39,7 +39,7 @@ impl Endpoint {
 
     /// Appends a middleware of this endpoint's own (run inside the listener's).
     pub fn middleware(mut self, mw: impl Middleware) -> Self {
-        self.middlewares.push(Arc::new(mw));
+        self.middlewares.push(mw);
         self
     }
 }
@@ -249,7 +249,7 @@ impl CompiledEndpoint {
     fn new(ep: &Endpoint, listener_mws: &[SharedMiddleware]) -> Self {
         let chain: Vec<SharedMiddleware> = listener_mws
             .iter()
-            .chain(ep.middlewares.iter())
+            .chain(ep.middlewares.as_slice())
             .cloned()
             .collect();
         CompiledEndpoint {

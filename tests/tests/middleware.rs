@@ -45,9 +45,9 @@ both!(
         let routes = Routes::list([Route::get("/r", handler(&log))
             .middleware(recorder(&log, "R1"))
             .middleware(recorder(&log, "R2"))]);
-        let o = opts(routes)
-            .middleware(recorder(&log, "L1"))
-            .middleware(recorder(&log, "L2"));
+        let mut o = opts(routes);
+        o.middlewares.push(recorder(&log, "L1"));
+        o.middlewares.push(recorder(&log, "L2"));
         let s = Server::start(adapter, o);
         let mut c = Hyper::connect(s.port());
         let r = c.get("/r");
@@ -74,7 +74,8 @@ both!(
         let ep = Endpoint::new(handler(&log))
             .middleware(recorder(&log, "E1"))
             .middleware(recorder(&log, "E2"));
-        let o = opts(Routes::Single(ep)).middleware(recorder(&log, "L1"));
+        let mut o = opts(Routes::Single(ep));
+        o.middlewares.push(recorder(&log, "L1"));
         let s = Server::start(adapter, o);
         let r = Hyper::connect(s.port()).get("/anything");
         assert_eq!(r.status, StatusCode::OK);
@@ -124,7 +125,8 @@ both!(listener_middleware_short_circuit_skips_routing, |adapter| {
         ran2.store(true, Ordering::SeqCst);
         std::future::ready("x")
     })]);
-    let o = opts(routes).middleware(|_req: Request, _next: Next| async move {
+    let mut o = opts(routes);
+    o.middlewares.push(|_req: Request, _next: Next| async move {
         let mut r = Response::new("blocked".into());
         *r.status_mut() = StatusCode::FORBIDDEN;
         r
@@ -146,15 +148,17 @@ both!(middleware_changes_request_and_response, |adapter| {
             .map(|v| v.to_str().unwrap().to_owned());
         v.unwrap_or_else(|| "missing".to_owned())
     })]);
-    let o = opts(routes).middleware(|mut req: Request, next: Next| async move {
-        req.headers_mut()
-            .insert("x-injected", HeaderValue::from_static("by-middleware"));
-        let mut resp = next.run(req).await;
-        resp.headers_mut()
-            .insert("x-processed", HeaderValue::from_static("true"));
-        *resp.status_mut() = StatusCode::ACCEPTED;
-        resp
-    });
+    let mut o = opts(routes);
+    o.middlewares
+        .push(|mut req: Request, next: Next| async move {
+            req.headers_mut()
+                .insert("x-injected", HeaderValue::from_static("by-middleware"));
+            let mut resp = next.run(req).await;
+            resp.headers_mut()
+                .insert("x-processed", HeaderValue::from_static("true"));
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            resp
+        });
     let s = Server::start(adapter, o);
     let r = Hyper::connect(s.port()).get("/echo-header");
     assert_eq!(r.status, StatusCode::ACCEPTED);
