@@ -4,9 +4,10 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
+use roadrunner_core::bytes::Bytes;
 use roadrunner_core::http::{header, HeaderValue, StatusCode};
 use roadrunner_core::{
-    text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
+    stream, text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
 };
 
 pub fn routes() -> Routes {
@@ -33,7 +34,7 @@ pub fn routes() -> Routes {
 async fn stream(req: Request) -> Response {
     let chunks: u32 = query(&req, "chunks").unwrap_or(5);
     let delay = Duration::from_millis(query(&req, "delay_ms").unwrap_or(100));
-    let body = futures_lite::stream::unfold(0, move |i| {
+    let body = stream::unfold(0, move |i| {
         // The runtime's own timer, whichever runtime serves the request.
         let nap = (i > 0 && i < chunks).then(|| req.sleep(delay));
         async move {
@@ -102,8 +103,8 @@ async fn file_region(req: Request) -> Response {
 async fn big(req: Request) -> Response {
     const PIECE: u64 = 16 * 1024;
     let total: u64 = query(&req, "bytes").unwrap_or(1 << 20);
-    let piece = bytes::Bytes::from(vec![b'x'; PIECE as usize]);
-    let body = futures_lite::stream::unfold(total, move |left| {
+    let piece = Bytes::from(vec![b'x'; PIECE as usize]);
+    let body = stream::unfold(total, move |left| {
         let piece = piece.clone();
         async move {
             (left > 0).then(|| {

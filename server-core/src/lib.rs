@@ -53,7 +53,7 @@ pub use bind::{bind, Bound};
 pub use body::{Body, BoxError, Frame, FrameStream};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
-pub use handler::{status_response, text, BoxFuture, Handler, IntoResponse};
+pub use handler::{status_response, text, BoxFuture, Handler, IntoHeaders, IntoResponse};
 pub use incoming::BodyError;
 pub use listener::{Listener, ListenerRef, ReloadError, StartError};
 pub use loop_handler::{
@@ -69,6 +69,10 @@ pub use router::{Endpoint, Route, RouteError, Routes};
 #[cfg(unix)]
 pub use signal::{shutdown_signal, ShutdownSignal, Signal};
 
+// The types of this API come from these crates; re-exported so that a user needs no
+// dependency of their own on them, and versions always match.
+pub use bytes;
+pub use futures_lite::stream::{self, Stream};
 pub use http;
 pub use http_body;
 pub use rustls;
