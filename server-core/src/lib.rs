@@ -32,6 +32,8 @@ mod exchange;
 mod footprint;
 mod handler;
 mod incoming;
+#[cfg(feature = "json")]
+mod json;
 mod listener;
 mod loop_handler;
 mod middleware;
@@ -55,6 +57,8 @@ pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoHeaders, IntoResponse};
 pub use incoming::BodyError;
+#[cfg(feature = "json")]
+pub use json::{Json, JsonRejection};
 pub use listener::{Listener, ListenerRef, ReloadError, StartError};
 pub use loop_handler::{
     loop_body, Loop, LoopEnded, LoopEvent, Mailbox, TrySendError, MAILBOX_CAPACITY,
@@ -76,3 +80,5 @@ pub use futures_lite::stream::{self, Stream};
 pub use http;
 pub use http_body;
 pub use rustls;
+#[cfg(feature = "json")]
+pub use serde_json;
