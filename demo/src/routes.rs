@@ -85,6 +85,7 @@ async fn file_region(req: Request) -> Response {
     }
     let Some(file) = req
         .state::<Option<Arc<File>>>()
+        .ok()
         .and_then(|f| f.as_ref())
         .and_then(|f| f.try_clone().ok())
     else {

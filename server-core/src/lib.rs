@@ -48,6 +48,7 @@ mod scratch;
 mod signal;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod state;
 mod tls;
 pub mod upgrade;
 
@@ -68,10 +69,11 @@ pub use options::{
     BodyBuffering, HandlerSpawn, Http1Options, Http2Options, Http3Options, Options, OptionsError,
     Protocol, WsOptions,
 };
-pub use request::{Params, Request, RequestContext, RequestExt, Response, State, Trailers};
+pub use request::{Params, Request, RequestContext, RequestExt, Response, Trailers};
 pub use router::{Endpoint, Route, RouteError, Routes};
 #[cfg(unix)]
 pub use signal::{shutdown_signal, ShutdownSignal, Signal};
+pub use state::{MissingState, State, StateMap};
 
 // The types of this API come from these crates; re-exported so that a user needs no
 // dependency of their own on them, and versions always match.

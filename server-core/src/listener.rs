@@ -19,6 +19,7 @@ use crate::options::{Options, OptionsError};
 use crate::registry;
 use crate::router::{Dispatch, RouteError, Routes};
 use crate::runtime::{Acceptor, Runtime};
+use crate::state::StateMap;
 
 /// Why `start` failed.
 #[derive(Debug)]
@@ -106,6 +107,7 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) dispatch: ArcSwap<Dispatch>,
     middlewares: Middlewares,
+    state: StateMap,
     pub(crate) counters: Arc<Counters>,
     pub(crate) drain: Drain,
     next_request_id: AtomicU64,
@@ -189,6 +191,7 @@ impl Listener {
                 .map(|config| crate::tls::with_alpn(config, &opts.alpn())),
             dispatch: ArcSwap::from_pointee(dispatch),
             middlewares: opts.middlewares,
+            state: opts.state,
             counters: Arc::default(),
             drain: Drain::default(),
             next_request_id: AtomicU64::new(1),
@@ -348,6 +351,11 @@ impl ListenerRef {
     /// The running listener called `name`.
     pub fn lookup(name: &str) -> Option<ListenerRef> {
         registry::find(name).map(ListenerRef)
+    }
+
+    /// The listener-wide state ([`Options::state`]).
+    pub fn state(&self) -> &StateMap {
+        &self.0.state
     }
 
     /// The listener's name.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::middleware::Middlewares;
 use crate::router::{RouteError, Routes};
+use crate::state::StateMap;
 
 /// Everything a listener is started with: `Options::new(port, routes)` gives the
 /// spec's defaults, and every option is a public field, set by assignment (lists, such
@@ -37,6 +38,10 @@ pub struct Options {
     /// Listener-wide middlewares, outside every route's own; the first is outermost.
     /// Add one with `opts.middlewares.push(mw)`.
     pub middlewares: Middlewares,
+    /// Listener-wide state, one value per type (`opts.state.insert(value)`), read by
+    /// every handler and middleware with
+    /// [`RequestExt::state`](crate::RequestExt::state).
+    pub state: StateMap,
     /// Request body cap, bytes. Over it: `413`. Default 10 MB.
     pub max_content_length: u64,
     /// WebSocket caps (not supported yet: setting it is refused at start).
@@ -93,6 +98,7 @@ impl Options {
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             routes,
             middlewares: Middlewares::default(),
+            state: StateMap::default(),
             max_content_length: 10_000_000,
             ws: None,
             request_timeout: Duration::from_secs(30),

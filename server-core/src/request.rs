@@ -9,14 +9,12 @@ use crate::handler::BoxFuture;
 
 use crate::body::Body;
 use crate::listener::ListenerRef;
+use crate::state::{MissingState, StateMap, StateRef};
 
 /// A request, the same type on every protocol.
 pub type Request = http::Request<Body>;
 /// A response, the same type on every protocol.
 pub type Response = http::Response<Body>;
-
-/// Handler state: any shareable value, set per route or per single handler.
-pub type State = Arc<dyn Any + Send + Sync>;
 
 /// Per-request facts the server attaches to every request's extensions.
 #[derive(Clone, Debug)]
@@ -51,16 +49,6 @@ impl Params {
     }
 }
 
-/// Shared handler state, with a `Debug` that does not need the state's.
-#[derive(Clone)]
-pub(crate) struct StateRef(pub(crate) State);
-
-impl std::fmt::Debug for StateRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("State")
-    }
-}
-
 /// Accessors for the [`RequestContext`] of a [`Request`].
 pub trait RequestExt {
     /// The context, present on every request the server hands out.
@@ -76,9 +64,18 @@ pub trait RequestExt {
         self.context().map(|c| &c.params)
     }
 
-    /// The state attached to the matched route or single handler, if it is a `T`.
-    fn state<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.context()?.state.as_ref()?.0.downcast_ref()
+    /// The state of type `T`: the matched route's (or single handler's) own if it is
+    /// a `T`, else the listener's ([`Options::state`](crate::Options::state)). A miss
+    /// names the types that are set; returned from a handler with `?`, it answers
+    /// `500`.
+    fn state<T: Any + Send + Sync>(&self) -> Result<&T, MissingState> {
+        let ctx = self.context();
+        let route = ctx.and_then(|c| c.state.as_ref());
+        let listener = ctx.map(|c| c.listener.state());
+        route
+            .and_then(StateRef::get)
+            .or_else(|| listener.and_then(StateMap::get))
+            .ok_or_else(|| MissingState::new::<T>(route, listener))
     }
 
     /// The peer's address.

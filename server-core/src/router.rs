@@ -11,13 +11,14 @@ use http::{header, HeaderValue, Method, StatusCode};
 
 use crate::handler::{status_response, BoxFuture, Handler, SharedHandler};
 use crate::middleware::{Middleware, Middlewares, Next, SharedMiddleware};
-use crate::request::{Params, Request, RequestContext, Response, State, StateRef};
+use crate::request::{Params, Request, RequestContext, Response};
+use crate::state::StateRef;
 
 /// A handler with its optional state and its own middlewares.
 #[derive(Clone)]
 pub struct Endpoint {
     handler: SharedHandler,
-    state: Option<State>,
+    state: Option<StateRef>,
     middlewares: Middlewares,
 }
 
@@ -33,7 +34,7 @@ impl Endpoint {
 
     /// Attaches state, reachable through [`RequestExt::state`](crate::RequestExt::state).
     pub fn state<T: std::any::Any + Send + Sync>(mut self, state: T) -> Self {
-        self.state = Some(Arc::new(state));
+        self.state = Some(StateRef::new(state));
         self
     }
 
@@ -255,7 +256,7 @@ impl CompiledEndpoint {
         CompiledEndpoint {
             chain: chain.into(),
             handler: ep.handler.clone(),
-            state: ep.state.clone().map(StateRef),
+            state: ep.state.clone(),
         }
     }
 

@@ -49,7 +49,7 @@ both!(single_handler_with_state, |adapter| {
             |req: Request| async move {
                 let g = req.state::<Greeting>().map_or("none", |g| g.0);
                 // Downcasting to another type finds nothing.
-                let wrong = req.state::<String>().is_none();
+                let wrong = req.state::<String>().is_err();
                 format!("{g} wrong-type-none={wrong}")
             },
             Greeting("hi from state"),
