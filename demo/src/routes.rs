@@ -32,8 +32,8 @@ pub fn routes() -> Routes {
 
 /// `?chunks=N&delay_ms=D`: N chunks, D ms apart, sent as they are made.
 async fn stream(req: Request) -> Response {
-    let chunks: u32 = query(&req, "chunks").unwrap_or(5);
-    let delay = Duration::from_millis(query(&req, "delay_ms").unwrap_or(100));
+    let chunks: u32 = number(&req, "chunks").unwrap_or(5);
+    let delay = Duration::from_millis(number(&req, "delay_ms").unwrap_or(100));
     let body = stream::unfold(0, move |i| {
         // The runtime's own timer, whichever runtime serves the request.
         let nap = (i > 0 && i < chunks).then(|| req.sleep(delay));
@@ -78,8 +78,8 @@ fn pattern_file() -> Option<Arc<File>> {
 /// `?offset=O&len=L`: that region of the pattern file, sent with sendfile(2) where
 /// the connection allows (plain TCP on Linux).
 async fn file_region(req: Request) -> Response {
-    let offset: u64 = query(&req, "offset").unwrap_or(0);
-    let len: u64 = query(&req, "len").unwrap_or(PATTERN_LEN);
+    let offset: u64 = number(&req, "offset").unwrap_or(0);
+    let len: u64 = number(&req, "len").unwrap_or(PATTERN_LEN);
     if offset.checked_add(len).is_none_or(|end| end > PATTERN_LEN) {
         return text(StatusCode::RANGE_NOT_SATISFIABLE, "outside the file");
     }
@@ -103,7 +103,7 @@ async fn file_region(req: Request) -> Response {
 /// whole, for throughput and flow-control tests.
 async fn big(req: Request) -> Response {
     const PIECE: u64 = 16 * 1024;
-    let total: u64 = query(&req, "bytes").unwrap_or(1 << 20);
+    let total: u64 = number(&req, "bytes").unwrap_or(1 << 20);
     let piece = Bytes::from(vec![b'x'; PIECE as usize]);
     let body = stream::unfold(total, move |left| {
         let piece = piece.clone();
@@ -124,7 +124,7 @@ async fn big(req: Request) -> Response {
 
 /// `?ms=D`: answers after D ms.
 async fn sleep_then_answer(req: Request) -> String {
-    let ms = query(&req, "ms").unwrap_or(100);
+    let ms = number(&req, "ms").unwrap_or(100);
     // The one request a drain visibly waits on: saying when it is in flight lets an
     // operator (and the signal tests) see that happen.
     eprintln!("roadrunner-demo: /sleep?ms={ms} started");
@@ -132,13 +132,9 @@ async fn sleep_then_answer(req: Request) -> String {
     format!("slept {ms} ms")
 }
 
-fn query<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
-    req.uri()
-        .query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| v.parse().ok())
+/// The query parameter `name` as a number, if it is one.
+fn number<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
+    req.query(name)?.parse().ok()
 }
 
 async fn echo(req: Request) -> Response {

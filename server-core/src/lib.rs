@@ -39,6 +39,7 @@ mod loop_handler;
 mod middleware;
 mod options;
 mod panic;
+mod query;
 mod registry;
 mod request;
 mod router;
@@ -69,6 +70,7 @@ pub use options::{
     BodyBuffering, HandlerSpawn, Http1Options, Http2Options, Http3Options, Options, OptionsError,
     Protocol, WsOptions,
 };
+pub use query::QueryPairs;
 pub use request::{Params, Request, RequestContext, RequestExt, Response, Trailers};
 pub use router::{Endpoint, Route, RouteError, Routes};
 #[cfg(unix)]

@@ -1,6 +1,7 @@
 //! What a handler learns about a request beyond its HTTP head.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use crate::handler::BoxFuture;
 
 use crate::body::Body;
 use crate::listener::ListenerRef;
+use crate::query::QueryPairs;
 use crate::state::{MissingState, StateMap, StateRef};
 
 /// A request, the same type on every protocol.
@@ -107,11 +109,38 @@ pub trait RequestExt {
     fn request_id(&self) -> Option<u64> {
         self.context().map(|c| c.id)
     }
+
+    /// The first value of `name` in the query string, decoded (`%XX` escapes, and `+`
+    /// as a space, as HTML forms send it); `Some("")` for a bare `?name`.
+    ///
+    /// ```
+    /// use roadrunner_core::{Request, RequestExt};
+    ///
+    /// let mut req = Request::default();
+    /// *req.uri_mut() = "/search?q=red+shoes&page=2&page=3".parse().unwrap();
+    /// assert_eq!(req.query("q").as_deref(), Some("red shoes"));
+    /// let page: u32 = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    /// assert_eq!(page, 2);
+    /// assert_eq!(req.query("sort"), None);
+    /// assert_eq!(req.query_pairs().filter(|(name, _)| name == "page").count(), 2);
+    /// ```
+    fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every name and value of the query string, decoded, in order.
+    fn query_pairs(&self) -> QueryPairs<'_>;
 }
 
 impl RequestExt for Request {
     fn context(&self) -> Option<&RequestContext> {
         self.extensions().get()
+    }
+
+    fn query_pairs(&self) -> QueryPairs<'_> {
+        QueryPairs::new(self.uri().query())
     }
 }
 

@@ -391,12 +391,8 @@ impl Drop for TempFile {
     }
 }
 
-/// The integer value of `name=` in the request's query string.
+/// The query parameter `name` as a number, if it is one.
 pub fn query<T: std::str::FromStr>(req: &roadrunner_core::Request, name: &str) -> Option<T> {
-    req.uri()
-        .query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| v.parse().ok())
+    use roadrunner_core::RequestExt;
+    req.query(name)?.parse().ok()
 }
