@@ -4,6 +4,7 @@
 //! use roadrunner_core::{Options, Request, Routes};
 //!
 //! let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//! // Port 8080 on every interface (0.0.0.0); set `opts.ip` to bind one address.
 //! let listener = roadrunner_smol::start("web", Options::new(8080, routes)).unwrap();
 //! println!("listening on port {}", listener.port());
 //! smol::block_on(smol::Timer::after(std::time::Duration::from_secs(60)));

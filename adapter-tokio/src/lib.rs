@@ -6,6 +6,7 @@
 //! #[tokio::main]
 //! async fn main() {
 //!     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//!     // Port 8080 on every interface (0.0.0.0); set `opts.ip` to bind one address.
 //!     let listener = roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
 //!     println!("listening on port {}", listener.port());
 //!     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;

@@ -13,7 +13,8 @@
 //! }
 //!
 //! let routes = Routes::list([Route::get("/hello/:name", hello)]);
-//! let mut opts = Options::new(8080, routes);
+//! let mut opts = Options::new(8080, routes); // every interface: 0.0.0.0
+//! opts.ip = std::net::Ipv4Addr::LOCALHOST.into(); // this machine only
 //! opts.max_clients = 1000;
 //! assert!(opts.validate().is_ok());
 //! // roadrunner_tokio::start("web", opts) or roadrunner_smol::start("web", opts)
