@@ -52,6 +52,7 @@ mod signal;
 pub mod sim;
 mod state;
 mod tls;
+pub mod tls_config;
 pub mod upgrade;
 
 pub use bind::{bind, Bound};
