@@ -25,6 +25,7 @@
 mod accept;
 mod bind;
 mod body;
+mod completion;
 mod conn;
 mod counters;
 mod drain;
@@ -57,6 +58,7 @@ pub mod upgrade;
 
 pub use bind::{bind, Bound};
 pub use body::{Body, BoxError, Frame, FrameStream};
+pub use completion::{on_complete, Completion};
 pub use counters::Info;
 pub use drain::{DrainOutcome, Status};
 pub use handler::{status_response, text, BoxFuture, Handler, IntoHeaders, IntoResponse};

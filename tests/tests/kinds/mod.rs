@@ -47,6 +47,27 @@ impl GateRx {
     }
 }
 
+/// A streamed response held open by the test: `first` at once, then, once the gate
+/// opens, `last` and the end (or, with `fail`, an error that aborts the response).
+pub fn held_stream(gate: GateRx, fail: bool) -> roadrunner_core::Response {
+    use roadrunner_core::{Body, Frame};
+    let body = smol::stream::unfold(0, move |step| {
+        let gate = gate.clone();
+        async move {
+            match step {
+                0 => Some((Ok(Frame::Data("first".into())), 1)),
+                1 => {
+                    gate.pass().await;
+                    Some((Ok(Frame::Data("last".into())), 2))
+                }
+                2 if fail => Some((Err(io::Error::other("held stream failed")), 3)),
+                _ => None,
+            }
+        }
+    });
+    roadrunner_core::Response::new(Body::from_try_stream(body))
+}
+
 // ---------------------------------------------------------------------------------
 // A wire client over any byte stream.
 
