@@ -38,7 +38,8 @@ impl<'a> Iterator for QueryPairs<'a> {
 /// Decodes `%XX` escapes, and `+` as a space when `plus_is_space` (the form encoding
 /// of query strings); text that is not valid UTF-8 afterwards is kept as sent.
 pub(crate) fn decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
-    if !s.contains('%') && !(plus_is_space && s.contains('+')) {
+    let escaped = s.contains('%') || plus_is_space && s.contains('+');
+    if !escaped {
         return Cow::Borrowed(s);
     }
     let bytes = s.as_bytes();
