@@ -386,27 +386,6 @@ both!(conn_close_says_why_for_slow_clients_and_tls, |adapter| {
     assert_eq!(close_reason(&name, raw.local_addr()), "tls_error");
 });
 
-both!(request_stop_covers_the_whole_streamed_response, |adapter| {
-    let (s, name) = start(adapter, |_| {});
-    for (path, complete) in [("/slow-stream", "true"), ("/slow-stream?fail", "false")] {
-        let mut raw = Raw::connect(s.port());
-        raw.send(get_req(path));
-        if complete == "true" {
-            assert_eq!(raw.response().text(), "onetwo");
-        } else {
-            let _ = raw.read_until_close();
-        }
-        let stop = wait_event(&name, "request.stop", |e| {
-            e.has("path", "/slow-stream") && e.has("complete", complete)
-        });
-        let us: u64 = stop.get("duration_us").parse().expect("a number");
-        assert!(
-            us >= 200_000,
-            "{path}: duration_us = {us}, the body took 200 ms"
-        );
-    }
-});
-
 // The test holds the body open on a gate (no timing involved): while it is held the
 // exchange is not over, however long ago the handler returned its head.
 both!(request_stop_waits_for_the_end_of_a_held_stream, |adapter| {
@@ -449,4 +428,25 @@ both!(request_stop_waits_for_the_end_of_a_held_stream, |adapter| {
         us >= held_for.as_micros() as u64,
         "duration_us = {us}, but the body was held for {held_for:?}"
     );
+});
+
+both!(request_stop_covers_the_whole_streamed_response, |adapter| {
+    let (s, name) = start(adapter, |_| {});
+    for (path, complete) in [("/slow-stream", "true"), ("/slow-stream?fail", "false")] {
+        let mut raw = Raw::connect(s.port());
+        raw.send(get_req(path));
+        if complete == "true" {
+            assert_eq!(raw.response().text(), "onetwo");
+        } else {
+            let _ = raw.read_until_close();
+        }
+        let stop = wait_event(&name, "request.stop", |e| {
+            e.has("path", "/slow-stream") && e.has("complete", complete)
+        });
+        let us: u64 = stop.get("duration_us").parse().expect("a number");
+        assert!(
+            us >= 200_000,
+            "{path}: duration_us = {us}, the body took 200 ms"
+        );
+    }
 });
