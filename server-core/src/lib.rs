@@ -19,6 +19,11 @@
 //! assert!(opts.validate().is_ok());
 //! // roadrunner_tokio::start("web", opts) or roadrunner_smol::start("web", opts)
 //! ```
+//!
+//! Cargo features: `json` (`Json` bodies, on serde) and `self-signed`
+//! (`tls_config::self_signed`, a certificate made at start for development), also
+//! features of both adapters, which pass them on; and, for tests, `sim` (a simulated
+//! runtime).
 
 #![warn(missing_docs)]
 
