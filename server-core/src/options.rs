@@ -8,8 +8,8 @@ use crate::router::{RouteError, Routes};
 use crate::state::StateMap;
 
 /// Everything a listener is started with: `Options::new(port, routes)` gives the
-/// spec's defaults, and every option is a public field, set by assignment (lists, such
-/// as `middlewares` and `protocols`, are pushed to).
+/// spec's defaults, and every option is a public field, set by assignment or, for
+/// `middlewares` and `state`, added to (`push`, `insert`).
 ///
 /// The default address is `0.0.0.0`, every IPv4 interface, as a server in a container
 /// or behind a load balancer needs; set `ip` to serve this machine alone:
