@@ -70,11 +70,14 @@ impl Body {
     ///
     /// ```
     /// use roadrunner_core::bytes::Bytes;
-    /// use roadrunner_core::{stream, Body, Frame, Request, Response};
+    /// use roadrunner_core::{stream, Body, Frame, Request, Response, Stream};
+    ///
+    /// fn lines(n: u32) -> impl Stream<Item = Frame> + Send {
+    ///     stream::iter((1..=n).map(|i| Frame::Data(Bytes::from(format!("{i}\n")))))
+    /// }
     ///
     /// async fn count(_req: Request) -> Response {
-    ///     let lines = (1..=3).map(|i| Frame::Data(Bytes::from(format!("{i}\n"))));
-    ///     Response::new(Body::from_stream(stream::iter(lines)))
+    ///     Response::new(Body::from_stream(lines(3)))
     /// }
     /// ```
     pub fn from_stream(stream: impl Stream<Item = Frame> + Send + 'static) -> Self {
