@@ -4,7 +4,6 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roadrunner_core::bytes::Bytes;
 use roadrunner_core::http::{header, HeaderValue, StatusCode};
 use roadrunner_core::{
     stream, text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
@@ -104,7 +103,7 @@ async fn file_region(req: Request) -> Response {
 async fn big(req: Request) -> Response {
     const PIECE: u64 = 16 * 1024;
     let total: u64 = number(&req, "bytes").unwrap_or(1 << 20);
-    let piece = Bytes::from(vec![b'x'; PIECE as usize]);
+    let piece = roadrunner_core::bytes::Bytes::from(vec![b'x'; PIECE as usize]);
     let body = stream::unfold(total, move |left| {
         let piece = piece.clone();
         async move {

@@ -353,11 +353,6 @@ impl ListenerRef {
         registry::find(name).map(ListenerRef)
     }
 
-    /// The listener-wide state ([`Options::state`]).
-    pub fn state(&self) -> &StateMap {
-        &self.0.state
-    }
-
     /// The listener's name.
     pub fn name(&self) -> &str {
         &self.0.name
@@ -394,6 +389,11 @@ impl ListenerRef {
             max_concurrent_requests: self.0.max_concurrent_requests,
             throttled: c.throttled.load(Ordering::Relaxed),
         }
+    }
+
+    /// The listener-wide state ([`Options::state`]).
+    pub fn state(&self) -> &StateMap {
+        &self.0.state
     }
 
     /// Sends every connection the drain notice (idle ones close, busy ones close after
