@@ -4,6 +4,7 @@
 //! use roadrunner_core::{Options, Request, Routes};
 //!
 //! let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//! // Port 8080 on every interface (0.0.0.0); set `opts.ip` to bind one address.
 //! let listener = roadrunner_smol::start("web", Options::new(8080, routes)).unwrap();
 //! println!("listening on port {}", listener.port());
 //! smol::block_on(smol::Timer::after(std::time::Duration::from_secs(60)));
@@ -39,12 +40,38 @@ mod udp;
 
 /// Starts a listener on a shared executor with one worker thread per core (made on
 /// first use).
+///
+/// The server runs for as long as the returned [`Listener`] is kept: dropping it
+/// closes the port at once. So a bare `start(..).unwrap();` is refused by the
+/// `unused_must_use` lint (a warning by default, an error here):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use roadrunner_core::{Options, Request, Routes};
+///
+/// let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+/// roadrunner_smol::start("web", Options::new(8080, routes)).unwrap();
+/// ```
+///
+/// while binding it compiles and serves until it is dropped:
+///
+/// ```no_run
+/// #![deny(unused_must_use)]
+/// use roadrunner_core::{Options, Request, Routes};
+///
+/// let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+/// let _listener = roadrunner_smol::start("web", Options::new(8080, routes)).unwrap();
+/// smol::block_on(roadrunner_core::shutdown_signal().unwrap());
+/// ```
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
     let executor = default_executor().map_err(StartError::Runtime)?;
     start_on(executor, name, opts)
 }
 
-/// Starts a listener on `executor`; the caller runs that executor on its own threads.
+/// Starts a listener on `executor`; the caller runs that executor on its own threads
+/// (see [`start`] on keeping the returned [`Listener`]).
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub fn start_on(
     executor: Arc<Executor<'static>>,
     name: &str,

@@ -6,6 +6,7 @@
 //! #[tokio::main]
 //! async fn main() {
 //!     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+//!     // Port 8080 on every interface (0.0.0.0); set `opts.ip` to bind one address.
 //!     let listener = roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
 //!     println!("listening on port {}", listener.port());
 //!     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
@@ -25,9 +26,10 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
@@ -42,13 +44,46 @@ mod udp;
 
 /// Starts a listener on the current tokio runtime; outside one it fails with
 /// `StartError::Runtime` (use [`start_on`] with a runtime's handle instead).
+///
+/// The server runs for as long as the returned [`Listener`] is kept: dropping it
+/// closes the port at once. So a bare `start(..).unwrap();` is refused by the
+/// `unused_must_use` lint (a warning by default, an error here):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use roadrunner_core::{Options, Request, Routes};
+///
+/// #[tokio::main]
+/// async fn main() {
+///     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+///     roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
+/// }
+/// ```
+///
+/// while binding it compiles and serves until the end of `main`:
+///
+/// ```no_run
+/// #![deny(unused_must_use)]
+/// use roadrunner_core::{Options, Request, Routes};
+///
+/// #[tokio::main]
+/// async fn main() {
+///     let routes = Routes::handler(|_req: Request| async { "Hello, world!" });
+///     let _listener = roadrunner_tokio::start("web", Options::new(8080, routes)).unwrap();
+///     roadrunner_core::shutdown_signal().unwrap().await;
+/// }
+/// ```
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
     let handle = Handle::try_current().map_err(|e| StartError::Runtime(io::Error::other(e)))?;
     start_on(handle, name, opts)
 }
 
-/// Starts a listener whose tasks run on `handle`'s runtime.
+/// Starts a listener whose tasks run on `handle`'s runtime (see [`start`] on keeping
+/// the returned [`Listener`]).
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
+    check_drivers(&handle)?;
     let rt = Tokio(handle.clone());
     Listener::start(name, opts, rt, |opts| {
         let bound = roadrunner_core::bind(opts)?;
@@ -62,6 +97,32 @@ pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, S
                 .collect::<io::Result<_>>()?,
         })
     })
+}
+
+/// Refuses a runtime built without its timer or IO driver. tokio panics where such a
+/// runtime is first used for them, which for timers is the first connection, long
+/// after `start` would have returned `Ok`; it offers no way to ask, so each driver is
+/// tried once here.
+fn check_drivers(handle: &Handle) -> Result<(), StartError> {
+    let _entered = handle.enter();
+    let missing = |driver: &str, call: &str| {
+        StartError::Runtime(io::Error::other(format!(
+            "the tokio runtime has no {driver} driver: build it with `{call}` (or `enable_all()`)"
+        )))
+    };
+    if catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_err() {
+        return Err(missing("timer", "enable_time()"));
+    }
+    let (probe, _peer) = std::os::unix::net::UnixDatagram::pair().map_err(StartError::Runtime)?;
+    probe.set_nonblocking(true).map_err(StartError::Runtime)?;
+    if catch_unwind(AssertUnwindSafe(|| {
+        tokio::net::UnixDatagram::from_std(probe)
+    }))
+    .is_err()
+    {
+        return Err(missing("IO", "enable_io()"));
+    }
+    Ok(())
 }
 
 /// The tokio runtime seen through the core's [`Runtime`] trait.
@@ -180,6 +241,33 @@ impl ByteStream for Conn {
 mod tests {
     use super::*;
     use roadrunner_core::{Request, Routes};
+
+    #[test]
+    fn a_runtime_without_timers_or_io_is_refused_at_start() {
+        let no_timers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_io()
+            .build()
+            .expect("runtime");
+        let no_io = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        for (rt, call) in [(no_timers, "enable_time()"), (no_io, "enable_io()")] {
+            let opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
+            match start_on(rt.handle().clone(), "drivers-missing", opts) {
+                Err(StartError::Runtime(e)) => assert!(e.to_string().contains(call), "{e}"),
+                other => panic!("{call}: {other:?}"),
+            }
+        }
+        let all = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let opts = Options::new(0, Routes::handler(|_req: Request| async { "ok" }));
+        let listener = start_on(all.handle().clone(), "drivers-present", opts);
+        assert!(listener.is_ok(), "{listener:?}");
+    }
 
     #[test]
     fn start_outside_a_runtime_is_an_error_not_a_panic() {

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use http::{HeaderMap, StatusCode};
+use roadrunner_h1::http::{HeaderMap, HeaderValue, StatusCode};
 use roadrunner_h1::{Config, Event, ServerConn};
 
 const RAW: &[u8] = b"POST /upload HTTP/1.1\r\n\
@@ -38,7 +38,7 @@ fn main() {
                 println!("end, trailers: {trailers:?}");
                 let reply = format!("got {} bytes\n", body.len());
                 let mut headers = HeaderMap::new();
-                headers.insert("content-type", http::HeaderValue::from_static("text/plain"));
+                headers.insert("content-type", HeaderValue::from_static("text/plain"));
                 let len = Some(reply.len() as u64);
                 let now = SystemTime::now();
                 if let Err(e) = conn.send_response(StatusCode::OK, &headers, len, now, &mut out) {

@@ -29,7 +29,11 @@
 //! malformed the rest of the request is (RFC 9110 §9.3.2).
 //!
 //! ```
+//! # // A user's crate reaches `http` through the re-export only; this stands in for
+//! # // the `http` doctests could otherwise see, so an example using it fails here.
+//! # mod http {}
 //! use std::time::SystemTime;
+//! use roadrunner_h1::http::{HeaderMap, StatusCode};
 //! use roadrunner_h1::{BodyKind, Config, Event, ServerConn};
 //!
 //! let mut conn = ServerConn::new(Config::default());
@@ -50,10 +54,10 @@
 //! assert_eq!(body, b"hello");
 //!
 //! let mut out = Vec::new();
-//! let mut headers = http::HeaderMap::new();
+//! let mut headers = HeaderMap::new();
 //! headers.insert("content-type", "text/plain".parse().unwrap());
 //! headers.insert("date", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
-//! conn.send_response(http::StatusCode::OK, &headers, Some(5), SystemTime::now(), &mut out).unwrap();
+//! conn.send_response(StatusCode::OK, &headers, Some(5), SystemTime::now(), &mut out).unwrap();
 //! conn.send_data(&body, &mut out).unwrap();
 //! conn.send_end(None, &mut out).unwrap();
 //!
@@ -68,6 +72,51 @@
 //! );
 //! assert!(!conn.is_closed()); // keep-alive: ready for the next request
 //! ```
+//!
+//! A body known whole goes out in one call, [`ServerConn::send_full`]; an error
+//! `poll_event` returns is answered with [`ServerConn::send_error`], after which the
+//! connection is closed. Two servers to copy, each run as a test by `cargo test -p
+//! roadrunner-h1`: `examples/blocking.rs` (`std::net`, a thread per connection) and
+//! `examples/nonblocking.rs` (one thread, `mio`), with keep-alive, pipelining, error
+//! answers and backpressure.
+//!
+//! # Backpressure
+//!
+//! The codec reads nothing by itself: it parses what is passed to `recv`, and the next
+//! pipelined request only after the current response has ended. So a client that
+//! pipelines requests without reading the answers makes `out` grow for as long as the
+//! caller goes on reading the socket and answering. Keep a high-water mark: while
+//! more than that is waiting to be written, call neither `poll_event` nor `recv` (stop
+//! reading the socket). The requests still to come then wait in the kernel's buffers,
+//! and TCP's flow control holds the client back until it reads.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use roadrunner_h1::http::{HeaderMap, StatusCode};
+//! use roadrunner_h1::{Config, Event, ServerConn};
+//!
+//! const HIGH_WATER: usize = 4096;
+//! let mut conn = ServerConn::new(Config::default());
+//! // A client pipelined a thousand requests and reads nothing.
+//! conn.recv(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000));
+//! let mut out = Vec::new();
+//! let mut answered = 0;
+//! while out.len() < HIGH_WATER {
+//!     match conn.poll_event().unwrap() {
+//!         Some(Event::End(_)) => {
+//!             let ok = StatusCode::OK;
+//!             conn.send_full(ok, &HeaderMap::new(), b"hi", SystemTime::now(), &mut out).unwrap();
+//!             answered += 1;
+//!         }
+//!         Some(_) => {}
+//!         None => break,
+//!     }
+//! }
+//! // Stopped at the mark, one response past it at most; the rest waits, unparsed,
+//! // until `out` has been written and the loop runs again.
+//! assert!(answered < 1000);
+//! assert!(out.len() < HIGH_WATER + 128);
+//! ```
 
 #![warn(missing_docs)]
 
@@ -78,6 +127,7 @@ mod encode;
 mod error;
 mod head;
 mod scan;
+mod whole;
 
 pub use config::Config;
 pub use conn::{Event, ServerConn};

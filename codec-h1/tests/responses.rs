@@ -376,3 +376,56 @@ fn misuse() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn send_full_is_the_three_steps_in_one() {
+    let (three, _) = plain(GET11, 200, Some(5));
+    let (mut conn, _) = conn_with_request(GET11);
+    let mut out = Vec::new();
+    conn.send_full(StatusCode::OK, &HeaderMap::new(), b"hello", now(), &mut out)
+        .unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), three);
+    assert!(!conn.is_closed(), "kept alive");
+    assert_eq!(
+        conn.send_full(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            b"",
+            now(),
+            &mut Vec::new()
+        ),
+        Err(SendError::NoRequest)
+    );
+}
+
+#[test]
+fn send_error_answers_with_the_error_s_status_and_closes() {
+    let answer = |input: &[u8]| {
+        let mut conn = ServerConn::new(Default::default());
+        conn.recv(input);
+        let err = loop {
+            match conn.poll_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("no error"),
+                Err(e) => break e,
+            }
+        };
+        let mut out = Vec::new();
+        conn.send_error(err, now(), &mut out).unwrap();
+        assert!(conn.is_closed());
+        String::from_utf8(out).unwrap()
+    };
+    let ct = "content-type: text/plain; charset=utf-8\r\n";
+    assert_eq!(
+        answer(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        format!(
+            "HTTP/1.1 400 Bad Request\r\n{DATE}{ct}content-length: 11\r\nconnection: close\r\n\r\nBad Request"
+        )
+    );
+    assert_eq!(
+        answer(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n"),
+        format!(
+            "HTTP/1.1 505 HTTP Version Not Supported\r\n{DATE}{ct}content-length: 26\r\nconnection: close\r\n\r\nHTTP Version Not Supported"
+        )
+    );
+}

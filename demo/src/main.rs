@@ -18,11 +18,12 @@
 
 mod args;
 mod routes;
-mod tls;
 
 use std::time::Duration;
 
-use roadrunner_core::{shutdown_signal, DrainOutcome, Listener, Options, Protocol, ShutdownSignal};
+use roadrunner_core::{
+    shutdown_signal, tls_config, DrainOutcome, Listener, Options, Protocol, ShutdownSignal,
+};
 
 fn main() {
     let args = match args::Args::parse(std::env::args().skip(1)) {
@@ -66,8 +67,11 @@ fn options(args: &args::Args) -> Result<Options, String> {
     let mut opts = Options::new(args.port, routes::routes());
     opts.ip = std::net::Ipv4Addr::LOCALHOST.into();
     if args.tls {
-        let files = args.cert.as_deref().zip(args.key.as_deref());
-        opts.tls = Some(tls::config(files)?);
+        let config = match args.cert.as_deref().zip(args.key.as_deref()) {
+            Some((cert, key)) => tls_config::from_pem_files(cert, key),
+            None => tls_config::self_signed(&["localhost", "127.0.0.1"]).map(|dev| dev.config),
+        };
+        opts.tls = Some(config.map_err(|e| e.to_string())?);
     }
     if let Some(v) = args.max_clients {
         opts.max_clients = v;

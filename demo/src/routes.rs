@@ -7,7 +7,7 @@ use std::time::Duration;
 use roadrunner_core::http::{header, HeaderValue, Method, StatusCode};
 use roadrunner_core::websocket::{websocket, Message, WebSocket, WsConfig, WsEvent};
 use roadrunner_core::{
-    text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
+    stream, text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
 };
 
 pub fn routes() -> Routes {
@@ -35,9 +35,9 @@ pub fn routes() -> Routes {
 
 /// `?chunks=N&delay_ms=D`: N chunks, D ms apart, sent as they are made.
 async fn stream(req: Request) -> Response {
-    let chunks: u32 = query(&req, "chunks").unwrap_or(5);
-    let delay = Duration::from_millis(query(&req, "delay_ms").unwrap_or(100));
-    let body = futures_lite::stream::unfold(0, move |i| {
+    let chunks: u32 = number(&req, "chunks").unwrap_or(5);
+    let delay = Duration::from_millis(number(&req, "delay_ms").unwrap_or(100));
+    let body = stream::unfold(0, move |i| {
         // The runtime's own timer, whichever runtime serves the request.
         let nap = (i > 0 && i < chunks).then(|| req.sleep(delay));
         async move {
@@ -81,13 +81,14 @@ fn pattern_file() -> Option<Arc<File>> {
 /// `?offset=O&len=L`: that region of the pattern file, sent with sendfile(2) where
 /// the connection allows (plain TCP on Linux).
 async fn file_region(req: Request) -> Response {
-    let offset: u64 = query(&req, "offset").unwrap_or(0);
-    let len: u64 = query(&req, "len").unwrap_or(PATTERN_LEN);
+    let offset: u64 = number(&req, "offset").unwrap_or(0);
+    let len: u64 = number(&req, "len").unwrap_or(PATTERN_LEN);
     if offset.checked_add(len).is_none_or(|end| end > PATTERN_LEN) {
         return text(StatusCode::RANGE_NOT_SATISFIABLE, "outside the file");
     }
     let Some(file) = req
         .state::<Option<Arc<File>>>()
+        .ok()
         .and_then(|f| f.as_ref())
         .and_then(|f| f.try_clone().ok())
     else {
@@ -105,9 +106,9 @@ async fn file_region(req: Request) -> Response {
 /// whole, for throughput and flow-control tests.
 async fn big(req: Request) -> Response {
     const PIECE: u64 = 16 * 1024;
-    let total: u64 = query(&req, "bytes").unwrap_or(1 << 20);
-    let piece = bytes::Bytes::from(vec![b'x'; PIECE as usize]);
-    let body = futures_lite::stream::unfold(total, move |left| {
+    let total: u64 = number(&req, "bytes").unwrap_or(1 << 20);
+    let piece = roadrunner_core::bytes::Bytes::from(vec![b'x'; PIECE as usize]);
+    let body = stream::unfold(total, move |left| {
         let piece = piece.clone();
         async move {
             (left > 0).then(|| {
@@ -126,7 +127,7 @@ async fn big(req: Request) -> Response {
 
 /// `?ms=D`: answers after D ms.
 async fn sleep_then_answer(req: Request) -> String {
-    let ms = query(&req, "ms").unwrap_or(100);
+    let ms = number(&req, "ms").unwrap_or(100);
     // The one request a drain visibly waits on: saying when it is in flight lets an
     // operator (and the signal tests) see that happen.
     eprintln!("roadrunner-demo: /sleep?ms={ms} started");
@@ -134,13 +135,9 @@ async fn sleep_then_answer(req: Request) -> String {
     format!("slept {ms} ms")
 }
 
-fn query<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
-    req.uri()
-        .query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| v.parse().ok())
+/// The query parameter `name` as a number, if it is one.
+fn number<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
+    req.query(name)?.parse().ok()
 }
 
 async fn echo(req: Request) -> Response {

@@ -65,7 +65,21 @@ impl Body {
     }
 
     /// A body sent frame by frame as `stream` yields them; the response ends when the
-    /// stream does.
+    /// stream does. The [`Stream`] trait, the [`stream`](crate::stream) helpers and
+    /// [`bytes`](crate::bytes) are re-exported, so no other crate is needed:
+    ///
+    /// ```
+    /// use roadrunner_core::bytes::Bytes;
+    /// use roadrunner_core::{stream, Body, Frame, Request, Response, Stream};
+    ///
+    /// fn lines(n: u32) -> impl Stream<Item = Frame> + Send {
+    ///     stream::iter((1..=n).map(|i| Frame::Data(Bytes::from(format!("{i}\n")))))
+    /// }
+    ///
+    /// async fn count(_req: Request) -> Response {
+    ///     Response::new(Body::from_stream(lines(3)))
+    /// }
+    /// ```
     pub fn from_stream(stream: impl Stream<Item = Frame> + Send + 'static) -> Self {
         Self::from_try_stream(stream.map(Ok::<_, BoxError>))
     }

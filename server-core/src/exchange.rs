@@ -15,6 +15,7 @@ use std::time::Instant;
 use http::{Method, StatusCode, Uri};
 
 use crate::body::{BoxError, Frame, FrameStream};
+use crate::completion::{Completion, Watchers};
 use crate::counters::RequestSlot;
 use crate::handler::{status_response, BoxFuture};
 use crate::listener::Shared;
@@ -113,7 +114,7 @@ impl Exchange {
 
     fn answer(&mut self, outcome: Result<Response, Box<dyn Any + Send>>) -> Answer {
         let info = self.info.take();
-        let (resp, panicked) = match outcome {
+        let (mut resp, panicked) = match outcome {
             Ok(resp) => (resp, false),
             Err(payload) => {
                 if let Some(info) = &info {
@@ -134,6 +135,7 @@ impl Exchange {
             info,
             status: resp.status(),
             aborted: false,
+            watchers: resp.extensions_mut().remove(),
         };
         Answer {
             resp,
@@ -151,12 +153,14 @@ impl Future for Exchange {
     }
 }
 
-/// The end of an exchange: `request.stop` is emitted when this is dropped, so its
-/// `duration_us` covers the whole response, body included, however it ends.
+/// The end of an exchange: `request.stop` is emitted, and the response's
+/// [`on_complete`](crate::on_complete) watchers told, when this is dropped, so both
+/// cover the whole response, body included, however it ends.
 pub(crate) struct Done {
     info: Option<Box<CallInfo>>,
     status: StatusCode,
     aborted: bool,
+    watchers: Option<Watchers>,
 }
 
 impl Done {
@@ -173,6 +177,12 @@ impl Done {
 
 impl Drop for Done {
     fn drop(&mut self) {
+        if let Some(watchers) = self.watchers.take() {
+            watchers.fire(Completion {
+                status: self.status,
+                complete: !self.aborted,
+            });
+        }
         let Some(info) = self.info.take() else {
             return;
         };

@@ -14,11 +14,12 @@ use crate::accept::accept_loop;
 use crate::counters::{Counters, Info};
 use crate::drain::{Drain, DrainOutcome, Status};
 use crate::handler::BoxFuture;
-use crate::middleware::SharedMiddleware;
+use crate::middleware::Middlewares;
 use crate::options::{Options, OptionsError};
 use crate::registry;
 use crate::router::{Dispatch, RouteError, Routes};
 use crate::runtime::{Acceptor, Runtime};
+use crate::state::StateMap;
 
 /// Why `start` failed.
 #[derive(Debug)]
@@ -127,7 +128,8 @@ pub(crate) struct Shared {
     pub(crate) plain: crate::conn::Plain,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) dispatch: ArcSwap<Dispatch>,
-    middlewares: Vec<SharedMiddleware>,
+    middlewares: Middlewares,
+    state: StateMap,
     pub(crate) counters: Arc<Counters>,
     pub(crate) drain: Drain,
     next_request_id: AtomicU64,
@@ -150,7 +152,13 @@ impl Shared {
 }
 
 /// The owner's handle of a running listener: everything a [`ListenerRef`] does, plus
-/// `stop` and `drain`. Dropping it stops accepting, like `stop` without the wait.
+/// `stop` and `drain`.
+///
+/// Dropping it stops the server: the listen socket closes at once (like `stop`,
+/// without the wait), so keep it bound to a name for as long as the server should
+/// run. `let _ = start(..)` drops it at once too; `let _listener = start(..)` keeps
+/// it to the end of the scope. Connections already accepted run on to their end.
+#[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
 pub struct Listener {
     handle: ListenerRef,
 }
@@ -158,6 +166,7 @@ pub struct Listener {
 impl Listener {
     /// Validates `opts`, binds through `bind` (only if they are valid), and starts
     /// `num_acceptors` acceptor tasks on `rt`. Adapters wrap this in their own `start`.
+    #[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
     pub fn start<R, A, B>(name: &str, opts: Options, rt: R, bind: B) -> Result<Self, StartError>
     where
         R: Runtime,
@@ -165,7 +174,7 @@ impl Listener {
         B: FnOnce(&Options) -> io::Result<A>,
     {
         opts.validate().map_err(StartError::Options)?;
-        let dispatch = Dispatch::compile(&opts.routes, &opts.middlewares)
+        let dispatch = Dispatch::compile(&opts.routes, opts.middlewares.as_slice())
             .map_err(|e| StartError::Options(OptionsError::Route(e)))?;
         if registry::find(name).is_some() {
             return Err(StartError::NameInUse(name.to_owned()));
@@ -205,6 +214,7 @@ impl Listener {
                 .map(|config| crate::tls::with_alpn(config, &opts.alpn())),
             dispatch: ArcSwap::from_pointee(dispatch),
             middlewares: opts.middlewares,
+            state: opts.state,
             counters: Arc::default(),
             drain: Drain::default(),
             next_request_id: AtomicU64::new(1),
@@ -409,6 +419,11 @@ impl ListenerRef {
         }
     }
 
+    /// The listener-wide state ([`Options::state`]).
+    pub fn state(&self) -> &StateMap {
+        &self.0.state
+    }
+
     /// Sends every connection the drain notice (idle ones close, busy ones close after
     /// their response) without stopping the listener; new connections are accepted.
     pub fn notify_drain(&self) {
@@ -422,7 +437,8 @@ impl ListenerRef {
         if self.0.dispatch.load().is_single() {
             return Err(ReloadError::NoRoutes);
         }
-        let next = Dispatch::compile(&routes, &self.0.middlewares).map_err(ReloadError::Route)?;
+        let next = Dispatch::compile(&routes, self.0.middlewares.as_slice())
+            .map_err(ReloadError::Route)?;
         self.0.dispatch.store(Arc::new(next));
         Ok(())
     }

@@ -4,23 +4,39 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::handler::{BoxFuture, SharedHandler};
+use crate::handler::{BoxFuture, IntoResponse, SharedHandler};
 use crate::request::{Request, Response};
 
 /// One stage of a pipeline. Implemented for every
-/// `Fn(Request, Next) -> impl Future<Output = Response>`.
+/// `Fn(Request, Next) -> impl Future<Output = impl IntoResponse>`, so a middleware may
+/// answer the way a handler does:
+///
+/// ```
+/// use roadrunner_core::http::StatusCode;
+/// use roadrunner_core::{Next, Options, Request, Routes};
+///
+/// let mut opts = Options::new(0, Routes::handler(|_req: Request| async { "secret" }));
+/// opts.middlewares.push(|req: Request, next: Next| async move {
+///     if !req.headers().contains_key("authorization") {
+///         return Err((StatusCode::UNAUTHORIZED, "who are you?"));
+///     }
+///     Ok(next.run(req).await)
+/// });
+/// ```
 pub trait Middleware: Send + Sync + 'static {
     /// Handles `req`, usually by calling `next.run(req)` somewhere inside.
     fn call(&self, req: Request, next: Next) -> BoxFuture<Response>;
 }
 
-impl<F, Fut> Middleware for F
+impl<F, Fut, R> Middleware for F
 where
     F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response> + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoResponse,
 {
     fn call(&self, req: Request, next: Next) -> BoxFuture<Response> {
-        Box::pin(self(req, next))
+        let fut = self(req, next);
+        Box::pin(async move { fut.await.into_response() })
     }
 }
 
@@ -28,7 +44,19 @@ where
 pub type SharedMiddleware = Arc<dyn Middleware>;
 
 /// A list of middlewares; the first is the outermost.
-pub type Middlewares = Vec<SharedMiddleware>;
+#[derive(Clone, Default)]
+pub struct Middlewares(Vec<SharedMiddleware>);
+
+impl Middlewares {
+    /// Appends `mw`, inside the middlewares already listed.
+    pub fn push(&mut self, mw: impl Middleware) {
+        self.0.push(Arc::new(mw));
+    }
+
+    pub(crate) fn as_slice(&self) -> &[SharedMiddleware] {
+        &self.0
+    }
+}
 
 /// The rest of a pipeline: the middlewares after the current one, then the handler.
 #[derive(Clone)]

@@ -3,21 +3,45 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::middleware::{Middleware, Middlewares};
+use crate::middleware::Middlewares;
 use crate::router::{RouteError, Routes};
+use crate::state::StateMap;
 
-/// Everything a listener is started with. `Options::new(port, routes)` gives the
-/// spec's defaults; change fields as needed.
+/// Everything a listener is started with: `Options::new(port, routes)` gives the
+/// spec's defaults, and every option is a public field, set by assignment or, for
+/// `middlewares` and `state`, added to (`push`, `insert`).
+///
+/// The default address is `0.0.0.0`, every IPv4 interface, as a server in a container
+/// or behind a load balancer needs; set `ip` to serve this machine alone:
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use roadrunner_core::{Next, Options, Request, Routes};
+///
+/// let mut opts = Options::new(8080, Routes::handler(|_req: Request| async { "hi" }));
+/// assert_eq!(opts.ip, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+/// opts.ip = Ipv4Addr::LOCALHOST.into();
+/// opts.request_timeout = Duration::from_secs(10);
+/// opts.middlewares.push(|req: Request, next: Next| next.run(req));
+/// assert!(opts.validate().is_ok());
+/// ```
 #[derive(Clone)]
 pub struct Options {
     /// TCP port; 0 lets the kernel pick one.
     pub port: u16,
-    /// Address to bind. Default: every IPv4 interface.
+    /// Address to bind. Default: `0.0.0.0`, every IPv4 interface (reachable from other
+    /// machines); `Ipv4Addr::LOCALHOST.into()` for this machine only.
     pub ip: IpAddr,
     /// How requests are dispatched.
     pub routes: Routes,
     /// Listener-wide middlewares, outside every route's own; the first is outermost.
+    /// Add one with `opts.middlewares.push(mw)`.
     pub middlewares: Middlewares,
+    /// Listener-wide state, one value per type (`opts.state.insert(value)`), read by
+    /// every handler and middleware with
+    /// [`RequestExt::state`](crate::RequestExt::state).
+    pub state: StateMap,
     /// Request body cap, bytes. Over it: `413`. Default 10 MB.
     pub max_content_length: u64,
     /// WebSocket caps, for every WebSocket session of the listener (the defaults when
@@ -74,7 +98,8 @@ impl Options {
             port,
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             routes,
-            middlewares: Vec::new(),
+            middlewares: Middlewares::default(),
+            state: StateMap::default(),
             max_content_length: 10_000_000,
             ws: None,
             request_timeout: Duration::from_secs(30),
@@ -95,12 +120,6 @@ impl Options {
             protocols: vec![Protocol::Http1(Http1Options::default())],
             tls: None,
         }
-    }
-
-    /// Appends a listener-wide middleware.
-    pub fn middleware(mut self, mw: impl Middleware) -> Self {
-        self.middlewares.push(std::sync::Arc::new(mw));
-        self
     }
 
     /// The ALPN identifiers for TLS, in the order of `protocols` (HTTP/3 negotiates

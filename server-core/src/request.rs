@@ -1,6 +1,7 @@
 //! What a handler learns about a request beyond its HTTP head.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,14 +10,13 @@ use crate::handler::BoxFuture;
 
 use crate::body::Body;
 use crate::listener::ListenerRef;
+use crate::query::QueryPairs;
+use crate::state::{MissingState, StateMap, StateRef};
 
 /// A request, the same type on every protocol.
 pub type Request = http::Request<Body>;
 /// A response, the same type on every protocol.
 pub type Response = http::Response<Body>;
-
-/// Handler state: any shareable value, set per route or per single handler.
-pub type State = Arc<dyn Any + Send + Sync>;
 
 /// Per-request facts the server attaches to every request's extensions.
 #[derive(Clone, Debug)]
@@ -51,16 +51,6 @@ impl Params {
     }
 }
 
-/// Shared handler state, with a `Debug` that does not need the state's.
-#[derive(Clone)]
-pub(crate) struct StateRef(pub(crate) State);
-
-impl std::fmt::Debug for StateRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("State")
-    }
-}
-
 /// Accessors for the [`RequestContext`] of a [`Request`].
 pub trait RequestExt {
     /// The context, present on every request the server hands out.
@@ -76,9 +66,18 @@ pub trait RequestExt {
         self.context().map(|c| &c.params)
     }
 
-    /// The state attached to the matched route or single handler, if it is a `T`.
-    fn state<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.context()?.state.as_ref()?.0.downcast_ref()
+    /// The state of type `T`: the matched route's (or single handler's) own if it is
+    /// a `T`, else the listener's ([`Options::state`](crate::Options::state)). A miss
+    /// names the types that are set; returned from a handler with `?`, it answers
+    /// `500`.
+    fn state<T: Any + Send + Sync>(&self) -> Result<&T, MissingState> {
+        let ctx = self.context();
+        let route = ctx.and_then(|c| c.state.as_ref());
+        let listener = ctx.map(|c| c.listener.state());
+        route
+            .and_then(StateRef::get)
+            .or_else(|| listener.and_then(StateMap::get))
+            .ok_or_else(|| MissingState::new::<T>(route, listener))
     }
 
     /// The peer's address.
@@ -110,11 +109,38 @@ pub trait RequestExt {
     fn request_id(&self) -> Option<u64> {
         self.context().map(|c| c.id)
     }
+
+    /// The first value of `name` in the query string, decoded (`%XX` escapes, and `+`
+    /// as a space, as HTML forms send it); `Some("")` for a bare `?name`.
+    ///
+    /// ```
+    /// use roadrunner_core::{Request, RequestExt};
+    ///
+    /// let mut req = Request::default();
+    /// *req.uri_mut() = "/search?q=red+shoes&page=2&page=3".parse().unwrap();
+    /// assert_eq!(req.query("q").as_deref(), Some("red shoes"));
+    /// let page: u32 = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    /// assert_eq!(page, 2);
+    /// assert_eq!(req.query("sort"), None);
+    /// assert_eq!(req.query_pairs().filter(|(name, _)| name == "page").count(), 2);
+    /// ```
+    fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every name and value of the query string, decoded, in order.
+    fn query_pairs(&self) -> QueryPairs<'_>;
 }
 
 impl RequestExt for Request {
     fn context(&self) -> Option<&RequestContext> {
         self.extensions().get()
+    }
+
+    fn query_pairs(&self) -> QueryPairs<'_> {
+        QueryPairs::new(self.uri().query())
     }
 }
 

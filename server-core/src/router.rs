@@ -11,13 +11,14 @@ use http::{header, HeaderValue, Method, StatusCode};
 
 use crate::handler::{status_response, BoxFuture, Handler, SharedHandler};
 use crate::middleware::{Middleware, Middlewares, Next, SharedMiddleware};
-use crate::request::{Params, Request, RequestContext, Response, State, StateRef};
+use crate::request::{Params, Request, RequestContext, Response};
+use crate::state::StateRef;
 
 /// A handler with its optional state and its own middlewares.
 #[derive(Clone)]
 pub struct Endpoint {
     handler: SharedHandler,
-    state: Option<State>,
+    state: Option<StateRef>,
     middlewares: Middlewares,
 }
 
@@ -27,19 +28,19 @@ impl Endpoint {
         Endpoint {
             handler: Arc::new(handler),
             state: None,
-            middlewares: Vec::new(),
+            middlewares: Middlewares::default(),
         }
     }
 
     /// Attaches state, reachable through [`RequestExt::state`](crate::RequestExt::state).
     pub fn state<T: std::any::Any + Send + Sync>(mut self, state: T) -> Self {
-        self.state = Some(Arc::new(state));
+        self.state = Some(StateRef::new(state));
         self
     }
 
     /// Appends a middleware of this endpoint's own (run inside the listener's).
     pub fn middleware(mut self, mw: impl Middleware) -> Self {
-        self.middlewares.push(Arc::new(mw));
+        self.middlewares.push(mw);
         self
     }
 }
@@ -70,6 +71,36 @@ impl Route {
     /// A `POST` route.
     pub fn post(pattern: impl Into<String>, handler: impl Handler) -> Self {
         Route::new(pattern, handler).methods([Method::POST])
+    }
+
+    /// A `PUT` route.
+    pub fn put(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler).methods([Method::PUT])
+    }
+
+    /// A `DELETE` route.
+    pub fn delete(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler).methods([Method::DELETE])
+    }
+
+    /// A `PATCH` route.
+    pub fn patch(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler).methods([Method::PATCH])
+    }
+
+    /// A `HEAD` route (a `GET` route answers `HEAD` too; this one answers it alone).
+    pub fn head(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler).methods([Method::HEAD])
+    }
+
+    /// An `OPTIONS` route.
+    pub fn options(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler).methods([Method::OPTIONS])
+    }
+
+    /// A route answering every method (the same as [`Route::new`]).
+    pub fn any(pattern: impl Into<String>, handler: impl Handler) -> Self {
+        Route::new(pattern, handler)
     }
 
     /// Restricts the route to `methods`; other methods get `405`.
@@ -214,29 +245,9 @@ fn match_path(segments: &[Segment], path: &str) -> Option<Params> {
     None
 }
 
-/// Decodes `%XX` escapes; text that is not valid UTF-8 afterwards is kept as sent.
+/// Decodes `%XX` escapes (a `+` in a path is a plus).
 fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                // Both digits were just checked to be hex.
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+    crate::query::decode(s, false).into_owned()
 }
 
 struct CompiledEndpoint {
@@ -249,13 +260,13 @@ impl CompiledEndpoint {
     fn new(ep: &Endpoint, listener_mws: &[SharedMiddleware]) -> Self {
         let chain: Vec<SharedMiddleware> = listener_mws
             .iter()
-            .chain(ep.middlewares.iter())
+            .chain(ep.middlewares.as_slice())
             .cloned()
             .collect();
         CompiledEndpoint {
             chain: chain.into(),
             handler: ep.handler.clone(),
-            state: ep.state.clone().map(StateRef),
+            state: ep.state.clone(),
         }
     }
 
@@ -448,13 +459,5 @@ mod tests {
         assert!(compile_pattern("/:").is_err());
         assert!(compile_pattern("/*").is_err());
         assert!(compile_pattern("/*a/b").is_err());
-    }
-
-    #[test]
-    fn percent_decoding_keeps_bad_escapes() {
-        assert_eq!(percent_decode("a%20b"), "a b");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%ff"), "%ff");
     }
 }

@@ -30,13 +30,13 @@ fn routes() -> Routes {
         }),
         Route::get("/state", |req: Request| async move {
             match req.state::<AppState>() {
-                Some(s) => format!("{}:{}", s.name, s.n),
-                None => "no state".to_owned(),
+                Ok(s) => format!("{}:{}", s.name, s.n),
+                Err(_) => "no state".to_owned(),
             }
         })
         .state(AppState { name: "app", n: 7 }),
         Route::get("/no-state", |req: Request| async move {
-            format!("{}", req.state::<AppState>().is_none())
+            format!("{}", req.state::<AppState>().is_err())
         }),
         Route::get("/nap", |req: Request| async move {
             req.sleep(NAP).await;
@@ -106,3 +106,54 @@ fn sleep_without_a_server_still_ends() {
     let took = t0.elapsed();
     assert!(took >= NAP, "ended after {took:?}, before the {NAP:?} nap");
 }
+
+/// Listener-wide state: a hit counter shared by every handler and middleware.
+struct Hits(std::sync::atomic::AtomicU64);
+
+both!(listener_state_reaches_handlers_and_middleware, |adapter| {
+    use roadrunner_core::{MissingState, Next};
+    use std::sync::atomic::Ordering;
+
+    let mut o = opts(Routes::list([
+        Route::get("/hits", |req: Request| async move {
+            let hits = req.state::<Hits>()?;
+            Ok::<_, MissingState>(hits.0.load(Ordering::Relaxed).to_string())
+        }),
+        // The route's own state is found first; the listener's stays reachable.
+        Route::get("/both", |req: Request| async move {
+            let app = req.state::<AppState>()?;
+            let hits = req.state::<Hits>()?;
+            Ok::<_, MissingState>(format!("{} {}", app.name, hits.0.load(Ordering::Relaxed)))
+        })
+        .state(AppState {
+            name: "route",
+            n: 1,
+        }),
+        Route::get("/missing", |req: Request| async move {
+            req.state::<u64>().map(|n| n.to_string())
+        }),
+        Route::get("/why-missing", |req: Request| async move {
+            match req.state::<u64>() {
+                Ok(_) => "found".to_owned(),
+                Err(miss) => miss.to_string(),
+            }
+        }),
+    ]));
+    o.state.insert(Hits(0.into()));
+    o.middlewares.push(|req: Request, next: Next| async move {
+        req.state::<Hits>()?.0.fetch_add(1, Ordering::Relaxed);
+        Ok::<_, MissingState>(next.run(req).await)
+    });
+    let s = Server::start(adapter, o);
+    let mut raw = Raw::connect(s.port());
+    raw.send(get_req("/hits"));
+    assert_eq!(raw.response().text(), "1");
+    raw.send(get_req("/both"));
+    assert_eq!(raw.response().text(), "route 2");
+    raw.send(get_req("/missing"));
+    assert_eq!(raw.response().status, 500);
+    raw.send(get_req("/why-missing"));
+    let why = raw.response().text().to_owned();
+    assert!(why.starts_with("no state of type `u64`"), "{why}");
+    assert!(why.contains(std::any::type_name::<Hits>()), "{why}");
+});

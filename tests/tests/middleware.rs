@@ -1,14 +1,17 @@
 //! Middleware: order (listener outside route, first outermost), short-circuit, changing
-//! the request and the response.
+//! the request and the response, watching a response to its end.
+
+mod kinds;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use roadrunner_core::http::{HeaderValue, StatusCode};
 use roadrunner_core::{
-    status_response, Endpoint, Middleware, Next, Request, Response, Route, Routes,
+    on_complete, status_response, Completion, Endpoint, Middleware, Next, Request, Response, Route,
+    Routes,
 };
-use roadrunner_tests::{both, opts, Hyper, Server};
+use roadrunner_tests::{both, get_req, opts, Hyper, Raw, Server, IO_TIMEOUT};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -45,9 +48,9 @@ both!(
         let routes = Routes::list([Route::get("/r", handler(&log))
             .middleware(recorder(&log, "R1"))
             .middleware(recorder(&log, "R2"))]);
-        let o = opts(routes)
-            .middleware(recorder(&log, "L1"))
-            .middleware(recorder(&log, "L2"));
+        let mut o = opts(routes);
+        o.middlewares.push(recorder(&log, "L1"));
+        o.middlewares.push(recorder(&log, "L2"));
         let s = Server::start(adapter, o);
         let mut c = Hyper::connect(s.port());
         let r = c.get("/r");
@@ -74,7 +77,8 @@ both!(
         let ep = Endpoint::new(handler(&log))
             .middleware(recorder(&log, "E1"))
             .middleware(recorder(&log, "E2"));
-        let o = opts(Routes::Single(ep)).middleware(recorder(&log, "L1"));
+        let mut o = opts(Routes::Single(ep));
+        o.middlewares.push(recorder(&log, "L1"));
         let s = Server::start(adapter, o);
         let r = Hyper::connect(s.port()).get("/anything");
         assert_eq!(r.status, StatusCode::OK);
@@ -124,7 +128,8 @@ both!(listener_middleware_short_circuit_skips_routing, |adapter| {
         ran2.store(true, Ordering::SeqCst);
         std::future::ready("x")
     })]);
-    let o = opts(routes).middleware(|_req: Request, _next: Next| async move {
+    let mut o = opts(routes);
+    o.middlewares.push(|_req: Request, _next: Next| async move {
         let mut r = Response::new("blocked".into());
         *r.status_mut() = StatusCode::FORBIDDEN;
         r
@@ -146,18 +151,97 @@ both!(middleware_changes_request_and_response, |adapter| {
             .map(|v| v.to_str().unwrap().to_owned());
         v.unwrap_or_else(|| "missing".to_owned())
     })]);
-    let o = opts(routes).middleware(|mut req: Request, next: Next| async move {
-        req.headers_mut()
-            .insert("x-injected", HeaderValue::from_static("by-middleware"));
-        let mut resp = next.run(req).await;
-        resp.headers_mut()
-            .insert("x-processed", HeaderValue::from_static("true"));
-        *resp.status_mut() = StatusCode::ACCEPTED;
-        resp
-    });
+    let mut o = opts(routes);
+    o.middlewares
+        .push(|mut req: Request, next: Next| async move {
+            req.headers_mut()
+                .insert("x-injected", HeaderValue::from_static("by-middleware"));
+            let mut resp = next.run(req).await;
+            resp.headers_mut()
+                .insert("x-processed", HeaderValue::from_static("true"));
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            resp
+        });
     let s = Server::start(adapter, o);
     let r = Hyper::connect(s.port()).get("/echo-header");
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert_eq!(r.text(), "by-middleware");
     assert_eq!(r.header("x-processed"), Some("true"));
 });
+
+// The test holds the body open on a gate: a middleware timing the request must not
+// hear of its end while the body is held, and must when it ends or is cut short.
+both!(
+    a_middleware_sees_the_end_of_a_streamed_response,
+    |adapter| {
+        use std::sync::mpsc;
+        use std::time::{Duration, Instant};
+
+        let (gate, pass) = kinds::gate();
+        let fail_pass = pass.clone();
+        let routes = Routes::list([
+            Route::get("/held", move |_req: Request| {
+                std::future::ready(kinds::held_stream(pass.clone(), false))
+            }),
+            Route::get("/fails", move |_req: Request| {
+                std::future::ready(kinds::held_stream(fail_pass.clone(), true))
+            }),
+            Route::get("/plain", |_req: Request| async { "plain" }),
+        ]);
+        let (tx, ended) = mpsc::channel::<(String, Completion, Duration)>();
+        let mut o = opts(routes);
+        o.middlewares.push(move |req: Request, next: Next| {
+            let tx = tx.clone();
+            async move {
+                let (path, start) = (req.uri().path().to_owned(), Instant::now());
+                let mut resp = next.run(req).await;
+                on_complete(&mut resp, move |end| {
+                    let _ = tx.send((path, end, start.elapsed()));
+                });
+                resp
+            }
+        });
+        let s = Server::start(adapter, o);
+
+        let mut w = kinds::TcpWire::connect(s.port());
+        w.send(get_req("/held"));
+        assert_eq!(w.head().status, 200);
+        assert_eq!(w.chunk(), kinds::Chunk::Data(b"first".to_vec()));
+        let first_seen = Instant::now();
+        // Another request, started later, is told of its end first.
+        let mut other = Raw::connect(s.port());
+        other.send(get_req("/plain"));
+        assert_eq!(other.response().text(), "plain");
+        let (path, end, _) = ended.recv_timeout(IO_TIMEOUT).expect("/plain ended");
+        assert_eq!(
+            (path.as_str(), end.status, end.complete),
+            ("/plain", StatusCode::OK, true)
+        );
+        assert!(
+            ended.try_recv().is_err(),
+            "told of the end of a body still held"
+        );
+        let held_for = first_seen.elapsed();
+        gate.open();
+        let (rest, _) = w.rest_of_chunked();
+        assert_eq!(rest, b"last");
+        let (path, end, took) = ended.recv_timeout(IO_TIMEOUT).expect("/held ended");
+        assert_eq!(
+            (path.as_str(), end.status, end.complete),
+            ("/held", StatusCode::OK, true)
+        );
+        assert!(
+            took >= held_for,
+            "{took:?}, but the body was held for {held_for:?}"
+        );
+
+        let mut w = kinds::TcpWire::connect(s.port());
+        w.send(get_req("/fails"));
+        assert_eq!(w.head().status, 200);
+        assert_eq!(w.chunk(), kinds::Chunk::Data(b"first".to_vec()));
+        gate.open();
+        let _ = w.read_until_close();
+        let (path, end, _) = ended.recv_timeout(IO_TIMEOUT).expect("/fails ended");
+        assert_eq!((path.as_str(), end.complete), ("/fails", false));
+    }
+);

@@ -18,13 +18,14 @@ fn table(tag: &'static str) -> Routes {
 }
 
 /// Adds `x-mw: on` to every response.
-fn with_marker(o: Options) -> Options {
-    o.middleware(|req: Request, next: Next| async move {
+fn with_marker(mut o: Options) -> Options {
+    o.middlewares.push(|req: Request, next: Next| async move {
         let mut resp = next.run(req).await;
         resp.headers_mut()
             .insert("x-mw", HeaderValue::from_static("on"));
         resp
-    })
+    });
+    o
 }
 
 both!(reload_swaps_the_table, |adapter| {

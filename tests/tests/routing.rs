@@ -49,7 +49,7 @@ both!(single_handler_with_state, |adapter| {
             |req: Request| async move {
                 let g = req.state::<Greeting>().map_or("none", |g| g.0);
                 // Downcasting to another type finds nothing.
-                let wrong = req.state::<String>().is_none();
+                let wrong = req.state::<String>().is_err();
                 format!("{g} wrong-type-none={wrong}")
             },
             Greeting("hi from state"),
@@ -238,4 +238,55 @@ both!(head_on_get_route_has_length_and_no_body, |adapter| {
     assert_eq!(r.status, 405);
     raw.send(get_req("/"));
     assert_eq!(raw.response().text(), "root");
+});
+
+both!(one_constructor_per_method, |adapter| {
+    let echo = |req: Request| async move { req.method().to_string() };
+    let (_s, mut c) = start(
+        adapter,
+        Routes::list([
+            Route::put("/put", echo),
+            Route::delete("/delete", echo),
+            Route::patch("/patch", echo),
+            Route::head("/head", |_req: Request| async { "not sent" }),
+            Route::options("/options", echo),
+            Route::any("/any", echo),
+        ]),
+    );
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let path = format!("/{}", method.to_lowercase());
+        let r = c.call(method, &path, b"");
+        assert_eq!((r.status, r.text()), (StatusCode::OK, method), "{path}");
+        let r = c.call("POST", &path, b"");
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(allow_set(r.header("allow")), set(&[method]), "{path}");
+    }
+    let r = c.call("HEAD", "/head", b"");
+    assert_eq!(
+        (r.status, r.header("content-length")),
+        (StatusCode::OK, Some("8"))
+    );
+    let r = c.get("/head");
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(allow_set(r.header("allow")), set(&["HEAD"]));
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        assert_eq!(c.call(method, "/any", b"").text(), method);
+    }
+});
+
+both!(the_query_string_is_decoded_by_name, |adapter| {
+    let (_s, mut c) = start(
+        adapter,
+        Routes::handler(|req: Request| async move {
+            let q = req.query("q").unwrap_or_default().into_owned();
+            let pages: Vec<_> = req
+                .query_pairs()
+                .filter(|(n, _)| n == "page")
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            format!("q=[{q}] pages={pages:?} missing={:?}", req.query("nope"))
+        }),
+    );
+    let r = c.get("/search?q=red+shoes%21&page=2&page=3");
+    assert_eq!(r.text(), r#"q=[red shoes!] pages=["2", "3"] missing=None"#);
 });

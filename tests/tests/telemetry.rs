@@ -386,6 +386,50 @@ both!(conn_close_says_why_for_slow_clients_and_tls, |adapter| {
     assert_eq!(close_reason(&name, raw.local_addr()), "tls_error");
 });
 
+// The test holds the body open on a gate (no timing involved): while it is held the
+// exchange is not over, however long ago the handler returned its head.
+both!(request_stop_waits_for_the_end_of_a_held_stream, |adapter| {
+    install();
+    let name = unique_name("telemetry");
+    let (gate, pass) = kinds::gate();
+    let routes = Routes::list([
+        Route::get("/held", move |_req: Request| {
+            std::future::ready(kinds::held_stream(pass.clone(), false))
+        }),
+        Route::get("/hello/:name", |_req: Request| async { "hello" }),
+    ]);
+    let s = Server::start_named(adapter, &name, opts(routes));
+    let mut w = kinds::TcpWire::connect(s.port());
+    w.send(get_req("/held"));
+    assert_eq!(w.head().status, 200);
+    assert_eq!(w.chunk(), kinds::Chunk::Data(b"first".to_vec()));
+    let first_seen = std::time::Instant::now();
+    // Emitted at the head, request.stop would be on record before this first chunk
+    // was even written.
+    let held = |e: &Recorded| e.has("path", "/held");
+    assert!(
+        !events(&name, "request.stop").iter().any(held),
+        "request.stop before the end of the body"
+    );
+    // Another request, started later, ends first: the held one is still going.
+    let mut other = Raw::connect(s.port());
+    other.send(get_req("/hello/x"));
+    assert_eq!(other.response().status, 200);
+    wait_event(&name, "request.stop", |e| e.has("path", "/hello/x"));
+    assert!(!events(&name, "request.stop").iter().any(held));
+    let held_for = first_seen.elapsed();
+    gate.open();
+    let (rest, _) = w.rest_of_chunked();
+    assert_eq!(rest, b"last");
+    let stop = wait_event(&name, "request.stop", held);
+    assert_eq!(stop.get("complete"), "true");
+    let us: u64 = stop.get("duration_us").parse().expect("a number");
+    assert!(
+        us >= held_for.as_micros() as u64,
+        "duration_us = {us}, but the body was held for {held_for:?}"
+    );
+});
+
 both!(request_stop_covers_the_whole_streamed_response, |adapter| {
     let (s, name) = start(adapter, |_| {});
     for (path, complete) in [("/slow-stream", "true"), ("/slow-stream?fail", "false")] {

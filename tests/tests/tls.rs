@@ -1,8 +1,8 @@
-//! HTTPS: a self-signed certificate made with `rcgen`, served through `opts.tls`;
-//! curl (ALPN `http/1.1`), the hyper client over tokio-rustls, and a rustls client
-//! (keep-alive, a chunked upload); a handshake that never completes is cut off by
-//! `request_timeout`, and bytes that are not TLS close the connection without
-//! disturbing the listener.
+//! HTTPS: a self-signed certificate made with `tls_config::self_signed`, served
+//! through `opts.tls`; curl (ALPN `http/1.1`), the hyper client over tokio-rustls, and
+//! a rustls client (keep-alive, a chunked upload); a handshake that never completes is
+//! cut off by `request_timeout`, and bytes that are not TLS close the connection
+//! without disturbing the listener.
 
 mod kinds;
 

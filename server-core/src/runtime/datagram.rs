@@ -137,7 +137,8 @@ mod tests {
         let split = |m: RecvMeta| m.datagrams(&buf).collect::<Vec<_>>();
         assert_eq!(split(meta(5, 2)), [&[1, 1][..], &[2, 2], &[3]]);
         assert_eq!(split(meta(5, 5)), [&buf[..5]]);
-        assert_eq!(split(meta(0, 0)), [&[][..]]);
+        // Typed: serde_json (feature `json`) adds comparisons that leave `[]` ambiguous.
+        assert_eq!(split(meta(0, 0)), [&[0u8; 0][..]]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Helpers shared by the handler-kind tests (`streaming`, `loops`, `sendfile`,
 //! `manual_body`, `tls`, `demo_ops`): a wire client generic over the byte stream (plain
 //! TCP or TLS) that can read a chunked body chunk by chunk, TLS material made with
-//! `rcgen`, a one-shot gate a test opens for a handler, and temporary files.
+//! `tls_config::self_signed`, a one-shot gate a test opens for a handler, and temporary
+//! files.
 //!
 //! Each test file uses only part of this module.
 #![allow(dead_code)]
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use roadrunner_core::rustls;
-use roadrunner_core::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use roadrunner_core::rustls::pki_types::ServerName;
 use roadrunner_tests::{parse_response, Closed, Parsed, RawResp, IO_TIMEOUT};
 
 // ---------------------------------------------------------------------------------
@@ -44,6 +45,27 @@ impl GateRx {
     pub async fn pass(&self) {
         self.0.recv().await.expect("the test dropped the gate");
     }
+}
+
+/// A streamed response held open by the test: `first` at once, then, once the gate
+/// opens, `last` and the end (or, with `fail`, an error that aborts the response).
+pub fn held_stream(gate: GateRx, fail: bool) -> roadrunner_core::Response {
+    use roadrunner_core::{Body, Frame};
+    let body = smol::stream::unfold(0, move |step| {
+        let gate = gate.clone();
+        async move {
+            match step {
+                0 => Some((Ok(Frame::Data("first".into())), 1)),
+                1 => {
+                    gate.pass().await;
+                    Some((Ok(Frame::Data("last".into())), 2))
+                }
+                2 if fail => Some((Err(io::Error::other("held stream failed")), 3)),
+                _ => None,
+            }
+        }
+    });
+    roadrunner_core::Response::new(Body::from_try_stream(body))
 }
 
 // ---------------------------------------------------------------------------------
@@ -306,20 +328,13 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The server side is the library's own development helper, so every TLS test also
+/// checks that what it makes serves.
 pub fn tls_kit() -> TlsKit {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("rcgen self-signed certificate");
-    let cert: CertificateDer<'static> = ck.cert.der().clone();
-    let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der()).expect("private key");
-    let server = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("server config");
+    let dev = roadrunner_core::tls_config::self_signed(&["localhost", "127.0.0.1"])
+        .expect("self-signed certificate");
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).expect("trust the certificate");
+    roots.add(dev.cert).expect("trust the certificate");
     let mut client = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
@@ -327,9 +342,9 @@ pub fn tls_kit() -> TlsKit {
         .with_no_client_auth();
     client.alpn_protocols = vec![b"http/1.1".to_vec()];
     TlsKit {
-        server: Arc::new(server),
+        server: dev.config,
         client: Arc::new(client),
-        cert_pem: ck.cert.pem(),
+        cert_pem: dev.cert_pem,
     }
 }
 
@@ -391,12 +406,8 @@ impl Drop for TempFile {
     }
 }
 
-/// The integer value of `name=` in the request's query string.
+/// The query parameter `name` as a number, if it is one.
 pub fn query<T: std::str::FromStr>(req: &roadrunner_core::Request, name: &str) -> Option<T> {
-    req.uri()
-        .query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| v.parse().ok())
+    use roadrunner_core::RequestExt;
+    req.query(name)?.parse().ok()
 }
