@@ -1,5 +1,7 @@
 //! The server side of one WebSocket connection, after the handshake.
 
+use std::fmt;
+
 use bytes::Bytes;
 
 use crate::close::{self, CloseCode, MAX_REASON_LEN};
@@ -277,5 +279,17 @@ impl Session {
     /// Why the session failed, if it did.
     pub fn error(&self) -> Option<ProtocolError> {
         self.failed
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("close_queued", &self.close_queued)
+            .field("peer_closed", &self.peer_closed)
+            .field("failed", &self.failed)
+            .field("buffered", &self.buffered())
+            .field("buffered_input", &self.buffered_input())
+            .finish_non_exhaustive()
     }
 }
