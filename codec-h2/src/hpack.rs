@@ -16,19 +16,25 @@
 //!   time), so a 16 KiB block of empty Huffman strings took 370 ms of CPU: the pass
 //!   decodes Huffman strings itself ([`crate::huffman`]) and hands loona plain ones.
 //!
-//! Loona still does the table: indexing, insertion and eviction.
+//! Loona still does the table: indexing, insertion and eviction. The encoder is ours
+//! (`hpack/encode.rs`): loona's never indexed a field whose name is in the static table.
 //!
-//! The encoder sends no Huffman-coded strings. loona has no Huffman encoder, and the
-//! gain is small: in a typical response head (`:status` indexed; content-type,
-//! content-length, date and server as literal values on static names, about 75 bytes)
-//! Huffman would save an estimated 20 bytes, for a bit-level pass over every literal
-//! and a 257-entry code table of our own.
+//! The encoder sends no Huffman-coded strings. Once the dynamic table holds a
+//! response's repeated fields they are one byte each, so what Huffman could still save
+//! is a few bytes of the values that change (`content-length`), for a bit-level pass.
+
+use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{ConnError, ErrorCode};
 
 use crate::huffman;
+
+mod encode;
+mod static_table;
+
+pub use encode::Encoder;
 
 /// SETTINGS_HEADER_TABLE_SIZE until a peer says otherwise (RFC 9113 §6.5.2).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;
@@ -110,6 +116,8 @@ pub struct Decoder {
     limit: usize,
     /// The table size the peer's encoder last announced.
     table_size: usize,
+    /// The bytes and fields of the last list, so the next is stored without regrowing.
+    last: (usize, usize),
 }
 
 impl Default for Decoder {
@@ -125,6 +133,7 @@ impl Decoder {
             inner: loona_hpack::Decoder::new(),
             limit: DEFAULT_TABLE_SIZE,
             table_size: DEFAULT_TABLE_SIZE,
+            last: (0, 0),
         }
     }
 
@@ -145,10 +154,11 @@ impl Decoder {
     ) -> Result<DecodedList, DecodeError> {
         let start = self.size_updates(block)?;
         let plain = plain_strings(block.get(start..).ok_or(TRUNCATED)?)?;
-        let mut list = Collector::new(max_list_size);
+        let mut list = Collector::new(max_list_size, self.last);
         self.inner
             .decode_with_cb(&plain, |name, value| list.push(&name, &value))
             .map_err(loona_error)?;
+        self.last = (list.bytes.len(), list.lens.len());
         list.finish()
     }
 
@@ -175,10 +185,16 @@ impl Decoder {
     }
 }
 
-/// Copies the field representations of `block` with every Huffman string decoded, so
-/// that loona only ever sees plain strings; fails on a size update among them.
-fn plain_strings(mut block: &[u8]) -> Result<Vec<u8>, CompressionError> {
-    let mut out = Vec::with_capacity(block.len());
+/// The field representations of `block` with every Huffman string decoded, so that
+/// loona only ever sees plain strings; fails on a size update among them. A block
+/// without Huffman strings (once the table is warm, a request is mostly indices) is
+/// checked but not copied.
+fn plain_strings(block: &[u8]) -> Result<Cow<'_, [u8]>, CompressionError> {
+    if !has_huffman(block)? {
+        return Ok(Cow::Borrowed(block));
+    }
+    let mut block = block;
+    let mut out = Vec::with_capacity(block.len() * 2);
     let mut scratch = Vec::new();
     while let Some(&first) = block.first() {
         let (prefix, literal) = if first & 0x80 != 0 {
@@ -201,7 +217,36 @@ fn plain_strings(mut block: &[u8]) -> Result<Vec<u8>, CompressionError> {
             block = plain_string(block, &mut out, &mut scratch)?;
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
+}
+
+/// Whether any string literal of `block` is Huffman-coded, checking its integers,
+/// lengths and representations on the way as `plain_strings` does.
+fn has_huffman(mut block: &[u8]) -> Result<bool, CompressionError> {
+    while let Some(&first) = block.first() {
+        let prefix = match first {
+            f if f & 0x80 != 0 => 7,
+            f if f & 0x40 != 0 => 6,
+            f if f & 0x20 != 0 => {
+                return Err(compression("hpack: table size update after a field"))
+            }
+            _ => 4,
+        };
+        let (index, len) = integer(block, prefix)?;
+        block = block.get(len..).ok_or(TRUNCATED)?;
+        if prefix == 7 {
+            continue;
+        }
+        for _ in 0..if index == 0 { 2 } else { 1 } {
+            let huffman = block.first().is_some_and(|b| b & 0x80 != 0);
+            let (len, pos) = integer(block, 7)?;
+            if huffman {
+                return Ok(true);
+            }
+            block = block.get(pos + len..).ok_or(TRUNCATED)?;
+        }
+    }
+    Ok(false)
 }
 
 /// Copies the string literal at the start of `buf` to `out`, decoded if Huffman-coded,
@@ -284,12 +329,12 @@ struct Collector {
 }
 
 impl Collector {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, (bytes, fields): (usize, usize)) -> Self {
         Collector {
             max,
             counted: 0,
-            bytes: BytesMut::new(),
-            lens: Vec::new(),
+            bytes: BytesMut::with_capacity(bytes),
+            lens: Vec::with_capacity(fields),
         }
     }
 
@@ -320,73 +365,6 @@ impl Collector {
             return Err(DecodeError::TooLarge(list));
         }
         Ok(list)
-    }
-}
-
-/// Encodes our header blocks (responses and trailers), keeping the peer's view of our
-/// dynamic table.
-pub struct Encoder {
-    inner: loona_hpack::Encoder<'static>,
-    /// The table size the peer's decoder has been told of.
-    table_size: usize,
-    /// Changes to the peer's limit since the last block: the smallest and the last.
-    pending: Option<(usize, usize)>,
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Encoder::new()
-    }
-}
-
-impl Encoder {
-    /// An encoder with the default table size of 4096.
-    pub fn new() -> Self {
-        Encoder {
-            inner: loona_hpack::Encoder::new(),
-            table_size: DEFAULT_TABLE_SIZE,
-            pending: None,
-        }
-    }
-
-    /// Takes the peer's SETTINGS_HEADER_TABLE_SIZE. The table never grows past 4096
-    /// whatever the peer allows; the next block starts with the size updates.
-    pub fn set_max_table_size(&mut self, peer_max: usize) {
-        let size = peer_max.min(DEFAULT_TABLE_SIZE);
-        let smallest = self.pending.map_or(size, |(s, _)| s.min(size));
-        self.pending = Some((smallest, size));
-    }
-
-    /// Appends one header block for `fields` to `out`. Names must be lowercase, with
-    /// pseudo-headers (`:status`) first.
-    pub fn encode<'a>(
-        &mut self,
-        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-        out: &mut Vec<u8>,
-    ) {
-        if let Some((smallest, last)) = self.pending.take() {
-            // RFC 7541 §4.2: the smallest size since the last block, then the final one,
-            // so the peer evicts what we evicted.
-            let mut current = self.table_size;
-            if smallest < current {
-                self.size_update(smallest, out);
-                current = smallest;
-            }
-            if last != current {
-                self.size_update(last, out);
-            }
-        }
-        for field in fields {
-            self.inner
-                .encode_header_into(field, out)
-                .expect("writing to a Vec cannot fail");
-        }
-    }
-
-    fn size_update(&mut self, size: usize, out: &mut Vec<u8>) {
-        put_integer(out, size, 5, 0x20);
-        self.inner.set_max_table_size(size);
-        self.table_size = size;
     }
 }
 
@@ -557,26 +535,5 @@ mod tests {
         assert!(
             matches!(d.decode(&[0x82, 0x82], 40), Err(DecodeError::TooLarge(l)) if l.fields().is_empty())
         );
-    }
-
-    #[test]
-    fn the_encoder_signals_table_size_changes_at_the_next_block() {
-        let mut e = Encoder::new();
-        let mut out = Vec::new();
-        e.set_max_table_size(65536);
-        e.encode(std::iter::empty(), &mut out);
-        assert_eq!(out, [], "4096 is kept, nothing to say");
-        e.set_max_table_size(100);
-        e.set_max_table_size(5000);
-        e.encode([(&b":status"[..], &b"200"[..])].into_iter(), &mut out);
-        assert_eq!(out, [0x3f, 0x45, 0x3f, 0xe1, 0x1f, 0x88]);
-        out.clear();
-        e.set_max_table_size(0);
-        e.encode([(&b"x-a"[..], &b"b"[..])].into_iter(), &mut out);
-        assert_eq!(out[0], 0x20);
-        let mut d = Decoder::new();
-        d.set_max_table_size(0);
-        let list = d.decode(&out, usize::MAX).expect("decodes");
-        assert_eq!(pairs(&list), [(&b"x-a"[..], &b"b"[..])]);
     }
 }

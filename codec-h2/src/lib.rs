@@ -62,6 +62,8 @@ mod hpack;
 pub mod huffman;
 mod settings;
 pub mod stream;
+mod stream_map;
+mod transmit;
 
 pub use conn::{Buffered, Config, Event, ServerConn};
 pub use error::{ConnError, ErrorCode, StreamError};
@@ -71,6 +73,8 @@ pub use hpack::{CompressionError, DecodeError, DecodedList, Decoder, Encoder, DE
 pub use settings::{
     EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
 };
+pub use stream_map::{IdHasher, StreamMap};
+pub use transmit::Transmit;
 
 // The types in this API come from these crates; re-exported so versions always match.
 pub use bytes;

@@ -526,3 +526,45 @@ fn a_response_that_ends_before_the_request_body_frees_the_stream_when_the_body_e
     assert_eq!(p.server.open_streams(), 0, "done both ways: forgotten");
     assert_eq!(p.request(3, &[], true).len(), 1, "its slot is free");
 }
+
+#[test]
+fn an_extended_connect_carries_more_than_max_content_length() {
+    let mut p = Pair::new(Config {
+        max_content_length: 100,
+        enable_connect_protocol: true,
+        ..Config::default()
+    });
+    let block = p.block(&[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":authority", "example.com"),
+        (":path", "/chat"),
+    ]);
+    let mut out = Vec::new();
+    frame::encode_headers(1, &block, false, 16_384, &mut out);
+    let events = p.send(&out);
+    assert!(
+        matches!(&events[..], [Event::Request { head, .. }] if head.protocol.as_deref() == Some(&b"websocket"[..])),
+        "{events:?}"
+    );
+    p.server
+        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
+        .expect("a 200 opens the tunnel");
+    // Ten times the cap, in pieces the application releases as it takes them.
+    let mut received = 0;
+    for _ in 0..10 {
+        let mut data = Vec::new();
+        frame::encode_data(1, &[b'x'; 100], false, &mut data);
+        for event in p.send(&data) {
+            let Event::Data { data, .. } = event else {
+                panic!("{event:?}")
+            };
+            received += data.len();
+            p.server.release(1, data.len());
+        }
+    }
+    assert_eq!(received, 1000);
+    let frames = p.frames();
+    assert_eq!(rst(&frames, 1), None, "{frames:?}");
+}

@@ -8,12 +8,15 @@ pub const USAGE: &str =
         [--max-clients N] [--request-timeout MS] [--keep-alive-timeout MS]
         [--min-bytes-per-second N] [--max-content-length N] [--max-keep-alive-requests N]
         [--hibernate-after MS] [--no-graceful-drain] [--drain-timeout MS]
-        [--protocols LIST]
+        [--protocols LIST] [--ws-max-size N]
 
 --protocols: a comma-separated list of http1 and http2, in preference order (the ALPN
 order on TLS). Default: http1, or http1,http2 with --tls. On plain TCP, http2 alone
 is prior-knowledge h2c; http1,http2 serves HTTP/1.1 and recognises prior-knowledge
 HTTP/2 by its connection preface.
+
+/ws is a WebSocket echo (over HTTP/1.1, and over HTTP/2 by extended CONNECT);
+--ws-max-size sets both its frame and message caps (default 10 MB each).
 
 On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
 for up to --drain-timeout ms (default 30000, Kubernetes' default grace period), ends
@@ -50,6 +53,8 @@ pub struct Args {
     pub drain_timeout: Duration,
     /// `None`: the default for the transport.
     pub protocols: Option<Vec<Proto>>,
+    /// `ws.max_frame_size` and `ws.max_message_size`.
+    pub ws_max_size: Option<u64>,
 }
 
 /// A protocol named on the command line.
@@ -77,6 +82,7 @@ impl Args {
             no_graceful_drain: false,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             protocols: None,
+            ws_max_size: None,
         };
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -105,6 +111,7 @@ impl Args {
                 "--hibernate-after" => args.hibernate_after = Some(millis(&flag, &value()?)?),
                 "--no-graceful-drain" => args.no_graceful_drain = true,
                 "--drain-timeout" => args.drain_timeout = millis(&flag, &value()?)?,
+                "--ws-max-size" => args.ws_max_size = Some(number(&flag, &value()?)?),
                 "--protocols" => {
                     let list = value()?
                         .split(',')

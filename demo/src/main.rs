@@ -81,6 +81,12 @@ fn options(args: &args::Args) -> Result<Options, String> {
     if let Some(v) = args.min_bytes_per_second {
         opts.min_bytes_per_second = v;
     }
+    if let Some(size) = args.ws_max_size {
+        opts.ws = Some(roadrunner_core::WsOptions {
+            max_frame_size: size,
+            max_message_size: size,
+        });
+    }
     if let Some(v) = args.max_content_length {
         opts.max_content_length = v;
     }

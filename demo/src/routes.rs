@@ -4,7 +4,8 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roadrunner_core::http::{header, HeaderValue, StatusCode};
+use roadrunner_core::http::{header, HeaderValue, Method, StatusCode};
+use roadrunner_core::websocket::{websocket, Message, WebSocket, WsConfig, WsEvent};
 use roadrunner_core::{
     text, Body, Frame, Info, ListenerRef, Request, RequestExt, Response, Route, Routes,
 };
@@ -20,6 +21,9 @@ pub fn routes() -> Routes {
         Route::get("/stream", stream),
         Route::get("/sleep", sleep_then_answer),
         Route::get("/big", big),
+        // CONNECT too: WebSocket over HTTP/2 comes as an extended CONNECT.
+        Route::new("/ws", websocket(WsConfig::default(), echo_ws))
+            .methods([Method::GET, Method::CONNECT]),
         Route::get("/file", file_region).state(pattern_file()),
         Route::get("/panic", |_req: Request| async {
             panic!("the /panic route panics on purpose");
@@ -168,6 +172,21 @@ fn info_json(i: &Info) -> String {
         "{{\"active_clients\":{},\"max_clients\":{},\"requests_served\":{},\"rejected\":{},\"max_concurrent_requests\":{},\"throttled\":{}}}",
         i.active_clients, i.max_clients, i.requests_served, i.rejected, mcr, i.throttled
     )
+}
+
+/// `/ws`: echoes text and binary messages (permessage-deflate offered, the listener's
+/// caps) until the client closes; a drain closes it with 1001.
+async fn echo_ws(_req: Request, mut ws: WebSocket) {
+    while let Some(event) = ws.next().await {
+        let reply = match event {
+            WsEvent::Text(text) => Message::Text(text),
+            WsEvent::Binary(data) => Message::Binary(data),
+            _ => continue,
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
 }
 
 #[cfg(test)]

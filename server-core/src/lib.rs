@@ -48,6 +48,7 @@ mod signal;
 pub mod sim;
 mod tls;
 pub mod upgrade;
+pub mod websocket;
 
 pub use bind::{bind, Bound};
 pub use body::{Body, BoxError, Frame, FrameStream};

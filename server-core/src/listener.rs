@@ -90,6 +90,28 @@ pub(crate) struct Limits {
     pub(crate) handler_spawn: crate::options::HandlerSpawn,
     pub(crate) h1: roadrunner_h1::Config,
     pub(crate) h2: roadrunner_h2::Config,
+    pub(crate) ws: roadrunner_ws::Config,
+}
+
+#[cfg(test)]
+impl Limits {
+    /// The defaults of the spec, for unit tests to adjust.
+    pub(crate) fn for_tests() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
+            max_keep_alive_requests: 1000,
+            min_bytes_per_second: 100,
+            rate_check_interval: Duration::from_secs(1),
+            manual_body: false,
+            hibernate_after: None,
+            handler_spawn: Default::default(),
+            h1: roadrunner_h1::Config::default(),
+            h2: roadrunner_h2::Config::default(),
+            ws: roadrunner_ws::Config::default(),
+        }
+    }
 }
 
 /// A runtime's timer, type-erased for the handle's `drain`.
@@ -166,6 +188,7 @@ impl Listener {
                 hibernate_after: opts.hibernate_after,
                 handler_spawn: opts.handler_spawn,
                 h2: crate::conn::h2_config(&opts),
+                ws: ws_config(opts.ws.as_ref()),
                 h1: roadrunner_h1::Config {
                     max_request_line: h1.max_request_line,
                     max_header_line: h1.max_header_line,
@@ -343,6 +366,11 @@ impl ListenerRef {
         registry::find(name).map(ListenerRef)
     }
 
+    /// The WebSocket caps of the listener's options.
+    pub(crate) fn ws_config(&self) -> roadrunner_ws::Config {
+        self.0.limits.ws.clone()
+    }
+
     /// The listener's name.
     pub fn name(&self) -> &str {
         &self.0.name
@@ -424,4 +452,15 @@ impl std::fmt::Debug for ListenerRef {
             .field("local_addr", &self.0.local_addr)
             .finish()
     }
+}
+
+/// The codec's caps from `ws` (already validated: the message cap covers the frame
+/// cap and fits in memory).
+fn ws_config(ws: Option<&crate::options::WsOptions>) -> roadrunner_ws::Config {
+    let Some(ws) = ws else {
+        return roadrunner_ws::Config::default();
+    };
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    roadrunner_ws::Config::new(size(ws.max_frame_size), size(ws.max_message_size))
+        .unwrap_or_default()
 }

@@ -65,6 +65,10 @@ pub enum TrySendError<M> {
 pub struct LoopEnded<M>(pub M);
 
 impl<M> Mailbox<M> {
+    pub(crate) fn new(tx: Sender<M>) -> Self {
+        Mailbox(tx)
+    }
+
     /// Sends `msg`, waiting while the mailbox is full.
     pub async fn send(&self, msg: M) -> Result<(), LoopEnded<M>> {
         self.0.send(msg).await.map_err(|e| LoopEnded(e.0))

@@ -20,7 +20,8 @@ pub struct Options {
     pub middlewares: Middlewares,
     /// Request body cap, bytes. Over it: `413`. Default 10 MB.
     pub max_content_length: u64,
-    /// WebSocket caps (not supported yet: setting it is refused at start).
+    /// WebSocket caps, for every WebSocket session of the listener (the defaults when
+    /// `None`).
     pub ws: Option<WsOptions>,
     /// Time allowed to read a request head on a fresh connection. Default 30 s.
     pub request_timeout: Duration,
@@ -200,7 +201,9 @@ impl Options {
             if ws.max_message_size < ws.max_frame_size {
                 return invalid("ws.max_message_size", "must be >= ws.max_frame_size");
             }
-            return Err(OptionsError::NotSupportedYet("ws (WebSocket)"));
+            if usize::try_from(ws.max_message_size).is_err() {
+                return invalid("ws.max_message_size", "must fit in memory");
+            }
         }
         if self.hibernate_after.is_some_and(|d| d.is_zero()) {
             return invalid("hibernate_after", "must be positive");
@@ -461,10 +464,7 @@ mod tests {
         ));
         let mut o = opts();
         o.ws = Some(WsOptions::default());
-        assert!(matches!(
-            o.validate(),
-            Err(OptionsError::NotSupportedYet(_))
-        ));
+        assert_eq!(o.validate(), Ok(()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
@@ -55,6 +55,20 @@ pub trait ByteStream: Send + Unpin + 'static {
 
     /// Writes some of `buf`.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `bufs`, in order, as one write where the stream can (`writev`):
+    /// how HTTP/2 sends body data without copying it. The default writes the first
+    /// non-empty one.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(buf) => self.poll_write(cx, buf),
+            None => Poll::Ready(Ok(0)),
+        }
+    }
 
     /// Flushes and closes the write side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;

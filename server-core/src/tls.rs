@@ -2,7 +2,7 @@
 //! the protocol driver, presented to the driver as just another [`ByteStream`]. It
 //! lives here once, so every runtime gets it.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -157,6 +157,19 @@ impl<S: ByteStream> ByteStream for TlsStream<S> {
         let n = self.tls.writer().write(buf)?;
         // The bytes are taken; records that do not fit the socket now go out on the
         // next call.
+        if let Poll::Ready(Err(e)) = self.poll_flush_records(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flush_records(cx))?;
+        let n = self.tls.writer().write_vectored(bufs)?;
         if let Poll::Ready(Err(e)) = self.poll_flush_records(cx) {
             return Poll::Ready(Err(e));
         }

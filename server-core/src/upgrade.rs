@@ -37,6 +37,12 @@ use crate::handler::BoxFuture;
 use crate::listener::ListenerRef;
 use crate::request::Response;
 
+/// The `:protocol` of an extended CONNECT request (RFC 8441, RFC 9220), as a request
+/// extension: `websocket` for WebSocket over HTTP/2. A handler that answers it 2xx
+/// with a session (see [`on_upgrade`]) gets the stream as its byte stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectProtocol(pub bytes::Bytes);
+
 /// Bytes a pipe holds at most in each direction.
 pub(crate) const PIPE_CAPACITY: usize = 64 * 1024;
 
@@ -127,7 +133,12 @@ impl Upgraded {
     /// session should wind down (a WebSocket sends its close frame): at the deadline
     /// the connection is ended.
     pub async fn drain_notice(&mut self) -> Option<Instant> {
-        poll_fn(|cx| self.notices.poll_notice(cx)).await
+        poll_fn(|cx| self.poll_drain_notice(cx)).await
+    }
+
+    /// Polls for the next drain notice (see [`drain_notice`](Self::drain_notice)).
+    pub fn poll_drain_notice(&mut self, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.notices.poll_notice(cx)
     }
 }
 
@@ -254,8 +265,12 @@ impl Pipe {
         if s.buf.is_empty() && s.buf.capacity() > PIPE_CAPACITY {
             s.buf = BytesMut::new();
         }
-        if let Some(w) = s.writer.take() {
-            w.wake();
+        // Only room made is worth a wake-up: a writer woken for nothing would poll,
+        // find the pipe full and wait again, forever if it shares the reader's task.
+        if n > 0 {
+            if let Some(w) = s.writer.take() {
+                w.wake();
+            }
         }
         Poll::Ready(Some(()))
     }

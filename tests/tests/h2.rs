@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use roadrunner_core::http::{HeaderMap, Method, Request as HttpRequest, StatusCode};
+use roadrunner_core::upgrade::{on_upgrade, ConnectProtocol, Upgraded};
 use roadrunner_core::{
     Body, DrainOutcome, Frame, Http1Options, Http2Options, Options, Protocol, Request, RequestExt,
     Response, Route, Routes,
@@ -51,6 +52,25 @@ fn routes(started: Arc<AtomicUsize>) -> Routes {
             let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
             let frames = (0..64).map(move |_| Frame::Data(chunk.clone()));
             Response::new(Body::from_stream(smol::stream::iter(frames)))
+        }),
+        // Extended CONNECT: an upper-casing echo session over the stream.
+        Route::new("/tunnel", |req: Request| async move {
+            if req.method() != Method::CONNECT
+                || req.extensions().get::<ConnectProtocol>().is_none()
+            {
+                return roadrunner_core::status_response(StatusCode::BAD_REQUEST);
+            }
+            let mut resp = Response::default();
+            on_upgrade(&mut resp, |mut up: Upgraded| async move {
+                let mut buf = vec![0; 8192];
+                while let Ok(n @ 1..) = up.read(&mut buf).await {
+                    buf[..n].make_ascii_uppercase();
+                    if up.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            resp
         }),
         Route::get("/version", |req: Request| async move {
             format!("{:?} {}", req.version(), req.peer_addr().is_some())
@@ -498,3 +518,73 @@ both!(rapid_reset_is_stopped_with_enhance_your_calm, |adapter| {
     let ran = started.load(Ordering::SeqCst);
     assert!(ran <= 400, "{ran} handlers started for a reset flood");
 });
+
+/// An extended CONNECT (RFC 8441) to `path` with `:protocol websocket`.
+fn connect_request(path: &str) -> HttpRequest<()> {
+    let mut req = HttpRequest::builder()
+        .method(Method::CONNECT)
+        .uri(format!("http://localhost{path}"))
+        .body(())
+        .expect("request");
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    req
+}
+
+both!(
+    extended_connect_carries_a_session_both_ways_with_flow_control,
+    |adapter| {
+        let s = Server::start(adapter, h2_opts(&Arc::default()));
+        client_rt().block_on(async {
+            let mut c = connect(s.port()).await;
+            // A first exchange, so that the server's SETTINGS have been read.
+            fetch(&mut c, get("/"), None).await.expect("a GET");
+            let mut c = c.ready().await.expect("ready");
+            assert!(
+                c.is_extended_connect_protocol_enabled(),
+                "SETTINGS_ENABLE_CONNECT_PROTOCOL"
+            );
+            let (resp, mut send) = c
+                .send_request(connect_request("/tunnel"), false)
+                .expect("CONNECT");
+            let resp = resp.await.expect("answer");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut body = resp.into_body();
+            // 1 MiB, more than the stream window: the session's reads give the window
+            // back, its writes wait for ours.
+            let sent: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+            send.send_data(Bytes::from(sent.clone()), true)
+                .expect("data");
+            let mut echoed = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.expect("echo");
+                let _ = body.flow_control().release_capacity(chunk.len());
+                echoed.extend_from_slice(&chunk);
+            }
+            assert_eq!(echoed, sent.to_ascii_uppercase());
+        });
+        assert_eq!(s.info().requests_served, 2);
+    }
+);
+
+both!(
+    an_extended_connect_answered_without_a_session_is_an_ordinary_response,
+    |adapter| {
+        let s = Server::start(adapter, h2_opts(&Arc::default()));
+        client_rt().block_on(async {
+            let c = connect(s.port()).await;
+            let mut c = c.ready().await.expect("ready");
+            let (resp, mut send) = c
+                .send_request(connect_request("/nowhere"), false)
+                .expect("CONNECT");
+            send.send_data(Bytes::from_static(b"ignored"), false)
+                .expect("data");
+            let resp = resp.await.expect("answer");
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+            // The connection lives on.
+            let mut other = c.clone();
+            let (status, body, _) = fetch(&mut other, get("/"), None).await.expect("next");
+            assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
+        });
+    }
+);

@@ -10,9 +10,11 @@
 
 mod kinds;
 
+mod hibernations;
+
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,9 +24,8 @@ use roadrunner_core::{
 };
 use roadrunner_tests::{echo, get_req, parse_all, parse_response, unique_name, Parsed, RawResp};
 use smol::future;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+use hibernations::Hibernations;
 
 /// How long `/slow` takes.
 const SLOW: Duration = Duration::from_millis(300);
@@ -465,73 +466,11 @@ fn a_client_reading_slowly_but_steadily_outlives_send_timeout() {
     assert!(w.sim.elapsed() > 4 * send_timeout);
 }
 
-/// When each `conn.hibernate` trace event was emitted, by peer address.
-#[derive(Clone, Default)]
-struct Hibernations(Arc<Mutex<Vec<(String, Duration)>>>);
-
-struct Recorder {
-    sim: Sim,
-    seen: Hibernations,
-}
-
-#[derive(Default)]
-struct HibernateFields {
-    is_hibernate: bool,
-    peer: Option<String>,
-}
-
-impl Visit for HibernateFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "event" {
-            self.is_hibernate = value == "conn.hibernate";
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "peer" => self.peer = Some(format!("{value:?}")),
-            "event" => self.is_hibernate = format!("{value:?}") == "\"conn.hibernate\"",
-            _ => {}
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Recorder {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "roadrunner" {
-            return;
-        }
-        let mut f = HibernateFields::default();
-        event.record(&mut f);
-        if let (true, Some(peer)) = (f.is_hibernate, f.peer) {
-            let at = self.sim.elapsed();
-            self.seen.0.lock().unwrap().push((peer, at));
-        }
-    }
-}
-
-impl Hibernations {
-    fn of(&self, peer: &Client) -> Vec<Duration> {
-        let peer = peer.addr().to_string();
-        let seen = self.0.lock().unwrap();
-        seen.iter()
-            .filter(|(p, _)| *p == peer)
-            .map(|(_, at)| *at)
-            .collect()
-    }
-}
-
 #[test]
 fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
     let after = ms(50);
     let w = world(|o| o.hibernate_after = Some(after));
-    // Everything runs on this thread, so a scoped subscriber sees the server's events.
-    let seen = Hibernations::default();
-    let recorder = Recorder {
-        sim: w.sim.clone(),
-        seen: seen.clone(),
-    };
-    let _scope = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+    let (seen, _scope) = Hibernations::record(&w.sim);
     // Room for the whole echo below, so that the test can send it before reading.
     let mut peer = w.connect_with_capacity(256 << 10);
     let r = w.sim.block_on(async {

@@ -406,3 +406,48 @@ both!(request_stop_covers_the_whole_streamed_response, |adapter| {
         );
     }
 });
+
+both!(a_refused_h2_stream_emits_request_throttled, |adapter| {
+    let (s, name) = start(adapter, |o| {
+        o.protocols = vec![roadrunner_core::Protocol::Http2(Default::default())];
+        o.max_concurrent_requests = Some(1);
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let peer = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(s.addr())
+            .await
+            .expect("connect");
+        let peer = tcp.local_addr().expect("local addr");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(conn);
+        let request = |path: &str| {
+            http::Request::get(format!("http://localhost{path}"))
+                .body(())
+                .expect("request")
+        };
+        let mut first = client.clone().ready().await.expect("ready");
+        let (slow, _) = first
+            .send_request(request("/slow-stream"), true)
+            .expect("first stream");
+        // Its head is out, its body takes 200 ms more: the one slot is held.
+        let mut slow = slow.await.expect("first response").into_body();
+        let mut second = client.ready().await.expect("ready");
+        let (refused, _) = second
+            .send_request(request("/hello/x"), true)
+            .expect("second stream");
+        let err = refused.await.expect_err("over max_concurrent_requests");
+        assert_eq!(err.reason(), Some(h2::Reason::REFUSED_STREAM), "{err}");
+        while let Some(chunk) = slow.data().await {
+            chunk.expect("the first stream is served whole");
+        }
+        peer
+    });
+    let throttled = wait_event(&name, "request.throttled", |e| {
+        e.has("peer", &peer.to_string())
+    });
+    assert_eq!(throttled.level, Level::WARN);
+    assert_eq!(throttled.get("max_concurrent_requests"), "1");
+});

@@ -7,7 +7,7 @@
 //! `poll_transmit`; after any command, `poll_transmit` again. Nothing here reads a clock
 //! or touches a socket.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
@@ -20,6 +20,8 @@ use crate::frame::{self, Frame, FrameError};
 use crate::hpack::{self, DecodeError};
 use crate::settings::{EffectiveSettings, Settings, DEFAULT_MAX_FRAME_SIZE};
 use crate::stream::{self, ClosedBy, RecvEvent, SendEvent, State, StreamIds};
+use crate::stream_map::StreamMap;
+use crate::transmit::{Sink, Transmit};
 
 mod recv;
 mod send;
@@ -179,6 +181,9 @@ struct Stream {
     surfaced: bool,
     /// The stream is in `ServerConn::ready`, so it is listed there once.
     in_ready: bool,
+    /// An extended CONNECT (RFC 8441): its DATA is a session's byte stream, not a
+    /// request body, so `max_content_length` does not bound it.
+    tunnel: bool,
 }
 
 /// A header block being assembled from HEADERS and CONTINUATION frames.
@@ -203,6 +208,12 @@ enum Shutdown {
     },
 }
 
+/// About how much body data one [`ServerConn::poll_transmit`] writes: enough for a
+/// large socket write, small enough that the caller's buffer stays in cache and is
+/// never regrown (with a peer's windows of a gigabyte, a hundred streams of 64 KiB
+/// were one 6 MB buffer, copied and mapped afresh for every batch).
+pub const TRANSMIT_BUDGET: usize = 128 * 1024;
+
 /// The payload of the shutdown PING, to recognise its answer.
 const SHUTDOWN_PING: [u8; 8] = *b"rr-drain";
 
@@ -215,10 +226,12 @@ pub struct ServerConn {
     out: Vec<u8>,
     dec: hpack::Decoder,
     enc: hpack::Encoder,
+    /// Reused for each response's header block before it is framed.
+    block_scratch: Vec<u8>,
     peer: EffectiveSettings,
     conn_recv: RecvWindow,
     conn_send: SendWindow,
-    streams: BTreeMap<u32, Stream>,
+    streams: StreamMap<Stream>,
     /// Streams reset recently, and by whom: frames on one the server reset are
     /// ignored (the peer may have sent them before it saw the reset); frames on one
     /// the peer reset answer as the stream table says (`STREAM_CLOSED`).
@@ -259,10 +272,11 @@ impl ServerConn {
             out,
             dec: hpack::Decoder::new(),
             enc: hpack::Encoder::new(),
+            block_scratch: Vec::new(),
             peer: EffectiveSettings::default(),
             conn_recv,
             conn_send: SendWindow::new(DEFAULT_WINDOW),
-            streams: BTreeMap::new(),
+            streams: StreamMap::default(),
             recent_resets: VecDeque::new(),
             ids: StreamIds::new(),
             block: None,
@@ -345,6 +359,29 @@ impl ServerConn {
             || (matches!(self.shutdown, Shutdown::Final { .. }) && self.streams.is_empty())
     }
 
+    /// A header block has begun (HEADERS without END_HEADERS) and its CONTINUATION
+    /// frames have not all arrived: the driver may bound how long that takes.
+    pub fn is_reading_headers(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Gives back the memory of buffers that are empty (an idle connection's), to be
+    /// allocated again when needed. The HPACK tables, which the peer keeps in step,
+    /// stay.
+    pub fn release_buffers(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        self.block_scratch = Vec::new();
+        self.events.shrink_to_fit();
+        self.ready.shrink_to_fit();
+        self.recent_resets.shrink_to_fit();
+        self.streams.shrink_to_fit();
+    }
+
     /// Streams the connection holds open.
     pub fn open_streams(&self) -> usize {
         self.streams.len()
@@ -386,6 +423,7 @@ impl ServerConn {
             blocked: false,
             surfaced: false,
             in_ready: false,
+            tunnel: false,
         }
     }
 

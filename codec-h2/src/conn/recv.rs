@@ -276,6 +276,7 @@ impl ServerConn {
             }
         };
         s.content_length = head.content_length;
+        s.tunnel = head.protocol.is_some();
         let too_large = head
             .content_length
             .is_some_and(|n| n > self.config.max_content_length);
@@ -343,7 +344,7 @@ impl ServerConn {
             s.recv.release(padding);
             self.conn_recv.release(padding);
         }
-        if s.received > self.config.max_content_length {
+        if !s.tunnel && s.received > self.config.max_content_length {
             let surfaced = s.surfaced;
             self.conn_recv.release(data.len() as u32);
             if surfaced {

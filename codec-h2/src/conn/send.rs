@@ -19,12 +19,15 @@ impl ServerConn {
         if !s.head.is_empty() || !s.data.is_empty() {
             return Err(SendError::InvalidState);
         }
-        let mut block = Vec::new();
+        let mut block = std::mem::take(&mut self.block_scratch);
+        block.clear();
         self.enc
             .encode(fields::response_fields(&status, headers), &mut block);
         let s = self.open_stream(stream)?;
+        s.head.reserve(block.len() + frame::HEADER_LEN);
         frame::encode_headers(stream, &block, end_stream, max_frame, &mut s.head);
         s.state = next;
+        self.block_scratch = block;
         self.mark_ready(stream);
         Ok(())
     }
@@ -124,21 +127,50 @@ impl ServerConn {
         }
     }
 
+    /// Ends the connection at once with GOAWAY(`code`) naming the last stream
+    /// processed: for a driver's own reasons (a timeout), where no frame was wrong.
+    /// Queued responses are dropped; [`is_closed`](Self::is_closed) is true after it.
+    pub fn close(&mut self, code: ErrorCode, reason: &'static str) {
+        if self.failed.is_none() {
+            self.fail(ConnError::new(code, reason));
+        }
+    }
+
     /// Writes what is ready to go out into `out`: control frames, response heads, and
-    /// body data as far as the peer's windows allow. Returns whether it wrote anything.
+    /// body data as far as the peer's windows allow, up to about [`TRANSMIT_BUDGET`]
+    /// bytes of data per call (call again once `out` is written). Returns whether it
+    /// wrote anything.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
-        let start = out.len();
-        out.append(&mut self.out);
+        self.transmit(out)
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), but body data is shared, not copied:
+    /// `out` holds the frame bytes and the body slices for a vectored write.
+    pub fn poll_transmit_vectored(&mut self, out: &mut Transmit) -> bool {
+        self.transmit(out)
+    }
+
+    fn transmit(&mut self, out: &mut impl Sink) -> bool {
+        let start = out.written();
+        out.frames().append(&mut self.out);
         self.unread_acks.taken();
         let max_frame = self.peer.max_frame_size;
+        let budget_end = out.written() + TRANSMIT_BUDGET;
         let mut waiting = VecDeque::new();
         while let Some(id) = self.ready.pop_front() {
+            if out.written() >= budget_end {
+                self.ready.push_front(id);
+                break;
+            }
             let Some(s) = self.streams.get_mut(&id) else {
                 continue;
             };
             s.in_ready = false;
-            out.append(&mut s.head);
+            out.frames().append(&mut s.head);
             while let Some(chunk) = s.data.front_mut() {
+                if out.written() >= budget_end {
+                    break;
+                }
                 let n = sendable(chunk.len(), &self.conn_send, &s.send, max_frame);
                 if n == 0 {
                     break;
@@ -151,7 +183,8 @@ impl ServerConn {
                 s.send.spend(n as u32);
                 self.conn_send.spend(n as u32);
                 let last = s.data.is_empty() && s.end_after_data && s.trailers.is_none();
-                frame::encode_data(id, &piece, last, out);
+                frame::encode_data_head(id, n as u32, last, out.frames());
+                out.payload(piece);
                 if last {
                     s.state = stream::on_send(s.state, SendEvent::Data { end_stream: true })
                         .unwrap_or(s.state);
@@ -159,7 +192,7 @@ impl ServerConn {
             }
             if s.data.is_empty() && s.end_after_data {
                 if let Some(trailers) = s.trailers.take() {
-                    out.extend_from_slice(&trailers);
+                    out.frames().extend_from_slice(&trailers);
                     s.state = stream::on_send(s.state, SendEvent::Headers { end_stream: true })
                         .unwrap_or(s.state);
                 } else if s.state != State::HalfClosedLocal
@@ -168,7 +201,7 @@ impl ServerConn {
                 {
                     // An empty final DATA frame: the body ended after its last bytes
                     // had already gone out.
-                    frame::encode_data(id, &[], true, out);
+                    frame::encode_data(id, &[], true, out.frames());
                     s.state = stream::on_send(s.state, SendEvent::Data { end_stream: true })
                         .unwrap_or(s.state);
                 }
@@ -184,8 +217,9 @@ impl ServerConn {
             }
             self.forget_if_done(id);
         }
-        self.ready = waiting;
-        out.len() > start
+        // Streams not reached this time keep their turn ahead of those served.
+        self.ready.append(&mut waiting);
+        out.written() > start
     }
 
     /// A stream that has sent and received everything is forgotten.

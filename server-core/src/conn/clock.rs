@@ -174,17 +174,8 @@ mod tests {
 
     fn limits(min_bps: u64) -> Limits {
         Limits {
-            request_timeout: Duration::from_secs(30),
-            keep_alive_timeout: Duration::from_secs(60),
-            send_timeout: Duration::from_secs(30),
-            max_keep_alive_requests: 1000,
             min_bytes_per_second: min_bps,
-            rate_check_interval: Duration::from_secs(1),
-            manual_body: false,
-            hibernate_after: None,
-            handler_spawn: Default::default(),
-            h1: roadrunner_h1::Config::default(),
-            h2: roadrunner_h2::Config::default(),
+            ..Limits::for_tests()
         }
     }
 

@@ -203,16 +203,7 @@ impl<R: Runtime> Setup<R> {
                 // Boxed: its state would otherwise widen every HTTP/1.1 connection.
                 let mut codec = roadrunner_h2::ServerConn::new(self.shared.limits.h2.clone());
                 codec.recv(first);
-                Box::pin(h2::serve(
-                    &self.rt,
-                    io,
-                    self.peer,
-                    &self.shared,
-                    self.notices,
-                    codec,
-                    None,
-                ))
-                .await
+                Box::pin(h2::serve(self, io, codec, None)).await
             }
         }
     }
@@ -259,16 +250,7 @@ async fn serve_h2c<R: Runtime, S: ByteStream>(at: &Setup<R>, io: S, up: h1::H2c)
         };
     codec.recv(&up.early);
     let _unwatched = (!at.shared.graceful_drain).then(|| Unwatched::new(&at.shared.counters));
-    h2::serve(
-        &at.rt,
-        io,
-        at.peer,
-        &at.shared,
-        at.notices,
-        codec,
-        Some(up.req),
-    )
-    .await
+    h2::serve(at, io, codec, Some(up.req)).await
 }
 
 /// Counts a connection that drain cannot reach, for as long as it lives.

@@ -3,22 +3,24 @@
 //! read into the codec, its events into exchanges, answers and body frames back into
 //! the codec, and its output to the socket.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use roadrunner_h2::conn::SendError;
-use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn};
+use roadrunner_h2::{Config, ErrorCode, Event, RequestHead, ServerConn, StreamMap, Transmit};
 
 use super::alarm::Alarm;
 use super::reason::Reason;
+use super::Setup;
 use crate::body::{Body, Frame};
 use crate::counters::RequestSlot;
 use crate::drain::{DrainEvent, DrainEvents};
@@ -29,6 +31,13 @@ use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
+use crate::upgrade::{ConnectProtocol, OnUpgrade};
+
+mod clock;
+mod tunnel;
+
+use clock::{Activity, RecvClock};
+use tunnel::{Progress, Tunnel};
 
 /// How long a drain waits for the answer to its PING before the final GOAWAY (RFC 9113
 /// §6.8: at least one round trip, so streams already on their way are not refused).
@@ -48,8 +57,22 @@ pub(crate) fn config(opts: &crate::options::Options) -> Config {
             .unwrap_or(h2.max_header_block.saturating_mul(2))
             as usize,
         max_content_length: opts.max_content_length,
-        enable_connect_protocol: false,
+        // Extended CONNECT (RFC 8441): how WebSocket runs over HTTP/2.
+        enable_connect_protocol: true,
     }
+}
+
+/// Writes what it can of `out` in one vectored write, and drops it from `out`.
+fn write_some(
+    io: &mut impl ByteStream,
+    out: &mut Transmit,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let mut slices = [IoSlice::new(&[]); 64];
+    let n = out.slices(&mut slices);
+    let written = ready!(io.poll_write_vectored(cx, &slices[..n]))?;
+    out.advance(written);
+    Poll::Ready(Ok(written))
 }
 
 /// One stream's exchange.
@@ -68,8 +91,27 @@ struct Task {
     /// (`Some(None)`) the body's end.
     held: Option<Option<Frame>>,
     done: Option<Done>,
+    /// An extended CONNECT: the stream may become a session's byte stream.
+    tunnel: Option<Tunnel>,
     /// Held until the stream ends: `max_concurrent_requests` counts it.
     _slot: RequestSlot,
+}
+
+impl Task {
+    /// Whether the stream waits for request bytes from the peer: a body being
+    /// buffered, or read by a handler that has taken all that came.
+    fn awaits_peer(&self) -> bool {
+        if self.tunnel.is_some() {
+            // A session's silence is its own business (WebSocket has its own timeouts).
+            return false;
+        }
+        match &self.incoming {
+            Some(incoming) => {
+                incoming.end.is_none() && incoming.queue.is_empty() && incoming.pipe.wanted()
+            }
+            None => self.pending.is_some(),
+        }
+    }
 }
 
 /// A request body the handler reads itself.
@@ -86,13 +128,11 @@ struct Driver<R: Runtime, S> {
     peer: SocketAddr,
     shared: Arc<Shared>,
     codec: ServerConn,
-    tasks: HashMap<u32, Task>,
-    out: Vec<u8>,
-    sent: usize,
+    tasks: StreamMap<Task>,
+    out: Transmit,
     alarm: Alarm<R>,
     drain: Option<DrainEvents>,
-    /// When the connection has been idle (no stream) since, for `keep_alive_timeout`.
-    idle_since: Option<Instant>,
+    clock: RecvClock,
     write_stalled_since: Option<Instant>,
     peer_done: bool,
     /// A stream's send queue has room again since the tasks were last polled.
@@ -106,26 +146,25 @@ struct Driver<R: Runtime, S> {
 /// Serves an HTTP/2 connection until it ends. `codec` has been given what was read
 /// so far; `upgraded` is the request of an `Upgrade: h2c`, answered on stream 1.
 pub(super) async fn serve<R: Runtime, S: ByteStream>(
-    rt: &R,
+    at: &Setup<R>,
     io: S,
-    peer: SocketAddr,
-    shared: &Arc<Shared>,
-    notices: u64,
     codec: ServerConn,
     upgraded: Option<Request>,
 ) -> Reason {
+    let (rt, shared) = (&at.rt, &at.shared);
     let mut d = Driver {
         rt: rt.clone(),
         io,
-        peer,
+        peer: at.peer,
         shared: shared.clone(),
         codec,
-        tasks: HashMap::new(),
-        out: Vec::new(),
-        sent: 0,
+        tasks: StreamMap::default(),
+        out: Transmit::new(),
         alarm: Alarm::new(rt.clone()),
-        drain: shared.graceful_drain.then(|| DrainEvents::since(notices)),
-        idle_since: Some(rt.now()),
+        drain: shared
+            .graceful_drain
+            .then(|| DrainEvents::since(at.notices)),
+        clock: RecvClock::new(at.accepted, &shared.limits),
         write_stalled_since: None,
         peer_done: false,
         writable: false,
@@ -137,14 +176,13 @@ pub(super) async fn serve<R: Runtime, S: ByteStream>(
     }
     let reason = poll_fn(|cx| d.poll(cx)).await;
     // What the codec still has to say (a GOAWAY) goes out, within `send_timeout`.
-    d.codec.poll_transmit(&mut d.out);
-    let io = &mut d.io;
-    let (out, sent) = (&d.out, &mut d.sent);
+    d.codec.poll_transmit_vectored(&mut d.out);
+    let (io, out) = (&mut d.io, &mut d.out);
     let limit = shared.limits.send_timeout;
     let _ = super::alarm::within(&mut d.alarm, limit, |cx| {
-        while *sent < out.len() {
-            match io.poll_write(cx, &out[*sent..]) {
-                Poll::Ready(Ok(n)) if n > 0 => *sent += n,
+        while !out.is_empty() {
+            match write_some(io, out, cx) {
+                Poll::Ready(Ok(n)) if n > 0 => {}
                 Poll::Ready(_) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
@@ -178,7 +216,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             if std::mem::take(&mut self.writable) {
                 continue;
             }
-            if self.codec.is_closed() && self.sent == self.out.len() {
+            if self.codec.is_closed() && self.out.is_empty() {
                 return Poll::Ready(Reason::Done);
             }
             if self.peer_done && self.tasks.is_empty() {
@@ -187,7 +225,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             // Commands may have produced output without new input. Taken only once the
             // socket has taken the last, so a peer that does not read leaves the
             // backlog in the codec, which then stops reading (flood defence).
-            if self.sent == self.out.len() && self.codec.poll_transmit(&mut self.out) {
+            if self.out.is_empty() && self.codec.poll_transmit_vectored(&mut self.out) {
                 continue;
             }
             return match self.poll_timers(cx) {
@@ -224,7 +262,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let codec = &mut self.codec;
             match poll_read_with(Layer::Http, &mut self.io, cx, READ_SIZE, |d| codec.recv(d)) {
                 Poll::Ready(Ok(0)) => self.peer_done = true,
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(n)) => self.clock.on_bytes(n),
                 Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
                 Poll::Pending => break,
             }
@@ -247,7 +285,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                         peer = %self.peer,
                         error = %e,
                     );
-                    self.codec.poll_transmit(&mut self.out);
+                    self.codec.poll_transmit_vectored(&mut self.out);
                     return Err(Reason::ProtocolError);
                 }
             }
@@ -271,6 +309,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                     self.codec.release(stream, data.len());
                     return;
                 };
+                if let Some(tunnel) = &mut task.tunnel {
+                    tunnel.on_data(data, end_stream);
+                    return;
+                }
                 if let Some(incoming) = &mut task.incoming {
                     if !data.is_empty() {
                         incoming.queue.push_back(data);
@@ -294,6 +336,10 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 let Some(task) = self.tasks.get_mut(&stream) else {
                     return;
                 };
+                if let Some(tunnel) = &mut task.tunnel {
+                    tunnel.on_data(Bytes::new(), true);
+                    return;
+                }
                 if let Some(incoming) = &mut task.incoming {
                     incoming.end = Some(Ok(Some(trailers)));
                     return;
@@ -324,13 +370,17 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let _ = self.codec.reset(stream, ErrorCode::REFUSED_STREAM);
             return;
         };
-        self.idle_since = None;
+        self.clock.on_request();
         let content_length = head.content_length;
         let mut req = Request::new(Body::empty());
         *req.method_mut() = head.method;
         *req.uri_mut() = head.uri;
         *req.version_mut() = http::Version::HTTP_2;
         *req.headers_mut() = head.headers;
+        let tunnel = head.protocol.map(|protocol| {
+            req.extensions_mut().insert(ConnectProtocol(protocol));
+            Tunnel::default()
+        });
         req.extensions_mut().insert(RequestContext {
             listener: ListenerRef::new(self.shared.clone()),
             peer: self.peer,
@@ -338,7 +388,8 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             params: Default::default(),
             state: None,
         });
-        let manual = self.shared.limits.manual_body && !end_stream;
+        // A tunnel's body is the session's input: its handler runs at once.
+        let manual = self.shared.limits.manual_body && !end_stream && tunnel.is_none();
         let incoming = manual.then(|| {
             let pipe = Pipe::default();
             *req.body_mut() = Body::incoming(pipe.clone(), content_length);
@@ -348,7 +399,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 end: None,
             }
         });
-        let start_now = end_stream || manual;
+        let start_now = end_stream || manual || tunnel.is_some();
         self.tasks.insert(
             stream,
             Task {
@@ -358,6 +409,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 body: None,
                 held: None,
                 done: None,
+                tunnel,
                 _slot: slot,
             },
         );
@@ -373,7 +425,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             let _ = self.codec.reset(1, ErrorCode::REFUSED_STREAM);
             return;
         };
-        self.idle_since = None;
+        self.clock.on_request();
         self.tasks.insert(
             1,
             Task {
@@ -383,6 +435,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 body: None,
                 held: None,
                 done: None,
+                tunnel: None,
                 _slot: slot,
             },
         );
@@ -413,9 +466,6 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         }
         ids.clear();
         self.ids = ids;
-        if self.tasks.is_empty() && self.idle_since.is_none() {
-            self.idle_since = Some(self.rt.now());
-        }
     }
 
     fn poll_task(&mut self, id: u32, cx: &mut Context<'_>) {
@@ -423,13 +473,29 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         let Some(task) = self.tasks.get_mut(&id) else {
             return;
         };
+        if task.running.is_none() && task.tunnel.is_some() {
+            match self.poll_tunnel(id, cx) {
+                Progress::Open => {}
+                Progress::Done => self.finish(id, true),
+                Progress::Failed => {
+                    let _ = self.codec.reset(id, ErrorCode::INTERNAL_ERROR);
+                    self.finish(id, false);
+                }
+            }
+            return;
+        }
         if let Some(exchange) = &mut task.running {
             let Poll::Ready(answer) = exchange.poll_answer(cx) else {
                 return;
             };
             task.running = None;
-            let (parts, body) = answer.resp.into_parts();
+            let (mut parts, body) = answer.resp.into_parts();
             task.done = Some(answer.done);
+            if task.tunnel.is_some() {
+                self.answer_connect(id, &mut parts, body);
+                // Now a tunnel to carry, or a body to send.
+                return self.poll_task(id, cx);
+            }
             let end = body.is_empty();
             let sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 // No 101 on HTTP/2 (RFC 9113 §8.6): upgrades go by extended CONNECT.
@@ -453,6 +519,44 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             }
         }
         self.pump_body(id, cx);
+    }
+
+    /// The answer to an extended CONNECT: a 2xx with a session opens the tunnel; any
+    /// other answer is sent as usual and what the peer sent for the tunnel is dropped.
+    fn answer_connect(&mut self, id: u32, parts: &mut http::response::Parts, body: Body) {
+        let session = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .and_then(|on| on.take());
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let (Some(session), true) = (session, parts.status.is_success()) else {
+            if let Some(tunnel) = task.tunnel.take() {
+                self.codec.release(id, tunnel.queued());
+            }
+            let end = body.is_empty();
+            match self
+                .codec
+                .send_response(id, parts.status, &parts.headers, end)
+            {
+                Ok(()) if !end => task.body = Some(body),
+                sent => self.finish(id, sent.is_ok()),
+            }
+            return;
+        };
+        // The exchange ends with the answer, as with a 101; the session is not part
+        // of it.
+        task.done = None;
+        if self
+            .codec
+            .send_response(id, parts.status, &parts.headers, false)
+            .is_err()
+        {
+            self.finish(id, false);
+            return;
+        }
+        self.open_tunnel(id, session);
     }
 
     /// Hands queued request body chunks to the handler as it takes them, giving the
@@ -551,20 +655,13 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
 
     fn write(&mut self, cx: &mut Context<'_>) -> Result<(), Reason> {
         loop {
-            if self.sent == self.out.len() {
-                self.out.clear();
-                self.sent = 0;
-                if !self.codec.poll_transmit(&mut self.out) {
-                    self.write_stalled_since = None;
-                    return Ok(());
-                }
+            if self.out.is_empty() && !self.codec.poll_transmit_vectored(&mut self.out) {
+                self.write_stalled_since = None;
+                return Ok(());
             }
-            match self.io.poll_write(cx, &self.out[self.sent..]) {
+            match write_some(&mut self.io, &mut self.out, cx) {
                 Poll::Ready(Ok(0)) => return Err(Reason::SocketError),
-                Poll::Ready(Ok(n)) => {
-                    self.sent += n;
-                    self.write_stalled_since = None;
-                }
+                Poll::Ready(Ok(_)) => self.write_stalled_since = None,
                 Poll::Ready(Err(e)) => return Err(Reason::of_io(&e)),
                 Poll::Pending => {
                     self.write_stalled_since
@@ -575,34 +672,55 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
         }
     }
 
+    /// An idle connection gives back its buffers until its next stream.
+    fn hibernate(&mut self) {
+        self.codec.release_buffers();
+        self.out.release();
+        self.tasks.shrink_to_fit();
+        self.ids = Vec::new();
+        tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
+    }
+
     /// `keep_alive_timeout` with no stream open, `send_timeout` on a peer that stopped
     /// reading, and the wait for the answer to the shutdown PING.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Option<Reason> {
         loop {
-            let limits = &self.shared.limits;
-            let deadlines = [
-                self.idle_since.map(|t| {
-                    (
-                        t + limits.keep_alive_timeout,
-                        Some(Reason::KeepAliveTimeout),
-                    )
-                }),
-                self.write_stalled_since
-                    .map(|t| (t + limits.send_timeout, Some(Reason::SendTimeout))),
-                // No reason: the grace for the PING's answer ends, not the connection.
-                self.draining_since.map(|t| (t + GOAWAY_GRACE, None)),
-            ];
-            let (at, reason) = deadlines.into_iter().flatten().min_by_key(|(at, _)| *at)?;
-            if self.alarm.now() >= at {
-                if reason.is_some() {
-                    return reason;
+            let now = self.alarm.now();
+            let activity = Activity {
+                idle: self.tasks.is_empty(),
+                head: self.codec.is_reading_headers(),
+                receiving: self.tasks.values().any(Task::awaits_peer),
+            };
+            // Passed read deadlines end the connection here; the next one is only a
+            // time to look again.
+            let read = match self.clock.poll(now, activity) {
+                Ok(at) => at,
+                Err(reason) => {
+                    // A GOAWAY naming the last stream served, so the client knows
+                    // which requests to retry.
+                    self.codec.close(ErrorCode::NO_ERROR, reason.as_str());
+                    return Some(reason);
                 }
+            };
+            if self.clock.take_hibernate(now) {
+                self.hibernate();
+                continue;
+            }
+            let send_timeout = self.shared.limits.send_timeout;
+            let stalled = self.write_stalled_since.map(|t| t + send_timeout);
+            let grace = self.draining_since.map(|t| t + GOAWAY_GRACE);
+            if stalled.is_some_and(|at| now >= at) {
+                return Some(Reason::SendTimeout);
+            }
+            if grace.is_some_and(|at| now >= at) {
+                // The grace for the PING's answer ends, not the connection.
                 self.codec.finish_shutdown();
                 self.draining_since = None;
                 // The final GOAWAY is queued: poll again to write it.
                 cx.waker().wake_by_ref();
                 return None;
             }
+            let at = [read, stalled, grace].into_iter().flatten().min()?;
             self.alarm.arm(at);
             if !self.alarm.poll_fired(cx) {
                 return None;

@@ -1,0 +1,336 @@
+//! A WebSocket session as its handler sees it: the codec's [`Session`] driven over the
+//! upgraded connection's pipes, with the timers the codec leaves to its driver (idle,
+//! closing handshake, the drain deadline), a mailbox, and backpressure on sends.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_channel::{Receiver, Sender};
+use bytes::Bytes;
+use futures_lite::Stream;
+use roadrunner_ws::{CloseCode, Event, Session};
+
+use super::{Message, WsConfig};
+use crate::handler::BoxFuture;
+use crate::listener::ListenerRef;
+use crate::loop_handler::{Mailbox, MAILBOX_CAPACITY};
+use crate::upgrade::Upgraded;
+
+/// The close frame goes out this long before a drain's deadline, so that it is on its
+/// way before the listener ends the connection.
+const DRAIN_MARGIN: Duration = Duration::from_millis(100);
+
+/// What a session is woken by.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEvent<M = ()> {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (already answered); only with [`WsConfig::pings`].
+    Ping(Bytes),
+    /// A pong; only with [`WsConfig::pings`].
+    Pong(Bytes),
+    /// A message from a [`Mailbox`].
+    Message(M),
+    /// The listener is draining: wind down. Unless the session closes first, it is
+    /// closed with 1001 (going away) just before `deadline`.
+    Drain {
+        /// When the listener ends what is left, if it has a timeout.
+        deadline: Option<Instant>,
+    },
+}
+
+/// The session has ended: sends fail, and [`WebSocket::next`] returns `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WsClosed;
+
+impl std::fmt::Display for WsClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the WebSocket session has ended")
+    }
+}
+
+impl std::error::Error for WsClosed {}
+
+/// A timer that is re-armed only when its deadline moves.
+struct Timer {
+    at: Instant,
+    sleep: BoxFuture<()>,
+}
+
+/// One WebSocket session, handed to its handler.
+pub struct WebSocket<M = ()> {
+    up: Upgraded,
+    codec: Session,
+    config: Arc<WsConfig>,
+    listener: Option<ListenerRef>,
+    protocol: Option<String>,
+    rx: Pin<Box<Receiver<M>>>,
+    tx: Sender<M>,
+    /// What the codec handed out and the pipe has not taken yet.
+    out: Vec<u8>,
+    written: usize,
+    buf: Box<[u8]>,
+    /// When the peer last sent anything.
+    heard: Option<Instant>,
+    /// The server's close frame went out at this instant.
+    closing_since: Option<Instant>,
+    /// Close with 1001 at this instant (a drain).
+    close_at: Option<Instant>,
+    timer: Option<Timer>,
+    /// The code of the close: the peer's, the server's, or 1006 for a connection lost.
+    close_code: Option<CloseCode>,
+    ended: bool,
+}
+
+impl<M: Send + 'static> WebSocket<M> {
+    pub(super) fn new(
+        up: Upgraded,
+        codec: Session,
+        config: Arc<WsConfig>,
+        listener: Option<ListenerRef>,
+        protocol: Option<String>,
+    ) -> Self {
+        let (tx, rx) = async_channel::bounded(MAILBOX_CAPACITY);
+        let heard = listener.as_ref().map(ListenerRef::now);
+        WebSocket {
+            up,
+            codec,
+            config,
+            listener,
+            protocol,
+            rx: Box::pin(rx),
+            tx,
+            out: Vec::new(),
+            written: 0,
+            buf: vec![0; 16 * 1024].into_boxed_slice(),
+            heard,
+            closing_since: None,
+            close_at: None,
+            timer: None,
+            close_code: None,
+            ended: false,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// A handle other tasks use to send this session messages ([`WsEvent::Message`]).
+    pub fn mailbox(&self) -> Mailbox<M> {
+        Mailbox::new(self.tx.clone())
+    }
+
+    /// Bytes queued for the client and not yet taken by the connection: a client that
+    /// does not read makes it grow up to [`WsConfig::max_buffered`], where
+    /// [`send`](Self::send) starts waiting. A slow consumer shows here.
+    pub fn buffered(&self) -> usize {
+        self.codec.buffered() + self.out.len() - self.written
+    }
+
+    /// The close code, once the session has ended: the client's, the server's, or
+    /// 1006 when the connection was lost without a close frame.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        self.ended.then_some(self.close_code?)
+    }
+
+    /// The next event, or `None` once the session has ended (closed by either side,
+    /// timed out, or the connection lost).
+    pub async fn next(&mut self) -> Option<WsEvent<M>> {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Sends a message, first waiting while more than [`WsConfig::max_buffered`] bytes
+    /// are queued.
+    pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), WsClosed> {
+        let msg = msg.into();
+        poll_fn(|cx| {
+            if self.ended || !self.codec.can_send() {
+                return Poll::Ready(Err(WsClosed));
+            }
+            if self.flush(cx).is_err() {
+                return Poll::Ready(Err(WsClosed));
+            }
+            if self.buffered() > self.config.max_buffered {
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await?;
+        let queued = match msg {
+            Message::Text(text) => self.codec.send_text(text),
+            Message::Binary(data) => self.codec.send_binary(data),
+        };
+        queued.map_err(|_| WsClosed)?;
+        poll_fn(|cx| Poll::Ready(self.flush(cx))).await
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), WsClosed> {
+        self.codec.send_ping(payload).map_err(|_| WsClosed)?;
+        poll_fn(|cx| Poll::Ready(self.flush(cx))).await
+    }
+
+    /// Closes with `code` and `reason` and waits (at most [`WsConfig::close_timeout`])
+    /// for the client's close frame; messages received meanwhile are dropped.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) {
+        if self.codec.close(code, reason).is_ok() {
+            self.close_code = Some(code);
+        }
+        while self.next().await.is_some() {}
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<WsEvent<M>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            if self.flush(cx).is_err() {
+                return self.end(CloseCode::ABNORMAL);
+            }
+            if self.codec.is_closed() && self.written == self.out.len() {
+                // RFC 6455 §7.1.1: the server closes the connection first.
+                self.up.close();
+                let code = self.close_code.unwrap_or(CloseCode::NORMAL);
+                return self.end(code);
+            }
+            match self.codec.poll_event() {
+                Ok(Some(event)) => {
+                    if let Some(event) = self.surface(event) {
+                        return Poll::Ready(Some(event));
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.close_code.get_or_insert(e.close_code());
+                    continue;
+                }
+            }
+            if self.codec.wants_read() {
+                match self.up.poll_read(cx, &mut self.buf) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        return self.end(CloseCode::ABNORMAL)
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.codec.recv(&self.buf[..n]);
+                        self.heard = self.now();
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if self.codec.can_send() {
+                if let Poll::Ready(Some(msg)) = self.rx.as_mut().poll_next(cx) {
+                    return Poll::Ready(Some(WsEvent::Message(msg)));
+                }
+                if let Poll::Ready(deadline) = self.up.poll_drain_notice(cx) {
+                    self.close_at = deadline.map(|d| {
+                        let now = self.now().unwrap_or(d);
+                        d.checked_sub(DRAIN_MARGIN).unwrap_or(now).max(now)
+                    });
+                    return Poll::Ready(Some(WsEvent::Drain { deadline }));
+                }
+            }
+            match self.poll_timers(cx) {
+                Poll::Ready(Some(code)) => return self.end(code),
+                Poll::Ready(None) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// An event for the handler, or `None` for one it does not see.
+    fn surface(&mut self, event: Event) -> Option<WsEvent<M>> {
+        match event {
+            Event::Text(text) => Some(WsEvent::Text(text)),
+            Event::Binary(data) => Some(WsEvent::Binary(data)),
+            Event::Ping(p) => self.config.pings.then_some(WsEvent::Ping(p)),
+            Event::Pong(p) => self.config.pings.then_some(WsEvent::Pong(p)),
+            Event::Close { code, .. } => {
+                self.close_code.get_or_insert(code);
+                None
+            }
+        }
+    }
+
+    fn end(&mut self, code: CloseCode) -> Poll<Option<WsEvent<M>>> {
+        self.close_code.get_or_insert(code);
+        self.ended = true;
+        self.rx.close();
+        self.up.close();
+        Poll::Ready(None)
+    }
+
+    fn now(&self) -> Option<Instant> {
+        self.listener.as_ref().map(ListenerRef::now)
+    }
+
+    /// Moves what the codec queued into the connection's pipe, as far as it takes it.
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), WsClosed> {
+        loop {
+            if self.written == self.out.len() {
+                self.out.clear();
+                self.written = 0;
+                if !self.codec.poll_transmit(&mut self.out) {
+                    return Ok(());
+                }
+                if self.codec.is_closing() && self.closing_since.is_none() {
+                    self.closing_since = self.now();
+                }
+            }
+            match self.up.poll_write(cx, &self.out[self.written..]) {
+                Poll::Ready(Ok(n)) => self.written += n,
+                Poll::Ready(Err(_)) => return Err(WsClosed),
+                Poll::Pending => return Ok(()),
+            }
+        }
+    }
+
+    /// The idle timeout, the drain's close and the closing handshake's timeout: the
+    /// code to end with, `None` to look again (a close was queued), or `Pending`.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Option<CloseCode>> {
+        let Some(listener) = self.listener.clone() else {
+            return Poll::Pending;
+        };
+        loop {
+            let now = listener.now();
+            let closing = self.closing_since.map(|t| t + self.config.close_timeout);
+            if closing.is_some_and(|at| now >= at) {
+                return Poll::Ready(Some(CloseCode::ABNORMAL));
+            }
+            let idle = match (self.config.idle_timeout, self.heard) {
+                (Some(limit), Some(heard)) if self.codec.can_send() => Some(heard + limit),
+                _ => None,
+            };
+            let close_at = self.close_at.filter(|_| self.codec.can_send());
+            for (at, reason) in [(idle, "idle timeout"), (close_at, "server draining")] {
+                if at.is_some_and(|at| now >= at) {
+                    self.close_code = Some(CloseCode::GOING_AWAY);
+                    let _ = self.codec.close(CloseCode::GOING_AWAY, reason);
+                    return Poll::Ready(None);
+                }
+            }
+            let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
+                return Poll::Pending;
+            };
+            let timer = match &mut self.timer {
+                Some(timer) if timer.at == at => timer,
+                slot => slot.insert(Timer {
+                    at,
+                    sleep: listener.sleep_until(at),
+                }),
+            };
+            if timer.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.timer = None;
+        }
+    }
+}
