@@ -107,9 +107,10 @@ impl Inflater {
                 .inner
                 .decompress(input, &mut self.scratch, FlushDecompress::None)
                 .map_err(|_| InflateError::Corrupt)?;
-            // Both deltas are bounded by the slices just passed in.
-            let consumed = (self.inner.total_in() - in0) as usize;
-            let produced = (self.inner.total_out() - out0) as usize;
+            // Both deltas are bounded by the slices just passed in; `min` keeps a
+            // backend that said otherwise from making a panic of it.
+            let consumed = ((self.inner.total_in() - in0) as usize).min(input.len());
+            let produced = ((self.inner.total_out() - out0) as usize).min(self.scratch.len());
             input = &input[consumed..];
             sink.take(&self.scratch[..produced])
                 .map_err(InflateError::Sink)?;
@@ -183,8 +184,8 @@ fn deflate_sync(c: &mut Compress, mut data: &[u8]) -> Option<Vec<u8>> {
         }
         let in0 = c.total_in();
         c.compress_vec(data, &mut out, FlushCompress::Sync).ok()?;
-        // Bounded by `data.len()`.
-        data = &data[(c.total_in() - in0) as usize..];
+        // Bounded by `data.len()`, and held to it whatever the backend says.
+        data = &data[((c.total_in() - in0) as usize).min(data.len())..];
         // Output room left over means the flush completed.
         if data.is_empty() && out.len() < out.capacity() {
             break;

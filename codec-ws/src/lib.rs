@@ -13,10 +13,10 @@
 //!
 //! The peer cannot make it panic or hold unbounded memory: a frame declaring more than
 //! `max_frame_size` fails with 1009 on its header, before its payload is buffered; a
-//! message over `max_message_size` (counted after decompression, as it inflates) fails
-//! with 1009 within 16 KiB of the cap; text is checked as it arrives, so bad UTF-8 fails
-//! with 1007 on the fragment (or the part of a frame) that carries it; framing errors
-//! fail with 1002. After a failure the session's close frame is still handed out for
+//! message over `max_message_size` fails with 1009 before it is held (counted after
+//! decompression as it inflates, 16 KiB at a time, so a deflate bomb stops at the cap);
+//! text is checked as it arrives, so bad UTF-8 fails with 1007 on the fragment (or the
+//! part of a frame) that carries it; framing errors fail with 1002. After a failure the session's close frame is still handed out for
 //! the driver to write, as rustls does with its alerts.
 //!
 //! ```

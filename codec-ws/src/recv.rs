@@ -159,7 +159,8 @@ impl Receiver {
         let compressed = message.is_some_and(|m| m.compressed);
         // Compressed frames are counted as they inflate: their wire size says nothing
         // of the message's.
-        if !compressed && self.partial_len() as u64 + header.len > self.max_message_size as u64 {
+        let total = (self.partial_len() as u64).saturating_add(header.len);
+        if !compressed && total > self.max_message_size as u64 {
             return Err(ErrorKind::MessageTooLarge);
         }
         Ok(())
@@ -191,9 +192,9 @@ impl Receiver {
             append_capped(&mut message.buf, &payload, self.max_message_size)?;
         } else {
             let n = self.input.len().min(len - current.consumed);
-            let chunk = &mut self.input[..n];
-            mask::apply(chunk, header.mask, current.consumed);
             if !discard {
+                let chunk = &mut self.input[..n];
+                mask::apply(chunk, header.mask, current.consumed);
                 feed(
                     message,
                     self.inflater.as_mut(),

@@ -1,5 +1,7 @@
 //! The server side of one WebSocket connection, after the handshake.
 
+use std::fmt;
+
 use bytes::Bytes;
 
 use crate::close::{self, CloseCode, MAX_REASON_LEN};
@@ -109,8 +111,10 @@ impl Session {
     /// error's code is queued (unless the server's was already), nothing more is read,
     /// and once that close frame is handed out the session [`is_closed`](Self::is_closed).
     ///
-    /// After the server has sent its close frame, received messages, pings and pongs
-    /// are dropped (RFC 6455 §1.4); only the peer's close is reported.
+    /// Once the server's close frame is queued, received messages, pings and pongs are
+    /// dropped unread (the application has ended the conversation, and no pong may
+    /// follow a close frame); only the peer's close is reported. After the peer's close
+    /// nothing more is read (RFC 6455 §1.4: data after it is discarded).
     #[must_use = "events and the session's failure must be handled"]
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
         loop {
@@ -277,5 +281,17 @@ impl Session {
     /// Why the session failed, if it did.
     pub fn error(&self) -> Option<ProtocolError> {
         self.failed
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("close_queued", &self.close_queued)
+            .field("peer_closed", &self.peer_closed)
+            .field("failed", &self.failed)
+            .field("buffered", &self.buffered())
+            .field("buffered_input", &self.buffered_input())
+            .finish_non_exhaustive()
     }
 }

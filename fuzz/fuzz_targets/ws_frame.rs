@@ -36,7 +36,11 @@ struct Outcome {
 }
 
 fuzz_target!(|input: Input<'_>| {
-    let (max_frame, max_message) = if input.small_limits { (64, 150) } else { (1 << 16, 1 << 17) };
+    let (max_frame, max_message) = if input.small_limits {
+        (64, 150)
+    } else {
+        (1 << 16, 1 << 17)
+    };
     let config = Config::new(max_frame, max_message).expect("message cap over frame cap");
     let whole = run(&input, config.clone(), &[]);
     let split = run(&input, config, &input.splits);
@@ -46,7 +50,10 @@ fuzz_target!(|input: Input<'_>| {
 fn run(input: &Input<'_>, config: Config, splits: &[u16]) -> Outcome {
     let (max_frame, max_message) = (config.max_frame_size(), config.max_message_size());
     let data = input.data;
-    let mut cuts: Vec<usize> = splits.iter().map(|&s| usize::from(s) % (data.len() + 1)).collect();
+    let mut cuts: Vec<usize> = splits
+        .iter()
+        .map(|&s| usize::from(s) % (data.len() + 1))
+        .collect();
     cuts.extend([0, data.len()]);
     cuts.sort_unstable();
 
@@ -121,7 +128,10 @@ fn check_output(outcome: &mut Outcome, out: &[u8], session: &Session) {
         assert_eq!(b0 & 0x70, 0, "reserved bits without deflate");
         let (len, at) = match b1 & 0x7f {
             126 => (usize::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
-            127 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
+            127 => (
+                u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             n => (usize::from(n), 2),
         };
         let payload = &buf[at..at + len];
@@ -152,15 +162,25 @@ fn check_output(outcome: &mut Outcome, out: &[u8], session: &Session) {
             _ => None,
         })
         .collect();
-    assert!(pongs.iter().all(|p| pings.contains(&&p[..])), "a pong for no ping");
+    assert!(
+        pongs.iter().all(|p| pings.contains(&&p[..])),
+        "a pong for no ping"
+    );
     if let Some(last) = pings.last() {
-        assert!(pongs.iter().any(|p| p == last), "the latest ping unanswered");
+        assert!(
+            pongs.iter().any(|p| p == last),
+            "the latest ping unanswered"
+        );
     }
     if outcome.error.is_some() {
         assert!(last_close.is_some(), "no close frame after an error");
         assert!(session.is_closed());
     }
     if let Some(code) = outcome.error_close {
-        assert_eq!(last_close, Some(code), "the close frame does not carry the error's code");
+        assert_eq!(
+            last_close,
+            Some(code),
+            "the close frame does not carry the error's code"
+        );
     }
 }

@@ -66,7 +66,11 @@ fuzz_target!(|input: Input| {
         };
         encode(f, &payload, &mut wire);
     }
-    let mut cuts: Vec<usize> = input.splits.iter().map(|&s| usize::from(s) % (wire.len() + 1)).collect();
+    let mut cuts: Vec<usize> = input
+        .splits
+        .iter()
+        .map(|&s| usize::from(s) % (wire.len() + 1))
+        .collect();
     cuts.extend([0, wire.len()]);
     cuts.sort_unstable();
 
@@ -99,8 +103,8 @@ fuzz_target!(|input: Input| {
                     failed = true;
                 }
             }
-            assert!(session.buffered_input() <= 14 + max_frame + max_message);
         }
+        assert!(session.buffered_input() <= 14 + max_frame + max_message);
         session.poll_transmit(&mut out);
     }
     check_echoes(&out, &echoed);
@@ -114,7 +118,8 @@ fn deflate(c: &mut Compress, mut data: &[u8]) -> Vec<u8> {
             out.reserve(out.capacity() + 64);
         }
         let before = c.total_in();
-        c.compress_vec(data, &mut out, FlushCompress::Sync).expect("deflate");
+        c.compress_vec(data, &mut out, FlushCompress::Sync)
+            .expect("deflate");
         data = &data[(c.total_in() - before) as usize..];
         if data.is_empty() && out.len() < out.capacity() {
             break;
@@ -150,7 +155,10 @@ fn check_echoes(mut buf: &[u8], echoed: &[Vec<u8>]) {
         assert_eq!(b1 & 0x80, 0, "masked server frame");
         let (len, at) = match b1 & 0x7f {
             126 => (usize::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
-            127 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
+            127 => (
+                u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             n => (usize::from(n), 2),
         };
         let payload = &buf[at..at + len];
@@ -173,12 +181,17 @@ fn check_echoes(mut buf: &[u8], echoed: &[Vec<u8>]) {
                 got.reserve(got.capacity() + 1024);
             }
             let before = inflater.total_in();
-            inflater.decompress_vec(rest, &mut got, FlushDecompress::Sync).expect("inflate");
+            inflater
+                .decompress_vec(rest, &mut got, FlushDecompress::Sync)
+                .expect("inflate");
             rest = &rest[(inflater.total_in() - before) as usize..];
             if rest.is_empty() && got.len() < got.capacity() {
                 break;
             }
         }
-        assert_eq!(&got, expected, "an echo that does not inflate to its message");
+        assert_eq!(
+            &got, expected,
+            "an echo that does not inflate to its message"
+        );
     }
 }
