@@ -495,3 +495,37 @@ both!(a_refused_h2_stream_emits_request_throttled, |adapter| {
     assert_eq!(throttled.level, Level::WARN);
     assert_eq!(throttled.get("max_concurrent_requests"), "1");
 });
+
+both!(
+    request_stop_waits_until_a_buffered_body_is_written,
+    |adapter| {
+        use std::io::Read;
+        install();
+        let name = unique_name("telemetry");
+        // Far more than loopback's socket buffers hold: the write waits for the client.
+        const BIG: usize = 48 << 20;
+        let routes = Routes::list([Route::get("/big", |_req: Request| async {
+            vec![b'x'; BIG]
+        })]);
+        let s = Server::start_named(adapter, &name, opts(routes));
+        let mut tcp = std::net::TcpStream::connect(s.addr()).expect("connect");
+        tcp.set_read_timeout(Some(roadrunner_tests::IO_TIMEOUT))
+            .expect("timeout");
+        tcp.write_all(get_req("/big").as_bytes()).expect("request");
+        // The first bytes are in: the whole answer is queued and being written.
+        let mut buf = vec![0u8; 64 << 10];
+        let mut got = tcp.read(&mut buf).expect("the head");
+        let big = |e: &Recorded| e.has("path", "/big");
+        assert!(
+            !events(&name, "request.stop").iter().any(big),
+            "request.stop before the body was written"
+        );
+        while got < BIG {
+            let n = tcp.read(&mut buf).expect("the body");
+            assert!(n > 0, "closed early");
+            got += n;
+        }
+        let stop = wait_event(&name, "request.stop", big);
+        assert_eq!(stop.get("complete"), "true");
+    }
+);

@@ -24,6 +24,7 @@ use super::clock::ReadClock;
 use super::reason::Reason;
 use super::DrainFlags;
 use crate::body::Body;
+use crate::exchange::Done;
 use crate::incoming::Pipe;
 use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
@@ -55,6 +56,9 @@ pub(super) struct Conn<'f, R: Runtime, S> {
     /// handler that had to wait, so a pipelined batch reads the clock once.
     wall: SystemTime,
     out: Vec<u8>,
+    /// The exchanges whose answers are in `out`: they end (`request.stop`) once it is
+    /// written, or abort if it never is.
+    unflushed: Vec<Done>,
     served: u32,
     /// The upgrade to HTTP/2 this connection ended with, if it did.
     h2c: Option<Box<h2c::H2c>>,
@@ -89,6 +93,7 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             clock,
             wall: rt.wall(),
             out: Vec::new(),
+            unflushed: Vec::new(),
             served: 0,
             h2c: None,
             linger: false,
@@ -106,12 +111,21 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
 
     /// Serves requests until the connection is done; says why it ended.
     pub(super) async fn run(&mut self) -> Reason {
-        match self.serve().await {
+        let reason = match self.serve().await {
             Ok(()) => Reason::Done,
             Err(Stop(Reason::Upgraded)) if self.h2c.is_some() => {
                 Box::pin(self.switch_to_h2()).await.0
             }
             Err(Stop(reason)) => reason,
+        };
+        self.abort_unflushed();
+        reason
+    }
+
+    /// Answers that never reached the socket did not complete.
+    fn abort_unflushed(&mut self) {
+        for mut done in self.unflushed.drain(..) {
+            done.abort();
         }
     }
 
@@ -271,12 +285,20 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
             let (io, buf) = (&mut self.io, &self.out[sent..]);
             let limit = self.shared.limits.send_timeout;
             let wait = within(&mut self.alarm, limit, |cx| io.poll_write(cx, buf));
-            match wait.await? {
-                Ok(0) => return Err(Stop(Reason::SocketError)),
-                Err(e) => return Err(Stop(Reason::of_io(&e))),
-                Ok(n) => sent += n,
-            }
+            let failed = match wait.await {
+                Err(timed_out) => Stop::from(timed_out),
+                Ok(Ok(0)) => Stop(Reason::SocketError),
+                Ok(Err(e)) => Stop(Reason::of_io(&e)),
+                Ok(Ok(n)) => {
+                    sent += n;
+                    continue;
+                }
+            };
+            self.abort_unflushed();
+            return Err(failed);
         }
+        // Their last bytes are written: the exchanges are complete.
+        self.unflushed.clear();
         self.out.clear();
         if self.out.capacity() > FLUSH_AT {
             self.out = Vec::new();

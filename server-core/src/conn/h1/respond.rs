@@ -71,8 +71,10 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 self.write_full(&parts, body.as_bytes())
             }
         };
-        if sent.is_err() {
-            done.abort();
+        match sent {
+            // Complete once `out` is written (`flush`).
+            Ok(()) => self.unflushed.push(done),
+            Err(_) => done.abort(),
         }
         sent
     }
