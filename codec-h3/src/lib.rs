@@ -82,6 +82,10 @@
 
 #![warn(missing_docs)]
 
+pub mod abuse;
+mod config;
+pub mod conn;
+mod endpoint;
 mod error;
 pub mod frame;
 pub mod qpack;
@@ -89,12 +93,18 @@ mod settings;
 pub mod stream;
 pub mod varint;
 
+pub use config::{Config, ConfigError, MAX_UNI_STREAMS};
+pub use conn::{CloseReason, Event, SendError, ServerConn, READ_AHEAD, STREAM_QUEUE};
+pub use endpoint::{DatagramEvent, Endpoint, ALPN};
 pub use error::{ConnError, ErrorCode};
 pub use frame::{Frame, FrameDecoder};
 pub use qpack::{DecodeError, Decoder, DecoderConfig, Encoder, FieldSection};
+pub use roadrunner_h2::RequestHead;
 pub use settings::Settings;
 pub use stream::{Side, StreamKind, StreamType};
 
 // The types in this API come from these crates; re-exported so versions always match.
 pub use bytes;
 pub use http;
+pub use quinn_proto;
+pub use rustls;
