@@ -4,4 +4,7 @@
 
 mod pair;
 
+mod errors;
 mod exchange;
+mod flow;
+mod lifecycle;

@@ -110,6 +110,8 @@ pub struct Client {
     pub lost: Option<ConnectionError>,
     pub server_settings: Option<Settings>,
     pub goaway: Option<u64>,
+    /// Our unidirectional streams the server stopped, with its codes.
+    pub stopped_uni: Vec<(StreamId, u64)>,
     /// Responses by request stream ID.
     pub responses: HashMap<u64, Response>,
     control: Option<StreamId>,
@@ -148,6 +150,7 @@ impl Client {
             lost: None,
             server_settings: None,
             goaway: None,
+            stopped_uni: Vec::new(),
             responses: HashMap::new(),
             control: None,
             encoder_stream: None,
@@ -161,14 +164,13 @@ impl Client {
     pub fn receive(&mut self, now: Instant, datagram: Vec<u8>) {
         let data = BytesMut::from(&datagram[..]);
         let mut buf = Vec::new();
-        match self
+        // A client endpoint answers nothing by itself here (no stateless resets: the
+        // one connection lives as long as the test).
+        if let Some(quinn_proto::DatagramEvent::ConnectionEvent(_, event)) = self
             .endpoint
             .handle(now, SERVER, None, None, data, &mut buf)
         {
-            Some(quinn_proto::DatagramEvent::ConnectionEvent(_, event)) => {
-                self.conn.handle_event(event)
-            }
-            Some(_) | None => {}
+            self.conn.handle_event(event);
         }
         while let Some(e) = self.conn.poll_endpoint_events() {
             if let Some(back) = self.endpoint.handle_event(self.ch, e) {
@@ -285,8 +287,9 @@ impl Client {
                 }
                 quinn_proto::Event::ConnectionLost { reason } => self.lost = Some(reason),
                 quinn_proto::Event::Stream(StreamEvent::Stopped { id, error_code }) => {
-                    if let Some(r) = self.responses.get_mut(&u64::from(id)) {
-                        r.stopped = Some(error_code.into_inner());
+                    match self.responses.get_mut(&u64::from(id)) {
+                        Some(r) => r.stopped = Some(error_code.into_inner()),
+                        None => self.stopped_uni.push((id, error_code.into_inner())),
                     }
                     self.out.remove(&id);
                 }

@@ -105,6 +105,8 @@ pub struct Pair {
     pub client: Client,
     pub to_server: Link,
     pub to_client: Link,
+    /// Datagrams the endpoint answered by itself (a Retry, a refusal).
+    pub endpoint_answers: usize,
     buf: Vec<u8>,
 }
 
@@ -140,20 +142,7 @@ impl Pair {
 
     /// A pair with `config` on `net`, the client set up as `setup` says, connected.
     pub fn with(config: Config, net: Network, setup: Setup) -> Self {
-        let (server_tls, client_tls) = tls();
-        let endpoint = Endpoint::new(server_tls, config).expect("endpoint");
-        let now = Instant::now();
-        let client = Client::connect(now, client_tls, setup);
-        let mut pair = Pair {
-            now,
-            endpoint,
-            conn: None,
-            events: VecDeque::new(),
-            client,
-            to_server: Link::new(net),
-            to_client: Link::new(net),
-            buf: Vec::new(),
-        };
+        let mut pair = Pair::unconnected(config, net, setup);
         pair.run_until(|p| p.client.connected && p.conn.is_some());
         if setup == Setup::Full {
             pair.run_until(|p| {
@@ -161,6 +150,25 @@ impl Pair {
             });
         }
         pair
+    }
+
+    /// A pair whose client has its first flight ready, not yet sent.
+    pub fn unconnected(config: Config, net: Network, setup: Setup) -> Self {
+        let (server_tls, client_tls) = tls();
+        let endpoint = Endpoint::new(server_tls, config).expect("endpoint");
+        let now = Instant::now();
+        let client = Client::connect(now, client_tls, setup);
+        Pair {
+            now,
+            endpoint,
+            conn: None,
+            events: VecDeque::new(),
+            client,
+            to_server: Link::new(net),
+            to_client: Link::new(net),
+            endpoint_answers: 0,
+            buf: Vec::new(),
+        }
     }
 
     /// The server's connection.
@@ -199,11 +207,19 @@ impl Pair {
     /// Moves the clock to the next timer of either side and runs; `false` if no timer
     /// runs.
     pub fn advance(&mut self) -> bool {
+        self.advance_within(None)
+    }
+
+    /// As [`advance`](Self::advance), but not past `end`.
+    fn advance_within(&mut self, end: Option<Instant>) -> bool {
         let server = self.conn.as_mut().and_then(|(_, c)| c.poll_timeout());
         let client = self.client.conn.poll_timeout();
         let Some(next) = [server, client].into_iter().flatten().min() else {
             return false;
         };
+        if end.is_some_and(|end| next > end) {
+            return false;
+        }
         self.now = self.now.max(next);
         self.run();
         true
@@ -224,11 +240,12 @@ impl Pair {
         assert!(done(self), "the pair never got there");
     }
 
-    /// Runs with the clock moving for `d`, whatever happens.
+    /// Runs with the clock moving through the timers due in the next `d`.
     pub fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
         self.run();
-        while self.advance() && self.now < end {}
+        while self.advance_within(Some(end)) {}
+        self.now = end;
     }
 
     fn fire_due(&mut self) -> bool {
@@ -252,9 +269,13 @@ impl Pair {
         let now = self.now;
         let mut moved = false;
         self.client.drive();
-        while let Some(t) = self.client.conn.poll_transmit(now, 10, &mut self.buf) {
-            self.to_server.send_transmit(&t, &self.buf);
+        loop {
+            // quinn writes a transmit into an empty buffer.
             self.buf.clear();
+            let Some(t) = self.client.conn.poll_transmit(now, 10, &mut self.buf) else {
+                break;
+            };
+            self.to_server.send_transmit(&t, &self.buf);
             moved = true;
         }
         while let Some(d) = self.to_server.queue.pop_front() {
@@ -272,6 +293,7 @@ impl Pair {
                     }
                 }
                 Some(DatagramEvent::Response(t)) => {
+                    self.endpoint_answers += 1;
                     let buf = std::mem::take(&mut self.buf);
                     self.to_client.send_transmit(&t, &buf);
                     self.buf = buf;
