@@ -137,6 +137,13 @@ impl ServerConn {
                 return Ok(());
             };
             if !r.wants_read() {
+                // A stream not read for now (waiting for QPACK inserts, or for the
+                // application to release its body) still learns of its reset.
+                if r.phase != Phase::Done && !r.fin {
+                    if let Ok(Some(code)) = self.conn.recv_stream(r.id).received_reset() {
+                        return self.on_peer_reset(k, ErrorCode(code.into_inner()));
+                    }
+                }
                 return Ok(());
             }
             let (read, _) = read_into(&mut self.conn, r.id, &mut r.buf, READ_CHUNK);

@@ -142,3 +142,36 @@ fn a_section_that_waits_for_its_inserts_is_decoded_when_they_come() {
     p.run();
     assert!(p.client.responses[&second].complete());
 }
+
+#[test]
+fn a_stream_not_being_read_still_hears_of_its_reset() {
+    let mut p = Pair::new();
+    // Held by the read-ahead: the application has not released its body.
+    let s = p
+        .client
+        .send_request(&request("POST", "/", &[]), &body(200_000), false);
+    p.run_for(std::time::Duration::from_millis(500));
+    assert!(matches!(p.expect_event(), Event::Request { .. }));
+    while let Some(Event::Data { .. }) = p.event() {}
+    p.client.reset(s, 0x10c, false);
+    p.run();
+    assert!(matches!(
+        p.expect_event(),
+        Event::Reset { stream, .. } if stream == s
+    ));
+
+    // Blocked on QPACK inserts that never come.
+    let fields = request("GET", "/", &[("x-seen", "twice")]);
+    let first = p.client.send_request(&fields, b"", true);
+    p.run();
+    assert!(matches!(p.expect_event(), Event::Request { stream, .. } if stream == first));
+    p.server()
+        .send_response(first, StatusCode::OK, &HeaderMap::new(), true)
+        .expect("answer");
+    p.client.hold_encoder = true;
+    let blocked = p.client.send_request(&fields, b"", false);
+    p.run_until(|p| p.server().open_streams() == 1);
+    p.client.reset(blocked, 0x10c, false);
+    p.run_until(|p| p.server().open_streams() == 0);
+    assert!(p.event().is_none(), "the application never had it");
+}
