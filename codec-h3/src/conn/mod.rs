@@ -1,24 +1,38 @@
 //! The server side of one HTTP/3 connection over a [`quinn_proto::Connection`] it owns.
 //!
 //! Inputs: [`ServerConn::handle_event`] (what the [`Endpoint`](crate::Endpoint) routed
-//! to this connection), [`ServerConn::handle_timeout`]. Outputs: [`ServerConn::poll_event`]
-//! (requests, bodies, resets, the end), [`ServerConn::poll_transmit`] (datagrams),
+//! to this connection, or answered to one of its endpoint events),
+//! [`ServerConn::handle_timeout`]. Outputs: [`ServerConn::poll_event`] (requests,
+//! bodies, resets, the end), [`ServerConn::poll_transmit`] (datagrams),
 //! [`ServerConn::poll_timeout`] (the next deadline), [`ServerConn::poll_endpoint_events`]
 //! (for the endpoint). Commands answer requests: [`ServerConn::send_response`],
 //! [`ServerConn::send_data`], [`ServerConn::send_trailers`], [`ServerConn::reset`],
-//! [`ServerConn::release`], [`ServerConn::shutdown`], [`ServerConn::close`].
+//! [`ServerConn::release`], and end the connection: [`ServerConn::shutdown`],
+//! [`ServerConn::close`].
 //!
-//! Call order, as with quinn: after any input or command, drain `poll_event` until
-//! `None`, then `poll_transmit` until `None` (sending each datagram), then pass every
-//! `poll_endpoint_events` to the endpoint, then arm a timer for `poll_timeout` and call
-//! `handle_timeout` when it fires. Keep the connection until [`ServerConn::is_drained`]:
-//! after the last event ([`Event::Closed`]) QUIC still answers the peer for a while,
-//! and its last endpoint event tells the endpoint to forget it.
+//! What a driver does, after the connection comes out of the endpoint and after every
+//! input or command, in this order:
+//! 1. drain `poll_event` until `None`, acting on each event (and stopping a stream's
+//!    work at its `Reset` before taking the next event);
+//! 2. drain `poll_transmit` until `None`, sending each datagram (or GSO batch of
+//!    `segment_size` datagrams) from any of the endpoint's sockets, from `src_ip` if
+//!    given;
+//! 3. pass each `poll_endpoint_events` to the endpoint's
+//!    [`handle_endpoint_event`](crate::Endpoint::handle_endpoint_event), and an answer
+//!    back to `handle_event` (then start again at 1);
+//! 4. arm one timer for `poll_timeout` (none if `None`), and call `handle_timeout` when
+//!    it fires.
+//!
+//! Keep the connection until [`ServerConn::is_drained`]: after its last event
+//! ([`Event::Closed`]) QUIC still answers the peer for a few round trips, and its last
+//! endpoint event tells the endpoint to forget it.
 //!
 //! Every input is processed as it comes; polls only hand out what it produced. Nothing
-//! here reads a clock or touches a socket: time comes in with the inputs.
+//! here reads a clock or touches a socket: time comes in with the inputs (commands
+//! that close the connection use the time of the latest one).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,7 +41,7 @@ use http::HeaderMap;
 use quinn_proto::{
     Connection, ConnectionError, ConnectionEvent, EndpointEvent, StreamId, Transmit, VarInt,
 };
-use roadrunner_h2::RequestHead;
+use roadrunner_h2::{IdHasher, RequestHead};
 
 use crate::abuse::Budgets;
 use crate::config::Config;
@@ -146,8 +160,11 @@ pub struct ServerConn {
     local: LocalStreams,
     /// The peer's unidirectional streams and what they said.
     peer: PeerStreams,
-    /// Request streams by stream ID.
-    requests: HashMap<u64, Request>,
+    /// Request streams by stream ID (sequential, and QUIC bounds how many are open:
+    /// no need for a hash that resists chosen keys).
+    requests: HashMap<u64, Request, BuildHasherDefault<IdHasher>>,
+    /// Reused for each field section before it is framed.
+    section_scratch: Vec<u8>,
     /// The index of the next request stream the client may open.
     next_request: u64,
     events: VecDeque<Event>,
@@ -185,7 +202,8 @@ impl ServerConn {
             decoder,
             local: LocalStreams::new(&settings),
             peer: PeerStreams::default(),
-            requests: HashMap::new(),
+            requests: HashMap::default(),
+            section_scratch: Vec::new(),
             next_request: 0,
             events: VecDeque::new(),
             budgets: Budgets::new(),

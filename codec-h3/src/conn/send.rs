@@ -166,10 +166,12 @@ impl ServerConn {
         k: u64,
         fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Bytes {
-        let mut section = Vec::new();
+        let mut section = std::mem::take(&mut self.section_scratch);
+        section.clear();
         self.encoder.encode(k, fields, &mut section);
         let mut frame = Vec::with_capacity(section.len() + 16);
         frame::encode_headers(&section, &mut frame);
+        self.section_scratch = section;
         frame.into()
     }
 
