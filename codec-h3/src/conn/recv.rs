@@ -394,7 +394,7 @@ impl ServerConn {
             self.budgets.spend(Cost::PeerReset)?;
         }
         // QUIC has freed the receiving half already.
-        self.abandon(k, Some(code), ErrorCode::H3_REQUEST_CANCELLED);
+        self.abandon(k, code, ErrorCode::H3_REQUEST_CANCELLED);
         Ok(())
     }
 
@@ -408,7 +408,7 @@ impl ServerConn {
         }
         // The code of the STOP_SENDING goes back in our RESET_STREAM (RFC 9000 §3.5);
         // the request is of no use to anyone now.
-        self.abandon(k, Some(code), code);
+        self.abandon(k, code, code);
         Ok(())
     }
 
@@ -426,7 +426,7 @@ impl ServerConn {
     /// A stream error for the peer's fault (§4.1.2): reset both halves with `code`.
     pub(super) fn stream_error(&mut self, k: u64, code: ErrorCode) -> Result<(), ConnError> {
         self.budgets.spend(Cost::ProvokedReset)?;
-        self.abandon(k, Some(code), code);
+        self.abandon(k, code, code);
         Ok(())
     }
 
@@ -449,10 +449,9 @@ impl ServerConn {
         match self.requests.get(&k).map(|r| r.respond) {
             Some(Respond::Idle) => self.queue_head(k, status, &HeaderMap::new(), true),
             // The application's response has begun: it cannot become a 413.
-            Some(Respond::Open | Respond::Ending) => {
-                self.reset_sending(k, ErrorCode::H3_REQUEST_CANCELLED)
-            }
-            Some(Respond::Finished | Respond::Done) | None => {}
+            Some(Respond::Open) => self.reset_sending(k, ErrorCode::H3_REQUEST_CANCELLED),
+            // A complete response goes out as it is.
+            Some(Respond::Ending | Respond::Finished | Respond::Done) | None => {}
         }
         self.pump(k);
         self.forget_if_done(k);
@@ -462,15 +461,16 @@ impl ServerConn {
     /// Gives up stream `k`: its response (unless complete) is reset with `send_code`,
     /// its request is read no further, and the application, if it had the stream, hears
     /// `Reset` with `event_code`.
-    pub(super) fn abandon(&mut self, k: u64, event_code: Option<ErrorCode>, send_code: ErrorCode) {
+    fn abandon(&mut self, k: u64, event_code: ErrorCode, send_code: ErrorCode) {
         let Some(r) = self.requests.get_mut(&k) else {
             return;
         };
         if r.app {
             r.app = false;
-            if let Some(code) = event_code {
-                self.events.push_back(Event::Reset { stream: k, code });
-            }
+            self.events.push_back(Event::Reset {
+                stream: k,
+                code: event_code,
+            });
         }
         if !r.response_complete() {
             self.reset_sending(k, send_code);

@@ -78,14 +78,19 @@ impl ServerConn {
         Ok(())
     }
 
-    /// Aborts `stream` with `code`: its response is reset (RESET_STREAM), and its
-    /// request, if not all read, is stopped (STOP_SENDING). H3_REQUEST_REJECTED tells the
-    /// client the request was not processed and may be retried (§4.1.1); a refused
-    /// stream costs nothing more than its two frames.
+    /// Gives `stream` up with `code`: a response not yet complete is reset
+    /// (RESET_STREAM), and a request not all read is stopped (STOP_SENDING). The stream
+    /// is no longer the application's.
+    ///
+    /// H3_REQUEST_REJECTED tells the client the request was not processed and may be
+    /// retried (§4.1.1); a refused stream costs nothing more than its two frames. After
+    /// a complete response (ended by `end_stream` or trailers), only the request is
+    /// stopped and the response still goes out whole: with H3_NO_ERROR, this is how to
+    /// say the rest of a body is not wanted (§4.1.2).
     pub fn reset(&mut self, stream: u64, code: ErrorCode) -> Result<(), SendError> {
         let r = self.app_stream(stream)?;
         r.app = false;
-        if r.respond != Respond::Done {
+        if matches!(r.respond, Respond::Idle | Respond::Open) {
             self.reset_sending(stream, code);
         }
         self.stop_reading(stream, code);

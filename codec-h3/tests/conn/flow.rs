@@ -175,3 +175,30 @@ fn a_stream_not_being_read_still_hears_of_its_reset() {
     p.run_until(|p| p.server().open_streams() == 0);
     assert!(p.event().is_none(), "the application never had it");
 }
+
+#[test]
+fn an_application_done_with_a_request_stops_it_and_its_response_still_goes_out() {
+    let mut p = Pair::new();
+    let s = p
+        .client
+        .send_request(&request("POST", "/not-here", &[]), &body(300_000), false);
+    p.run();
+    assert!(matches!(p.expect_event(), Event::Request { .. }));
+    p.server()
+        .send_response(s, StatusCode::NOT_FOUND, &HeaderMap::new(), false)
+        .expect("head");
+    p.server()
+        .send_data(s, Bytes::from(body(50_000)), true)
+        .expect("body");
+    // The body is not wanted: the request is stopped, the response kept.
+    p.server()
+        .reset(s, roadrunner_h3::ErrorCode::H3_NO_ERROR)
+        .expect("stop the request");
+    p.run_until(|p| p.client.responses[&s].complete());
+    let r = &p.client.responses[&s];
+    assert_eq!(r.status(), Some(404));
+    assert!(r.body == body(50_000), "the whole response");
+    assert_eq!(r.reset, None);
+    assert_eq!(r.stopped, Some(roadrunner_h3::ErrorCode::H3_NO_ERROR.0));
+    p.run_until(|p| p.server().open_streams() == 0);
+}
