@@ -1,6 +1,10 @@
 //! From a decoded header list to a request or trailers, and from a response to the
 //! fields to encode (RFC 9113 §8.2, §8.3). Every broken rule makes the message
 //! malformed: a stream error PROTOCOL_ERROR, the connection goes on (§8.1.1).
+//!
+//! HTTP/3 has the same rules (RFC 9114 §4.2, §4.3) with its own stream error
+//! (H3_MESSAGE_ERROR), so the checks themselves ([`parse_request_head`],
+//! [`parse_trailers`]) take any list of fields and say only what is [`Malformed`].
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -26,6 +30,19 @@ pub struct RequestHead {
     pub content_length: Option<u64>,
 }
 
+/// Why a request or trailer section is malformed; each protocol maps it to its own
+/// stream error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed message: {}", self.0)
+    }
+}
+
+impl std::error::Error for Malformed {}
+
 /// Checks a request's header list. `connect_protocol`: we advertised
 /// SETTINGS_ENABLE_CONNECT_PROTOCOL, so `:protocol` is allowed.
 pub fn request_head(
@@ -33,7 +50,16 @@ pub fn request_head(
     fields: DecodedList,
     connect_protocol: bool,
 ) -> Result<RequestHead, StreamError> {
-    let err = |reason| malformed(stream, reason);
+    parse_request_head(fields, connect_protocol).map_err(|m| malformed(stream, m.0))
+}
+
+/// Checks a request's fields, in the order they came, as [`request_head`] does, for
+/// any protocol with HTTP/2's field rules (HTTP/3's are the same).
+pub fn parse_request_head(
+    fields: impl IntoIterator<Item = (Bytes, Bytes)>,
+    connect_protocol: bool,
+) -> Result<RequestHead, Malformed> {
+    let err = Malformed;
     let mut method = None;
     let mut scheme = None;
     let mut authority = None;
@@ -133,14 +159,19 @@ pub fn request_head(
 
 /// Checks a trailer section: regular fields only.
 pub fn trailers(stream: u32, fields: DecodedList) -> Result<HeaderMap, StreamError> {
+    parse_trailers(fields).map_err(|m| malformed(stream, m.0))
+}
+
+/// Checks a trailer section's fields, as [`trailers`] does, for any protocol.
+pub fn parse_trailers(
+    fields: impl IntoIterator<Item = (Bytes, Bytes)>,
+) -> Result<HeaderMap, Malformed> {
     let mut regular = Regular::default();
     for (name, value) in fields {
         if name.first() == Some(&b':') {
-            return Err(malformed(stream, "pseudo-header in trailers"));
+            return Err(Malformed("pseudo-header in trailers"));
         }
-        regular
-            .push(name, value)
-            .map_err(|reason| malformed(stream, reason))?;
+        regular.push(name, value).map_err(Malformed)?;
     }
     Ok(regular.finish())
 }
@@ -577,6 +608,29 @@ mod tests {
         for bad in ["", "+1", "-1", "0x10", "1 2", "18446744073709551616", "4,"] {
             assert_malformed(len(&[("content-length", bad)]), "invalid content-length");
         }
+    }
+
+    #[test]
+    fn the_checks_take_any_list_of_fields_and_name_what_is_malformed() {
+        let pair = |n: &'static str, v: &'static str| (Bytes::from(n), Bytes::from(v));
+        let fields = vec![
+            pair(":method", "GET"),
+            pair(":scheme", "https"),
+            pair(":authority", "a.example"),
+            pair(":path", "/"),
+        ];
+        let head = parse_request_head(fields.clone(), false).expect("valid");
+        assert_eq!(head.uri, "https://a.example/");
+        let mut bad = fields;
+        bad.push(pair(":status", "200"));
+        assert_eq!(
+            parse_request_head(bad, false).map(drop),
+            Err(Malformed("unknown pseudo-header"))
+        );
+        assert_eq!(
+            parse_trailers([pair(":path", "/")]).map(drop),
+            Err(Malformed("pseudo-header in trailers"))
+        );
     }
 
     #[test]

@@ -1,8 +1,30 @@
-//! A sans-IO HTTP/3 codec (RFC 9114) with QPACK (RFC 9204): frames, settings, stream
-//! types and field compression with the dynamic table, with no sockets, no async and
-//! no clock. The connection over QUIC is its driver's.
+//! A sans-IO HTTP/3 server (RFC 9114) with QPACK (RFC 9204) over QUIC: the connection
+//! layer on [`quinn_proto`], and below it the codec, with no sockets, no async and no
+//! clock.
 //!
-//! The layers:
+//! The connection layer:
+//! - [`Endpoint`]: one per UDP port, whatever number of sockets share it. Datagrams go
+//!   in ([`Endpoint::handle_datagram`]); what comes out is a new connection, an event
+//!   for a connection it knows (by [`quinn_proto::ConnectionHandle`]), or a datagram to
+//!   send back at once. TLS is the caller's rustls configuration, made QUIC's (TLS 1.3,
+//!   ALPN `h3`); the limits are a [`Config`], checked when the endpoint is built.
+//! - [`ServerConn`]: one HTTP/3 connection, owning its [`quinn_proto::Connection`], so
+//!   it can live in a task of its own away from the endpoint. QUIC's events in
+//!   ([`ServerConn::handle_event`], [`ServerConn::handle_timeout`]); [`Event`]s out
+//!   (requests with their heads checked as HTTP/2's are, bodies, trailers, resets, the
+//!   end); responses in through commands ([`ServerConn::send_response`],
+//!   [`ServerConn::send_data`], ...); datagrams out ([`ServerConn::poll_transmit`]).
+//!   Its control and QPACK streams, the peer's, SETTINGS and GOAWAY are handled inside;
+//!   the limits answer `431` and `413`, broken rules end a stream or the connection
+//!   with their RFC codes, and floods run down the budgets of [`abuse`]. Flow control
+//!   is QUIC's: a response waits for the client in a bounded queue, and a body the
+//!   application does not [`release`](ServerConn::release) is not read, which holds
+//!   the client back.
+//!
+//! The call order is in [`conn`]; the tests in `tests/conn` drive a server against a
+//! quinn-proto client in memory, the complete example (`tests/conn/pair`).
+//!
+//! The codec underneath, public for other uses:
 //! - [`frame`]: a [`FrameDecoder`] per stream that carries frames (request, control,
 //!   push) takes them off that stream's receive buffer as they complete, enforcing
 //!   which frames the stream may carry and their size limits; DATA payloads come out
@@ -16,7 +38,7 @@
 //! - [`ErrorCode`] for every H3_* and QPACK_* code; every error that ends the
 //!   connection is a [`ConnError`] carrying its code.
 //!
-//! A request, from a client's encoder to the server and back:
+//! A request at the codec's level, from a client's encoder to the server and back:
 //!
 //! ```
 //! use roadrunner_h3::bytes::BytesMut;
@@ -82,6 +104,10 @@
 
 #![warn(missing_docs)]
 
+pub mod abuse;
+mod config;
+pub mod conn;
+mod endpoint;
 mod error;
 pub mod frame;
 pub mod qpack;
@@ -89,12 +115,18 @@ mod settings;
 pub mod stream;
 pub mod varint;
 
+pub use config::{Config, ConfigError, MAX_UNI_STREAMS};
+pub use conn::{CloseReason, Event, SendError, ServerConn, READ_AHEAD, STREAM_QUEUE};
+pub use endpoint::{DatagramEvent, Endpoint, ALPN};
 pub use error::{ConnError, ErrorCode};
 pub use frame::{Frame, FrameDecoder};
 pub use qpack::{DecodeError, Decoder, DecoderConfig, Encoder, FieldSection};
+pub use roadrunner_h2::RequestHead;
 pub use settings::Settings;
 pub use stream::{Side, StreamKind, StreamType};
 
 // The types in this API come from these crates; re-exported so versions always match.
 pub use bytes;
 pub use http;
+pub use quinn_proto;
+pub use rustls;
