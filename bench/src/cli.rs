@@ -3,36 +3,43 @@
 use std::path::PathBuf;
 
 use crate::hyper_server::Protocol;
+use crate::ws_load::LoadArgs;
+use crate::ws_server::WsImpl;
 
 /// `--help` text.
 pub const USAGE: &str = "\
-roadrunner-bench: benchmark roadrunner against hyper with wrk and h2load
+roadrunner-bench: benchmark roadrunner against hyper with wrk and h2load, and
+against tokio-tungstenite and fastwebsockets with its own WebSocket load client
 
 USAGE:
     roadrunner-bench [OPTIONS]
     roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
+    roadrunner-bench ws-server --impl tungstenite|fastwebsockets --port N
+    roadrunner-bench ws-load --connections N --size BYTES --duration SECS ws://HOST:PORT/PATH
 
 OPTIONS:
-    --duration SECS     measured seconds per wrk run (default 10)
-    --warmup SECS       unmeasured warm-up seconds before each wrk run (default 2);
-                        0 also skips the h2load warm-up runs
+    --duration SECS     measured seconds per wrk and ws-load run (default 10)
+    --warmup SECS       unmeasured warm-up seconds before each wrk and ws-load run
+                        (default 2); 0 also skips the h2load warm-up runs
     --quick             3 s runs, 1 s warm-up, 2000 idle connections for `memory`,
                         a fifth of the h2load requests
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
-                        hyper,hyper-flush,hyper-h2,roadrunner-tokio,roadrunner-smol
-                        (default: all)
-    --scenarios LIST    comma-separated subset of
-                        keep-alive,pipelined,short,memory,h2,h2-64k (default: all)
+                        hyper,hyper-flush,hyper-h2,tungstenite,fastwebsockets,
+                        roadrunner-tokio,roadrunner-smol (default: all)
+    --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
+                        memory,h2,h2-64k,ws,ws-16k (default: all)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
-    --client-cpu N      core wrk and h2load are pinned to (default 1)
+    --client-cpu N      core wrk, h2load and ws-load are pinned to (default 1)
     --markdown FILE     also write the tables, command lines, date, nproc and the
                         wrk and h2load versions to FILE
     -h, --help          this help
 
-The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c).
+The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c);
+`ws-server` a baseline WebSocket echo server; `ws-load` the WebSocket load client
+(closed loop: one message in flight per connection, each echo checked).
 ";
 
 /// A server family under test; each scenario runs one or more configurations
@@ -45,15 +52,21 @@ pub enum Server {
     HyperFlush,
     /// hyper with default `http2::Builder` settings (prior-knowledge h2c).
     HyperH2,
+    /// The tokio-tungstenite echo server (ws scenarios).
+    Tungstenite,
+    /// The fastwebsockets echo server (ws scenarios).
+    Fastwebsockets,
     RoadrunnerTokio,
     RoadrunnerSmol,
 }
 
 impl Server {
-    pub const ALL: [Server; 5] = [
+    pub const ALL: [Server; 7] = [
         Server::Hyper,
         Server::HyperFlush,
         Server::HyperH2,
+        Server::Tungstenite,
+        Server::Fastwebsockets,
         Server::RoadrunnerTokio,
         Server::RoadrunnerSmol,
     ];
@@ -63,6 +76,8 @@ impl Server {
             Server::Hyper => "hyper",
             Server::HyperFlush => "hyper-flush",
             Server::HyperH2 => "hyper-h2",
+            Server::Tungstenite => "tungstenite",
+            Server::Fastwebsockets => "fastwebsockets",
             Server::RoadrunnerTokio => "roadrunner-tokio",
             Server::RoadrunnerSmol => "roadrunner-smol",
         }
@@ -84,16 +99,22 @@ pub enum Scenario {
     H2,
     /// The same against a 64 KiB streamed body (`GET /big?bytes=65536`).
     H2Big,
+    /// WebSocket echo: 100 connections, 20-byte messages.
+    Ws,
+    /// WebSocket echo: 20 connections, 16 KiB messages.
+    Ws16k,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::KeepAlive,
         Scenario::Pipelined,
         Scenario::Short,
         Scenario::Memory,
         Scenario::H2,
         Scenario::H2Big,
+        Scenario::Ws,
+        Scenario::Ws16k,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,12 +125,24 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::H2 => "h2",
             Scenario::H2Big => "h2-64k",
+            Scenario::Ws => "ws",
+            Scenario::Ws16k => "ws-16k",
         }
     }
 
     /// Whether h2load (rather than wrk or the harness) is the client.
     pub fn is_h2(self) -> bool {
         matches!(self, Scenario::H2 | Scenario::H2Big)
+    }
+
+    /// Whether this is a WebSocket echo scenario (the client is `ws-load`).
+    pub fn is_ws(self) -> bool {
+        matches!(self, Scenario::Ws | Scenario::Ws16k)
+    }
+
+    /// Whether wrk is the client.
+    pub fn uses_wrk(self) -> bool {
+        !self.is_h2() && !self.is_ws() && self != Scenario::Memory
     }
 }
 
@@ -136,6 +169,8 @@ pub struct Options {
 pub enum Mode {
     Help,
     HyperServer { port: u16, protocol: Protocol },
+    WsServer { port: u16, imp: WsImpl },
+    WsLoad(LoadArgs),
     Bench(Options),
 }
 
@@ -159,6 +194,54 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
             (true, true) => return Err("--pipeline-flush is an HTTP/1.1 setting".into()),
         };
         return Ok(Mode::HyperServer { port, protocol });
+    }
+    if args.first().map(String::as_str) == Some("ws-server") {
+        let (mut port, mut imp) = (0, None);
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--port" => port = parse_value(arg, it.next())?,
+                "--impl" => {
+                    let v = value(arg, it.next())?;
+                    imp = Some(
+                        WsImpl::ALL
+                            .into_iter()
+                            .find(|i| i.name() == v)
+                            .ok_or_else(|| format!("unknown --impl `{v}`"))?,
+                    );
+                }
+                "-h" | "--help" => return Ok(Mode::Help),
+                other => return Err(format!("unknown ws-server argument `{other}`")),
+            }
+        }
+        let imp = imp.ok_or("ws-server needs --impl tungstenite|fastwebsockets")?;
+        return Ok(Mode::WsServer { port, imp });
+    }
+    if args.first().map(String::as_str) == Some("ws-load") {
+        let mut load = LoadArgs {
+            url: String::new(),
+            connections: 100,
+            size: 20,
+            secs: 10,
+        };
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--connections" => load.connections = parse_value(arg, it.next())?,
+                "--size" => load.size = parse_value(arg, it.next())?,
+                "--duration" => load.secs = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                url if !url.starts_with('-') && load.url.is_empty() => load.url = url.into(),
+                other => return Err(format!("unknown ws-load argument `{other}`")),
+            }
+        }
+        if load.url.is_empty() {
+            return Err("ws-load needs a ws://HOST:PORT/PATH URL".into());
+        }
+        if load.connections == 0 || load.secs == 0 {
+            return Err("ws-load needs at least one connection and one second".into());
+        }
+        return Ok(Mode::WsLoad(load));
     }
 
     let mut opts = Options {
@@ -303,5 +386,30 @@ mod tests {
             })
         );
         assert!(parse_args(&args("hyper-server --http2 --pipeline-flush")).is_err());
+    }
+
+    #[test]
+    fn ws_modes() {
+        assert_eq!(
+            parse_args(&args("ws-server --impl fastwebsockets --port 9")),
+            Ok(Mode::WsServer {
+                port: 9,
+                imp: WsImpl::Fastwebsockets
+            })
+        );
+        assert!(parse_args(&args("ws-server --port 9")).is_err());
+        assert!(parse_args(&args("ws-server --impl nginx")).is_err());
+        assert_eq!(
+            parse_args(&args(
+                "ws-load --connections 20 --size 16384 --duration 3 ws://127.0.0.1:9/ws"
+            )),
+            Ok(Mode::WsLoad(LoadArgs {
+                url: "ws://127.0.0.1:9/ws".into(),
+                connections: 20,
+                size: 16384,
+                secs: 3,
+            }))
+        );
+        assert!(parse_args(&args("ws-load --connections 20")).is_err());
     }
 }

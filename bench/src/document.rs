@@ -19,9 +19,11 @@ pub struct Meta {
     pub wrk_version: Option<String>,
     /// h2load's version, if an h2 scenario ran.
     pub h2load_version: Option<String>,
-    /// Measured seconds per wrk run.
+    /// Whether a WebSocket scenario ran (ws-load, timed like wrk).
+    pub ws: bool,
+    /// Measured seconds per wrk and ws-load run.
     pub duration_secs: u64,
-    /// Warm-up seconds before each wrk run.
+    /// Warm-up seconds before each wrk and ws-load run.
     pub warmup_secs: u64,
 }
 
@@ -42,6 +44,15 @@ one write. The `÷ hyper` columns compare against the plain one, the `÷ hyper-f
 columns against the flushing one (higher req/s and lower CPU/req are better); the h2 \
 scenarios compare against **hyper-h2**, hyper's HTTP/2 server. All servers answer \
 `GET /` with `200 text/plain \"Hello, world!\"`.
+
+The ws scenarios echo WebSocket messages instead: the client is the harness's own \
+`roadrunner-bench ws-load` (pinned to core 1, one thread), and the baselines are echo \
+servers built in the harness on a tokio current-thread runtime: **fastwebsockets** \
+(its `echo_server` example: hyper 1 handshake, `FragmentCollector`) and **tungstenite** \
+(`tokio_tungstenite::accept_async`, `next()`/`send()`); roadrunner serves the demo's \
+`/ws`. The `÷ fastwebsockets` and `÷ tungstenite` columns compare against them; \
+*client CPU* is ws-load's own CPU time (`getrusage`) over its measured run, and *p50* \
+and *p99* are its round-trip times per message.
 ";
 
 /// What a scenario measures, in a sentence or two.
@@ -94,6 +105,25 @@ fn explanation(scenario: Scenario) -> &'static str {
              servers' writes, not the client's window updates, set the pace. The \
              harness checks that h2load received exactly 64 KiB per request."
         }
+        Scenario::Ws => {
+            "WebSocket echo, 100 connections × 20-byte binary messages. ws-load completes \
+             each connection's opening handshake without offering permessage-deflate, so \
+             every server echoes uncompressed frames, then runs a closed loop on each: \
+             one masked message (a fresh masking key each), wait for the echo, check it \
+             byte for byte against what was sent (a sequence number leads each payload), \
+             repeat, for the measured seconds. *msg/s* counts echoes received over the \
+             client's measured span; *CPU µs/msg* is the server's CPU time (handshakes \
+             included, a few ms in all) over those echoes. A connection that gets a wrong \
+             echo, another frame, no echo within 10 s or an I/O error stops and counts \
+             in *errors*. On two cores the client spends about what a fast server does \
+             per message, so msg/s tends to sit near 1.0× between fast servers: CPU per \
+             message is the figure to compare."
+        }
+        Scenario::Ws16k => {
+            "As `ws`, with 20 connections × 16 KiB binary messages: the payload's passes \
+             (unmasking, copying, the kernel's copies) rather than per-message overheads \
+             set the cost."
+        }
     }
 }
 
@@ -108,9 +138,17 @@ pub fn document(sections: &[Section], meta: &Meta) -> String {
     }
     if let Some(version) = &meta.wrk_version {
         let _ = writeln!(out, "- wrk: {version}");
+    }
+    let timed = match (&meta.wrk_version, meta.ws) {
+        (Some(_), true) => Some("wrk and ws-load"),
+        (Some(_), false) => Some("wrk"),
+        (None, true) => Some("ws-load"),
+        (None, false) => None,
+    };
+    if let Some(clients) = timed {
         let _ = writeln!(
             out,
-            "- wrk runs: {} s measured after {} s warm-up",
+            "- {clients} runs: {} s measured after {} s warm-up",
             meta.duration_secs, meta.warmup_secs
         );
     }

@@ -89,6 +89,7 @@ impl H2loadCommand<'_> {
             latency_us: [r.mean_us, r.max_us],
             // Every request not answered 2xx/3xx: failed, or never done.
             errors: requests.saturating_sub(r.succeeded),
+            client_cpu: None,
         })
     }
 }

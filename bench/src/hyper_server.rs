@@ -129,26 +129,13 @@ pub fn run(port: u16, protocol: Protocol) -> Result<(), String> {
 }
 
 async fn serve(port: u16, protocol: Protocol) -> Result<(), String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot bind {addr}: {e}"))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("local_addr: {e}"))?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{local}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    }
-
+    let listener = bind(port).await?;
     match protocol {
         Protocol::Http1 { pipeline_flush } => {
             let mut builder = http1::Builder::new();
             builder.keep_alive(true).pipeline_flush(pipeline_flush);
-            accept_loop(listener, |io| {
-                let conn = builder.serve_connection(io, service_fn(hello));
+            accept_loop(listener, |stream| {
+                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(hello));
                 tokio::spawn(async move {
                     // Errors here are peers going away mid-request; nothing to do.
                     let _ = conn.await;
@@ -158,8 +145,8 @@ async fn serve(port: u16, protocol: Protocol) -> Result<(), String> {
         }
         Protocol::Http2 => {
             let builder = http2::Builder::new(TokioExecutor::new());
-            accept_loop(listener, |io| {
-                let conn = builder.serve_connection(io, service_fn(routes));
+            accept_loop(listener, |stream| {
+                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(routes));
                 tokio::spawn(async move {
                     // As above: peers going away.
                     let _ = conn.await;
@@ -170,16 +157,33 @@ async fn serve(port: u16, protocol: Protocol) -> Result<(), String> {
     }
 }
 
-/// Accepts connections forever, handing each to `serve`.
-async fn accept_loop(listener: TcpListener, mut serve: impl FnMut(TokioIo<TcpStream>)) -> ! {
+/// Binds `127.0.0.1:port` (0 picks a free port) and prints `listening on
+/// http://127.0.0.1:PORT` as the first stdout line, the harness's readiness signal.
+pub async fn bind(port: u16) -> Result<TcpListener, String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("local_addr: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{local}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    Ok(listener)
+}
+
+/// Accepts connections forever, handing each to `serve` with `TCP_NODELAY` set.
+pub async fn accept_loop(listener: TcpListener, mut serve: impl FnMut(TcpStream)) -> ! {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                serve(TokioIo::new(stream));
+                serve(stream);
             }
             // Transient errors (e.g. EMFILE) must not kill the server.
-            Err(e) => eprintln!("hyper-server: accept failed: {e}"),
+            Err(e) => eprintln!("roadrunner-bench: accept failed: {e}"),
         }
     }
 }

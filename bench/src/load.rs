@@ -1,5 +1,6 @@
 //! The load scenarios (`keep-alive`, `pipelined`, `short` under wrk; `h2`,
-//! `h2-64k` under h2load): throughput and server CPU time per request.
+//! `h2-64k` under h2load; `ws`, `ws-16k` under the harness's own `ws-load`):
+//! throughput and server CPU time per request (per echoed message for ws).
 
 use std::time::Instant;
 
@@ -7,6 +8,7 @@ use crate::h2load::H2loadCommand;
 use crate::procstat;
 use crate::server::ServerProcess;
 use crate::wrk::WrkCommand;
+use crate::ws_load::WsLoadCommand;
 
 /// What a load generator reported for one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +22,20 @@ pub struct Outcome {
     /// pipelining), or h2load's mean and max time for a request.
     pub latency_us: [Option<f64>; 2],
     /// wrk: socket errors plus non-2xx/3xx responses; h2load: requests that
-    /// did not succeed.
+    /// did not succeed; ws-load: connections that got a wrong echo, none, or
+    /// an I/O error.
     pub errors: u64,
+    /// The client's own CPU time, where it reports it (ws-load).
+    pub client_cpu: Option<ClientCpu>,
+}
+
+/// The load client's CPU time over its measured run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientCpu {
+    /// CPU µs per completed request (echoed message).
+    pub us_per_req: f64,
+    /// CPU time over the run's wall time (1.0 = one full core).
+    pub utilisation: f64,
 }
 
 /// The load generator of a scenario.
@@ -30,6 +44,8 @@ pub enum Client<'a> {
     Wrk(WrkCommand<'a>),
     /// Runs for a number of requests.
     H2load(H2loadCommand<'a>),
+    /// Runs for a number of seconds.
+    WsLoad(WsLoadCommand<'a>),
 }
 
 impl Client<'_> {
@@ -38,6 +54,7 @@ impl Client<'_> {
         match self {
             Client::Wrk(wrk) => wrk.run(amount),
             Client::H2load(h2load) => h2load.run(amount),
+            Client::WsLoad(ws) => ws.run(amount),
         }
     }
 
@@ -46,13 +63,31 @@ impl Client<'_> {
         match self {
             Client::Wrk(wrk) => wrk.display(amount),
             Client::H2load(h2load) => h2load.display(amount),
+            Client::WsLoad(ws) => ws.display(amount),
         }
     }
 
     fn unit(&self) -> &'static str {
         match self {
-            Client::Wrk(_) => "s",
+            Client::Wrk(_) | Client::WsLoad(_) => "s",
             Client::H2load(_) => "requests",
+        }
+    }
+
+    /// What one completed unit is, in progress lines.
+    fn per(&self) -> &'static str {
+        match self {
+            Client::Wrk(_) | Client::H2load(_) => "req",
+            Client::WsLoad(_) => "msg",
+        }
+    }
+
+    /// What the client counts as an error.
+    fn errors_meaning(&self) -> &'static str {
+        match self {
+            Client::Wrk(_) => "socket errors and non-2xx/3xx responses",
+            Client::H2load(_) => "requests that did not succeed",
+            Client::WsLoad(_) => "connections that got a wrong echo, none, or an I/O error",
         }
     }
 }
@@ -97,9 +132,9 @@ pub fn measure(
     }
     if result.errors > 0 {
         eprintln!(
-            "{tag} warning: {} errors (wrk: socket errors and non-2xx/3xx responses; \
-             h2load: requests that did not succeed)",
-            result.errors
+            "{tag} warning: {} errors ({})",
+            result.errors,
+            client.errors_meaning()
         );
     }
     let cpu_secs = cpu_after.saturating_sub(cpu_before) as f64 / ticks_per_sec as f64;
@@ -115,8 +150,17 @@ pub fn measure(
             load.cpu_utilisation * 100.0
         );
     }
+    let client_cpu = load.client.client_cpu.map_or(String::new(), |c| {
+        format!(
+            ", client {:.2} CPU µs/{} at {:.0}%",
+            c.us_per_req,
+            client.per(),
+            c.utilisation * 100.0
+        )
+    });
+    let per = client.per();
     eprintln!(
-        "{tag} {:.0} req/s, {:.2} CPU µs/req, server CPU {:.0}%",
+        "{tag} {:.0} {per}/s, {:.2} CPU µs/{per}, server CPU {:.0}%{client_cpu}",
         load.client.req_per_sec,
         load.cpu_us_per_req,
         load.cpu_utilisation * 100.0

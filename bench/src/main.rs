@@ -1,7 +1,9 @@
-//! `roadrunner-bench`: roadrunner against hyper baselines.
+//! `roadrunner-bench`: roadrunner against hyper baselines, and against
+//! tokio-tungstenite and fastwebsockets for WebSocket echo.
 //!
-//! Every server runs alone, pinned to one core; the load generator (wrk, or
-//! h2load for HTTP/2) runs pinned to another. Each scenario starts every
+//! Every server runs alone, pinned to one core; the load generator (wrk,
+//! h2load for HTTP/2, or the harness's own `ws-load` for WebSocket) runs
+//! pinned to another. Each scenario starts every
 //! configuration of every selected server afresh and measures it: throughput
 //! and server CPU time per request, or resident memory per idle connection.
 //! See `bench/README.md`.
@@ -20,6 +22,9 @@ mod server;
 mod shell;
 mod variant;
 mod wrk;
+mod ws_load;
+mod ws_proto;
+mod ws_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +36,11 @@ use report::{Results, Section};
 use server::ServerProcess;
 use variant::Variant;
 use wrk::WrkCommand;
+use ws_load::WsLoadCommand;
+
+/// (connections, payload bytes) of the `ws` and `ws-16k` scenarios.
+const WS_SMALL: (u32, usize) = (100, 20);
+const WS_BIG: (u32, usize) = (20, 16 * 1024);
 
 /// h2load requests per measured run of `h2` (`GET /`) and `h2-64k`.
 const H2_REQUESTS: u64 = 1_500_000;
@@ -47,6 +57,8 @@ fn main() {
             0
         }
         Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
+        Ok(Mode::WsServer { port, imp }) => report_error(ws_server::run(port, imp)),
+        Ok(Mode::WsLoad(args)) => report_error(ws_load::run(&args)),
         Ok(Mode::Bench(opts)) => report_error(bench(&opts)),
         Err(e) => {
             eprintln!("roadrunner-bench: {e}\n\n{USAGE}");
@@ -82,7 +94,7 @@ fn bench(opts: &Options) -> Result<(), String> {
     // Check every prerequisite before spending minutes on runs.
     pin::check_taskset()?;
     let uses = |f: fn(Scenario) -> bool| opts.scenarios.iter().any(|&s| f(s));
-    let wrk_version = if uses(|s| !s.is_h2() && s != Scenario::Memory) {
+    let wrk_version = if uses(Scenario::uses_wrk) {
         Some(wrk::version()?)
     } else {
         None
@@ -139,6 +151,7 @@ fn bench(opts: &Options) -> Result<(), String> {
             cpu_model: cpu_model(),
             wrk_version,
             h2load_version,
+            ws: uses(Scenario::is_ws),
             duration_secs: opts.duration_secs,
             warmup_secs: opts.warmup_secs,
         };
@@ -158,12 +171,15 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
             opts.idle_connections
         )
     } else {
-        let url = format!("http://127.0.0.1:PORT{}", target_path(scenario));
+        let url = url(scenario, "PORT");
         let shown = load_client(env, scenario, Path::new("bench/wrk/pipeline.lua"), &url);
         let (warmup, amount) = amounts(opts, scenario);
         let mut line = format!("client: `{}`", shown.display(amount));
         if scenario.is_h2() && warmup > 0 {
             line += &format!(", after a warm-up run of {warmup} requests");
+        }
+        if scenario.is_ws() && warmup > 0 {
+            line += &format!(", after a warm-up run of {warmup} s (fresh connections)");
         }
         line
     };
@@ -177,9 +193,11 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
             env.demo.as_deref(),
         );
         let proc = ServerProcess::start(v.label, cmd)?;
-        let url = format!("http://127.0.0.1:{}{}", proc.port, target_path(scenario));
+        let url = url(scenario, &proc.port.to_string());
         if scenario.is_h2() {
             h2load::smoke_check(&url, h2_body_len(scenario))
+        } else if scenario.is_ws() {
+            ws_load::smoke_check(proc.port, target_path(scenario), ws_shape(scenario).1)
         } else {
             probe::smoke_check(proc.port)
         }
@@ -221,8 +239,18 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
 }
 
 /// The load generator for `scenario` (`script` is used only when pipelining).
-fn load_client<'a>(env: &Env, scenario: Scenario, script: &'a Path, url: &'a str) -> Client<'a> {
-    if scenario.is_h2() {
+fn load_client<'a>(env: &'a Env, scenario: Scenario, script: &'a Path, url: &'a str) -> Client<'a> {
+    if scenario.is_ws() {
+        let (connections, size) = ws_shape(scenario);
+        Client::WsLoad(WsLoadCommand {
+            cpu: env.opts.client_cpu,
+            pdeathsig: env.pdeathsig,
+            self_exe: &env.self_exe,
+            connections,
+            size,
+            url,
+        })
+    } else if scenario.is_h2() {
         Client::H2load(H2loadCommand {
             cpu: env.opts.client_cpu,
             pdeathsig: env.pdeathsig,
@@ -241,11 +269,28 @@ fn load_client<'a>(env: &Env, scenario: Scenario, script: &'a Path, url: &'a str
     }
 }
 
-/// The path every request of `scenario` asks for.
+/// The URL the client of `scenario` loads, on `port` (`PORT` where shown).
+fn url(scenario: Scenario, port: &str) -> String {
+    let scheme = if scenario.is_ws() { "ws" } else { "http" };
+    format!("{scheme}://127.0.0.1:{port}{}", target_path(scenario))
+}
+
+/// The path every request of `scenario` asks for; the WebSocket baselines
+/// answer on any path, the demo on `/ws`.
 fn target_path(scenario: Scenario) -> &'static str {
     match scenario {
         Scenario::H2Big => "/big?bytes=65536",
+        Scenario::Ws | Scenario::Ws16k => "/ws",
         _ => "/",
+    }
+}
+
+/// (connections, payload bytes) of a ws scenario.
+fn ws_shape(scenario: Scenario) -> (u32, usize) {
+    if scenario == Scenario::Ws16k {
+        WS_BIG
+    } else {
+        WS_SMALL
     }
 }
 

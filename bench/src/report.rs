@@ -8,7 +8,13 @@ use crate::memory::Memory;
 use crate::variant;
 
 /// Rows every other row is compared against, where present.
-const BASELINES: [&str; 3] = ["hyper", "hyper-flush", "hyper-h2"];
+const BASELINES: [&str; 5] = [
+    "hyper",
+    "hyper-flush",
+    "hyper-h2",
+    "fastwebsockets",
+    "tungstenite",
+];
 
 /// A scenario's measurements, labelled by variant.
 pub enum Results {
@@ -29,34 +35,52 @@ impl Section {
     pub fn render(&self) -> String {
         match &self.results {
             Results::Load(rows) => {
-                load_table(rows, latency_labels(self.scenario)) + &comparisons(self.scenario, rows)
+                load_table(rows, columns(self.scenario)) + &comparisons(self.scenario, rows)
             }
             Results::Memory(rows) => memory_table(rows),
         }
     }
 }
 
-/// The headers of [`crate::load::Outcome::latency_us`]'s two figures.
-fn latency_labels(scenario: Scenario) -> [&'static str; 2] {
-    if scenario.is_h2() {
-        ["mean", "max"]
-    } else {
-        ["p50", "p99"]
+/// How a scenario's load table is headed.
+#[derive(Clone, Copy)]
+struct Columns {
+    /// What the client completes: `req`, or `msg` (echoed WebSocket messages).
+    unit: &'static str,
+    /// The headers of [`crate::load::Outcome::latency_us`]'s two figures.
+    latency: [&'static str; 2],
+}
+
+fn columns(scenario: Scenario) -> Columns {
+    Columns {
+        unit: if scenario.is_ws() { "msg" } else { "req" },
+        latency: if scenario.is_h2() {
+            ["mean", "max"]
+        } else {
+            ["p50", "p99"]
+        },
     }
 }
 
-fn load_table(rows: &[(&str, Load)], latency_labels: [&str; 2]) -> String {
+/// The table; with client CPU columns when the client reported its CPU time.
+fn load_table(rows: &[(&str, Load)], columns: Columns) -> String {
     let bases: Vec<&(&str, Load)> = BASELINES
         .iter()
         .filter_map(|b| rows.iter().find(|(label, _)| label == b))
         .collect();
-    let mut out = String::from("| server | req/s | CPU µs/req |");
+    let client_cpu = rows.iter().any(|(_, r)| r.client.client_cpu.is_some());
+    let u = columns.unit;
+    let mut out = format!("| server | {u}/s | CPU µs/{u} |");
     for (b, _) in &bases {
-        let _ = write!(out, " req/s ÷ {b} | CPU/req ÷ {b} |");
+        let _ = write!(out, " {u}/s ÷ {b} | CPU/{u} ÷ {b} |");
     }
-    let [l0, l1] = latency_labels;
-    let _ = write!(out, " server CPU | {l0} | {l1} | errors |\n|---|---:|---:|");
-    out.push_str(&"---:|---:|".repeat(bases.len()));
+    out.push_str(" server CPU |");
+    if client_cpu {
+        let _ = write!(out, " client CPU µs/{u} | client CPU |");
+    }
+    let [l0, l1] = columns.latency;
+    let _ = write!(out, " {l0} | {l1} | errors |\n|---|---:|---:|");
+    out.push_str(&"---:|---:|".repeat(bases.len() + usize::from(client_cpu)));
     out.push_str("---:|---:|---:|---:|\n");
     for (label, r) in rows {
         let _ = write!(
@@ -72,10 +96,23 @@ fn load_table(rows: &[(&str, Load)], latency_labels: [&str; 2]) -> String {
                 ratio(r.cpu_us_per_req, b.cpu_us_per_req)
             );
         }
+        let _ = write!(out, " {:.0}% |", r.cpu_utilisation * 100.0);
+        if client_cpu {
+            match r.client.client_cpu {
+                Some(c) => {
+                    let _ = write!(
+                        out,
+                        " {:.2} | {:.0}% |",
+                        c.us_per_req,
+                        c.utilisation * 100.0
+                    );
+                }
+                None => out.push_str(" – | – |"),
+            }
+        }
         let _ = writeln!(
             out,
-            " {:.0}% | {} | {} | {} |",
-            r.cpu_utilisation * 100.0,
+            " {} | {} | {} |",
             latency(r.client.latency_us[0]),
             latency(r.client.latency_us[1]),
             r.client.errors,
@@ -167,6 +204,7 @@ mod tests {
                 req_per_sec: rps,
                 latency_us: [Some(250.0), Some(1500.0)],
                 errors: 0,
+                client_cpu: None,
             },
             cpu_us_per_req: cpu,
             cpu_utilisation: 1.0,
@@ -181,7 +219,7 @@ mod tests {
                 ("hyper-flush", load(200.0, 5.0)),
                 ("roadrunner-tokio", load(150.0, 5.0)),
             ],
-            ["p50", "p99"],
+            columns(Scenario::KeepAlive),
         );
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].contains("÷ hyper |") && lines[0].contains("÷ hyper-flush |"));
@@ -191,7 +229,10 @@ mod tests {
             lines[4]
         );
         assert!(lines[4].contains("250 µs | 1.50 ms"), "{}", lines[4]);
-        let t = load_table(&[("roadrunner-tokio", load(150.0, 5.0))], ["p50", "p99"]);
+        let t = load_table(
+            &[("roadrunner-tokio", load(150.0, 5.0))],
+            columns(Scenario::KeepAlive),
+        );
         assert!(!t.contains('÷'), "{t}");
     }
 
@@ -214,6 +255,44 @@ mod tests {
             lines[0]
         );
         assert!(lines[3].contains("| 1.20× | 0.60× |"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn ws_rows_against_both_baselines_with_client_cpu() {
+        let mut rows = vec![
+            ("fastwebsockets", load(100.0, 10.0)),
+            ("tungstenite", load(80.0, 12.5)),
+            ("roadrunner-tokio", load(100.0, 7.5)),
+        ];
+        for (_, r) in &mut rows {
+            r.client.client_cpu = Some(crate::load::ClientCpu {
+                us_per_req: 9.0,
+                utilisation: 0.9,
+            });
+        }
+        let t = Section {
+            scenario: Scenario::Ws16k,
+            commands: Vec::new(),
+            results: Results::Load(rows),
+        }
+        .render();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].starts_with("| server | msg/s | CPU µs/msg | msg/s ÷ fastwebsockets |")
+                && lines[0].contains("CPU/msg ÷ tungstenite | server CPU | client CPU µs/msg |"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(
+            lines[1].matches('|').count(),
+            lines[0].matches('|').count(),
+            "{t}"
+        );
+        assert!(
+            lines[4].contains("| 1.00× | 0.75× | 1.25× | 0.60× | 100% | 9.00 | 90% |"),
+            "{}",
+            lines[4]
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub struct Variant {
     /// Row label, e.g. `roadrunner-tokio (limit 1000)`.
     pub label: &'static str,
     pub server: Server,
-    /// Flags after `hyper-server --port 0` or `--port 0 --runtime R` (demo).
+    /// Flags after `hyper-server --port 0`, `ws-server --port 0` or
+    /// `--port 0 --runtime R` (demo).
     pub flags: &'static [&'static str],
 }
 
@@ -85,6 +86,18 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
             v("roadrunner-tokio", RoadrunnerTokio, H2C),
             v("roadrunner-smol", RoadrunnerSmol, H2C),
         ],
+        // The demo's defaults serve `/ws` as it is: 150 clients, 60 s idle timeout,
+        // permessage-deflate offered (and not taken: ws-load does not ask for it).
+        Scenario::Ws | Scenario::Ws16k => vec![
+            v(
+                "fastwebsockets",
+                Fastwebsockets,
+                &["--impl", "fastwebsockets"],
+            ),
+            v("tungstenite", Tungstenite, &["--impl", "tungstenite"]),
+            v("roadrunner-tokio", RoadrunnerTokio, &[]),
+            v("roadrunner-smol", RoadrunnerSmol, &[]),
+        ],
     }
 }
 
@@ -98,21 +111,24 @@ pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)
             ("roadrunner-tokio (no graceful drain)", "roadrunner-tokio"),
             ("roadrunner-smol (no graceful drain)", "roadrunner-smol"),
         ],
-        Scenario::Memory | Scenario::H2 | Scenario::H2Big => &[],
+        Scenario::Memory | Scenario::H2 | Scenario::H2Big | Scenario::Ws | Scenario::Ws16k => &[],
     }
 }
 
 impl Variant {
-    fn is_hyper(self) -> bool {
-        matches!(
+    /// Whether the server is one of this harness's own modes.
+    fn is_baseline(self) -> bool {
+        !matches!(
             self.server,
-            Server::Hyper | Server::HyperFlush | Server::HyperH2
+            Server::RoadrunnerTokio | Server::RoadrunnerSmol
         )
     }
 
     /// Arguments after the program name.
     fn args(self) -> Vec<&'static str> {
-        let mut args = if self.is_hyper() {
+        let mut args = if matches!(self.server, Server::Tungstenite | Server::Fastwebsockets) {
+            vec!["ws-server", "--port", "0"]
+        } else if self.is_baseline() {
             vec!["hyper-server", "--port", "0"]
         } else {
             let runtime = if self.server == Server::RoadrunnerTokio {
@@ -128,7 +144,7 @@ impl Variant {
 
     /// Completes `pinned` (a `taskset` prefix) into the server's command.
     pub fn command(self, mut pinned: Command, self_exe: &Path, demo: Option<&Path>) -> Command {
-        if self.is_hyper() {
+        if self.is_baseline() {
             pinned.arg(self_exe);
         } else {
             pinned
@@ -141,7 +157,7 @@ impl Variant {
 
     /// The server command as shown in reports (without `setpriv`).
     pub fn display(self, cpu: usize) -> String {
-        let (env, prog) = if self.is_hyper() {
+        let (env, prog) = if self.is_baseline() {
             ("", "roadrunner-bench")
         } else {
             ("ROADRUNNER_WORKERS=1 ", "roadrunner-demo")
@@ -185,6 +201,15 @@ mod tests {
             rows[2].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime smol \
              --protocols http2"
+        );
+        let rows = variants(Scenario::Ws16k);
+        assert_eq!(
+            rows[1].display(0),
+            "taskset -c 0 roadrunner-bench ws-server --port 0 --impl tungstenite"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio"
         );
     }
 }

@@ -119,6 +119,7 @@ fn parse(out: &str) -> Option<Outcome> {
         req_per_sec: req_per_sec?,
         latency_us: [p50_us, p99_us],
         errors: socket_errors + non_2xx,
+        client_cpu: None,
     })
 }
 

@@ -1,0 +1,519 @@
+//! The WebSocket load client: the `ws-load` mode, its invocation by the harness
+//! (pinned with `taskset`, like wrk), and the one-message check every server
+//! passes before it is loaded.
+//!
+//! `ws-load` opens N connections, completes each one's opening handshake (no
+//! extension offered, so every server echoes uncompressed frames), then runs a
+//! closed loop on each for a fixed time: one masked binary message of the given
+//! size, wait for its echo, check it byte for byte, repeat. It runs on one
+//! thread (a tokio current-thread runtime), writes each frame with one `write`
+//! and reuses its buffers, so a message costs it one write, one read (more for
+//! an echo the kernel delivers in pieces) and a pass over the payload to mask it
+//! and one to compare it. A connection that gets anything but the echo (another
+//! frame, a wrong byte, an I/O error, the connection closed, no echo in time)
+//! stops and counts as one error; the run's report is one line on stdout:
+//! `messages=N errors=N secs=S cpu_secs=S p50_us=X p99_us=X`, its own CPU time
+//! included, and what the first failure was on stderr.
+
+use std::cell::{Cell, RefCell};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::load::{ClientCpu, Outcome};
+use crate::ws_proto::{self, Outgoing, Rng};
+
+/// A connection whose handshake or echo takes longer than this has stalled.
+const STALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// What `ws-load` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadArgs {
+    /// `ws://127.0.0.1:PORT/PATH`.
+    pub url: String,
+    pub connections: u32,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// Seconds of echoing.
+    pub secs: u64,
+}
+
+/// One `ws-load` run's report.
+#[derive(Debug, Clone, PartialEq)]
+struct Report {
+    messages: u64,
+    errors: u64,
+    /// From the first message to the last echo.
+    secs: f64,
+    /// The client's own user + system CPU time over the same span.
+    cpu_secs: f64,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+}
+
+impl Report {
+    fn line(&self) -> String {
+        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        format!(
+            "messages={} errors={} secs={:.4} cpu_secs={:.4} p50_us={} p99_us={}",
+            self.messages,
+            self.errors,
+            self.secs,
+            self.cpu_secs,
+            us(self.p50_us),
+            us(self.p99_us)
+        )
+    }
+
+    fn parse(out: &str) -> Option<Report> {
+        let line = out.lines().find(|l| l.starts_with("messages="))?;
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let us = |name: &str| field(name).and_then(|v| v.parse().ok());
+        Some(Report {
+            messages: field("messages")?.parse().ok()?,
+            errors: field("errors")?.parse().ok()?,
+            secs: field("secs")?.parse().ok()?,
+            cpu_secs: field("cpu_secs")?.parse().ok()?,
+            p50_us: us("p50_us"),
+            p99_us: us("p99_us"),
+        })
+    }
+}
+
+/// Splits `ws://HOST:PORT/PATH` into `HOST:PORT` and `/PATH`.
+fn split_url(url: &str) -> Result<(&str, &str), String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("expected a ws:// URL, got `{url}`"))?;
+    Ok(match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    })
+}
+
+/// The `ws-load` mode: runs the load and prints its report line.
+pub fn run(args: &LoadArgs) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot build tokio runtime: {e}"))?;
+    // Connections share their counters through `Rc`s, so they run as local tasks.
+    let local = tokio::task::LocalSet::new();
+    let report = local.block_on(&rt, load(args))?;
+    println!("{}", report.line());
+    Ok(())
+}
+
+/// What the connections add to as they go.
+#[derive(Default)]
+struct Shared {
+    messages: Cell<u64>,
+    errors: Cell<u64>,
+    first_error: RefCell<Option<String>>,
+    latency: RefCell<Histogram>,
+}
+
+impl Shared {
+    fn fail(&self, e: String) {
+        self.errors.set(self.errors.get() + 1);
+        self.first_error.borrow_mut().get_or_insert(e);
+    }
+}
+
+async fn load(args: &LoadArgs) -> Result<Report, String> {
+    let (host, path) = split_url(&args.url)?;
+    let mut conns = Vec::with_capacity(args.connections as usize);
+    for i in 0..args.connections {
+        let mut rng = Rng::new(u64::from(i));
+        let conn = tokio::time::timeout(STALL_LIMIT, open(host, path, &mut rng))
+            .await
+            .map_err(|_| format!("connection {i}: no handshake answer within {STALL_LIMIT:?}"))?
+            .map_err(|e| format!("connection {i}: {e}"))?;
+        conns.push((conn, rng));
+    }
+
+    let shared = Rc::new(Shared::default());
+    let cpu_before = own_cpu_secs()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.secs);
+    let mut tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(conn, rng)| {
+            tokio::task::spawn_local(echo_loop(conn, rng, args.size, deadline, shared.clone()))
+        })
+        .collect();
+    for task in &mut tasks {
+        if tokio::time::timeout_at((deadline + STALL_LIMIT).into(), &mut *task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            shared.fail(format!("no echo within {STALL_LIMIT:?}"));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = own_cpu_secs()? - cpu_before;
+    if let Some(e) = shared.first_error.borrow().as_deref() {
+        eprintln!(
+            "ws-load: {} of {} connections failed; the first: {e}",
+            shared.errors.get(),
+            args.connections
+        );
+    }
+    let latency = shared.latency.borrow();
+    Ok(Report {
+        messages: shared.messages.get(),
+        errors: shared.errors.get(),
+        secs,
+        cpu_secs,
+        p50_us: latency.quantile_us(0.5),
+        p99_us: latency.quantile_us(0.99),
+    })
+}
+
+/// A connection after its handshake, with what was read past the response head.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+/// Connects and completes the opening handshake.
+async fn open(host: &str, path: &str, rng: &mut Rng) -> Result<Conn, String> {
+    let mut stream = TcpStream::connect(host)
+        .await
+        .map_err(|e| format!("connect {host}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("set_nodelay: {e}"))?;
+    let key = ws_proto::new_key(rng);
+    stream
+        .write_all(&ws_proto::handshake_request(host, path, &key))
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    // Room for the largest echo the runs use (16 KiB) and its header in one read.
+    let mut buf = vec![0; 64 * 1024];
+    let mut filled = 0;
+    let end = loop {
+        if let Some(end) = ws_proto::head_end(&buf[..filled]) {
+            break end;
+        }
+        if filled >= ws_proto::MAX_HEAD {
+            return Err("handshake response head too long".into());
+        }
+        let n = stream
+            .read(&mut buf[filled..])
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("connection closed during the handshake".into());
+        }
+        filled += n;
+    };
+    ws_proto::check_handshake_response(&buf[..end], &key)?;
+    buf.copy_within(end..filled, 0);
+    Ok(Conn {
+        stream,
+        buf,
+        filled: filled - end,
+    })
+}
+
+/// Echoes messages of `size` bytes on `conn` until `deadline`.
+async fn echo_loop(conn: Conn, mut rng: Rng, size: usize, deadline: Instant, shared: Rc<Shared>) {
+    let Conn {
+        mut stream,
+        mut buf,
+        mut filled,
+    } = conn;
+    let mut out = Outgoing::new(size);
+    let mut sent = Instant::now();
+    let mut seq = 0u64;
+    let result: Result<(), String> = async {
+        while sent < deadline {
+            seq += 1;
+            let key = rng.next_u64().to_ne_bytes();
+            stream
+                .write_all(out.frame(seq, [key[0], key[1], key[2], key[3]]))
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+            let len = loop {
+                if let Some(len) = ws_proto::check_echo(&buf[..filled], out.payload())? {
+                    break len;
+                }
+                if filled == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                let n = stream
+                    .read(&mut buf[filled..])
+                    .await
+                    .map_err(|e| format!("read: {e}"))?;
+                if n == 0 {
+                    return Err("connection closed by the server".into());
+                }
+                filled += n;
+            };
+            buf.copy_within(len..filled, 0);
+            filled -= len;
+            let now = Instant::now();
+            shared.latency.borrow_mut().record(now - sent);
+            shared.messages.set(shared.messages.get() + 1);
+            sent = now;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        shared.fail(format!("message {seq}: {e}"));
+    }
+}
+
+/// This process's user + system CPU time, in seconds.
+fn own_cpu_secs() -> Result<f64, String> {
+    // SAFETY: all-zero is a valid `rusage`, which `getrusage` fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+/// Round-trip times, to within 1/64 (about 1.6%): nanoseconds below 64 exactly,
+/// then 64 buckets per power of two.
+struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; 64 * 59],
+            total: 0,
+        }
+    }
+}
+
+impl Histogram {
+    fn bucket(ns: u64) -> usize {
+        if ns < 64 {
+            return ns as usize;
+        }
+        let exp = 63 - ns.leading_zeros() as usize;
+        64 * (exp - 5) + ((ns >> (exp - 6)) as usize - 64)
+    }
+
+    /// The smallest value that falls in bucket `i`.
+    fn floor(i: usize) -> u64 {
+        if i < 64 {
+            return i as u64;
+        }
+        let exp = i / 64 + 5;
+        ((i % 64) as u64 + 64) << (exp - 6)
+    }
+
+    fn record(&mut self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.counts[Self::bucket(ns)] += 1;
+        self.total += 1;
+    }
+
+    fn quantile_us(&self, q: f64) -> Option<f64> {
+        let rank = ((self.total as f64 * q).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Self::floor(i) as f64 / 1e3);
+            }
+        }
+        None
+    }
+}
+
+/// One `ws-load` invocation: `[setpriv --pdeathsig KILL] taskset -c CPU
+/// roadrunner-bench ws-load --connections N --size B --duration S URL`.
+pub struct WsLoadCommand<'a> {
+    /// Core the client is pinned to.
+    pub cpu: usize,
+    /// Start it under `setpriv --pdeathsig KILL` (see [`crate::pin`]).
+    pub pdeathsig: bool,
+    /// This harness's binary, which holds the client.
+    pub self_exe: &'a Path,
+    pub connections: u32,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// `ws://127.0.0.1:PORT/PATH`.
+    pub url: &'a str,
+}
+
+impl WsLoadCommand<'_> {
+    fn args(&self, secs: u64) -> Vec<String> {
+        vec![
+            "ws-load".into(),
+            "--connections".into(),
+            self.connections.to_string(),
+            "--size".into(),
+            self.size.to_string(),
+            "--duration".into(),
+            secs.to_string(),
+            self.url.into(),
+        ]
+    }
+
+    /// The command line as shown in reports (without `setpriv`).
+    pub fn display(&self, secs: u64) -> String {
+        let cpu = self.cpu.to_string();
+        let head = ["taskset", "-c", &cpu, "roadrunner-bench"].map(String::from);
+        crate::shell::join(head.into_iter().chain(self.args(secs)))
+    }
+
+    /// Runs the client for `secs` seconds and reads its report.
+    pub fn run(&self, secs: u64) -> Result<Outcome, String> {
+        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
+        cmd.arg(self.self_exe).args(self.args(secs));
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run taskset/ws-load: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!(
+                "ws-load failed ({}):\n{stdout}{stderr}",
+                out.status
+            ));
+        }
+        // The first failure, if any connection failed.
+        eprint!("{stderr}");
+        let r = Report::parse(&stdout)
+            .ok_or_else(|| format!("cannot parse ws-load output:\n{stdout}"))?;
+        Ok(Outcome {
+            requests: r.messages,
+            req_per_sec: r.messages as f64 / r.secs,
+            latency_us: [r.p50_us, r.p99_us],
+            errors: r.errors,
+            client_cpu: (r.messages > 0).then(|| ClientCpu {
+                us_per_req: r.cpu_secs * 1e6 / r.messages as f64,
+                utilisation: r.cpu_secs / r.secs,
+            }),
+        })
+    }
+}
+
+/// One connection, one handshake, one echoed message of `size` bytes (blocking,
+/// unpinned), so a misbehaving server fails loudly instead of producing fast
+/// nonsense.
+pub fn smoke_check(port: u16, path: &str, size: usize) -> Result<(), String> {
+    let mut stream = crate::probe::connect(port)?;
+    let host = format!("127.0.0.1:{port}");
+    let mut rng = Rng::new(0);
+    let key = ws_proto::new_key(&mut rng);
+    stream
+        .write_all(&ws_proto::handshake_request(&host, path, &key))
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0; 64 * 1024];
+    let end = loop {
+        if let Some(end) = ws_proto::head_end(&buf) {
+            break end;
+        }
+        let n = stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        if n == 0 || buf.len() > ws_proto::MAX_HEAD {
+            return Err(format!(
+                "no complete handshake response: {:?}",
+                String::from_utf8_lossy(&buf)
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    ws_proto::check_handshake_response(&buf[..end], &key)?;
+    buf.drain(..end);
+    let mut out = Outgoing::new(size);
+    let key = rng.next_u64().to_ne_bytes();
+    stream
+        .write_all(out.frame(1, [key[0], key[1], key[2], key[3]]))
+        .map_err(|e| format!("write: {e}"))?;
+    while ws_proto::check_echo(&buf, out.payload())?.is_none() {
+        let n = stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("connection closed before the echo".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trip() {
+        let r = Report {
+            messages: 1_234_567,
+            errors: 2,
+            secs: 10.0012,
+            cpu_secs: 9.5,
+            p50_us: Some(310.5),
+            p99_us: None,
+        };
+        assert_eq!(Report::parse(&format!("noise\n{}\n", r.line())), Some(r));
+        assert_eq!(Report::parse("messages=1 errors=0\n"), None);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            split_url("ws://127.0.0.1:80/ws"),
+            Ok(("127.0.0.1:80", "/ws"))
+        );
+        assert_eq!(split_url("ws://127.0.0.1:80"), Ok(("127.0.0.1:80", "/")));
+        assert!(split_url("http://127.0.0.1:80/").is_err());
+    }
+
+    #[test]
+    fn histogram_buckets() {
+        for ns in [0, 63, 64, 127, 128, 1000, 123_456, 10_000_000_000] {
+            let i = Histogram::bucket(ns);
+            assert!(
+                Histogram::floor(i) <= ns && ns - Histogram::floor(i) <= ns / 64,
+                "{ns}"
+            );
+            assert!(Histogram::floor(i + 1) > ns, "{ns}");
+        }
+        let mut h = Histogram::default();
+        for us in 1..=100 {
+            h.record(Duration::from_micros(us));
+        }
+        let p50 = h.quantile_us(0.5).unwrap();
+        assert!((49.0..=50.0).contains(&p50), "{p50}");
+        assert!((98.0..=99.0).contains(&h.quantile_us(0.99).unwrap()));
+        assert_eq!(Histogram::default().quantile_us(0.5), None);
+    }
+
+    #[test]
+    fn display() {
+        let c = WsLoadCommand {
+            cpu: 1,
+            pdeathsig: true,
+            self_exe: Path::new("/x/roadrunner-bench"),
+            connections: 100,
+            size: 20,
+            url: "ws://127.0.0.1:PORT/ws",
+        };
+        assert_eq!(
+            c.display(10),
+            "taskset -c 1 roadrunner-bench ws-load --connections 100 --size 20 --duration 10 \
+             ws://127.0.0.1:PORT/ws"
+        );
+    }
+}
