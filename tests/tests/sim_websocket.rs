@@ -192,3 +192,44 @@ fn a_client_that_does_not_read_holds_the_handlers_sends_back() {
     });
     assert!(more > stalled + 3, "{more} after reading, {stalled} before");
 }
+
+#[test]
+fn a_session_that_keeps_talking_is_not_idle_and_closes_idle_after_its_last_message() {
+    let sim = Sim::new();
+    let config = WsConfig {
+        idle_timeout: Some(ms(500)),
+        ..WsConfig::default()
+    };
+    let (_listener, connector) = start(&sim, config);
+    let mut client = connector.connect().expect("connect");
+    let (last, close, close_at) = sim.block_on(async {
+        let mut wire = upgrade(&mut client, "/ws").await;
+        // A message every 300 ms for three seconds: the idle timer keeps moving.
+        for i in 0..10 {
+            let text = format!("message {i}");
+            client
+                .write_all(client_frame(0x1, text.as_bytes()))
+                .await
+                .expect("text");
+            assert_eq!(
+                next_frame(&mut client, &mut wire).await,
+                Some((0x1, text.into_bytes())),
+                "the session is still open at {:?}",
+                sim.elapsed()
+            );
+            sim.sleep(ms(300)).await;
+        }
+        let last = sim.elapsed() - ms(300);
+        let close = next_frame(&mut client, &mut wire)
+            .await
+            .expect("a close frame");
+        (last, close, sim.elapsed())
+    });
+    assert_eq!(close.0, 0x8);
+    assert_eq!(close_code(&close.1), 1001);
+    assert_eq!(
+        close_at,
+        last + ms(500),
+        "idle_timeout after the last message"
+    );
+}

@@ -56,7 +56,7 @@ impl std::fmt::Display for WsClosed {
 
 impl std::error::Error for WsClosed {}
 
-/// A timer that is re-armed only when its deadline moves.
+/// A timer, re-armed only when a deadline comes before it.
 struct Timer {
     at: Instant,
     sleep: BoxFuture<()>,
@@ -320,8 +320,11 @@ impl<M: Send + 'static> WebSocket<M> {
             let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
                 return Poll::Pending;
             };
+            // A timer armed for earlier is kept: when it fires the deadlines are looked
+            // at again. So the idle deadline, which moves with every message, costs a
+            // new timer once per idle period, not once per message.
             let timer = match &mut self.timer {
-                Some(timer) if timer.at == at => timer,
+                Some(timer) if timer.at <= at => timer,
                 slot => slot.insert(Timer {
                     at,
                     sleep: listener.sleep_until(at),
