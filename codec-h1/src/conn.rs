@@ -307,10 +307,16 @@ impl ServerConn {
             None if r.http10 => (FramingHeader::None, OutBody::UntilClose),
             None => (FramingHeader::Chunked, OutBody::Chunked),
         };
-        let caller_close = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .any(|v| encode::has_token(v.as_bytes(), b"close"));
+        // One walk over the (usually few) fields instead of two hashed lookups: both
+        // showed up per response in the driver bench's profile.
+        let (mut caller_close, mut has_date) = (false, false);
+        for (name, value) in headers {
+            if name == header::CONNECTION {
+                caller_close |= encode::has_token(value.as_bytes(), b"close");
+            } else if name == header::DATE {
+                has_date = true;
+            }
+        }
         // A client told to wait for 100 Continue may never send the body we would have
         // to read past, so the connection cannot be reused.
         let body_unsent =
@@ -331,7 +337,7 @@ impl ServerConn {
         } else {
             ConnectionHeader::Pass
         };
-        let date = (!headers.contains_key(header::DATE)).then(|| self.date.get(now));
+        let date = (!has_date).then(|| self.date.get(now));
         encode::write_head(out, status, headers, date, framing, connection);
         self.error_answered |= for_error;
         if switching {
