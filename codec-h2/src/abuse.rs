@@ -93,7 +93,7 @@ impl Cost {
 
 /// Useful work, which refills the budgets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Work {
+pub enum Work {
     /// A request head reached the application.
     Request,
     /// A stream's response went out whole, and its request ended.
@@ -101,10 +101,55 @@ pub(crate) enum Work {
 }
 
 /// One bucket's numbers (the table in the module docs).
-struct Rule {
-    burst: u32,
-    per_request: u32,
-    per_response: u32,
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    /// Tokens at the start, and at most.
+    pub burst: u32,
+    /// Tokens a request received gives back.
+    pub per_request: u32,
+    /// Tokens a response completed gives back.
+    pub per_response: u32,
+}
+
+/// Token buckets that start full, lose a token for each thing a peer makes the
+/// connection do unasked, and are refilled by useful work: no clock. HTTP/3 keeps its
+/// own rules on the same buckets.
+#[derive(Debug)]
+pub struct Buckets<const N: usize> {
+    tokens: [u32; N],
+    rules: &'static [Rule; N],
+}
+
+impl<const N: usize> Buckets<N> {
+    /// Full buckets for `rules`.
+    pub fn new(rules: &'static [Rule; N]) -> Self {
+        Buckets {
+            tokens: rules.map(|r| r.burst),
+            rules,
+        }
+    }
+
+    /// Takes a token from bucket `i`; `false` when it is empty.
+    pub fn take(&mut self, i: usize) -> bool {
+        match self.tokens[i].checked_sub(1) {
+            Some(left) => {
+                self.tokens[i] = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Refills every bucket for `work`, up to its burst.
+    pub fn earn(&mut self, work: Work) {
+        for (tokens, rule) in self.tokens.iter_mut().zip(self.rules) {
+            let n = match work {
+                Work::Request => rule.per_request,
+                Work::Response => rule.per_response,
+            };
+            *tokens = tokens.saturating_add(n).min(rule.burst);
+        }
+    }
 }
 
 /// Indexed by [`Cost::bucket`].
@@ -136,34 +181,24 @@ const RULES: [Rule; 4] = [
 ];
 
 /// The token buckets of one connection.
-pub(crate) struct Budgets {
-    tokens: [u32; RULES.len()],
-}
+pub(crate) struct Budgets(Buckets<{ RULES.len() }>);
 
 impl Budgets {
     pub(crate) fn new() -> Self {
-        Budgets {
-            tokens: RULES.map(|r| r.burst),
-        }
+        Budgets(Buckets::new(&RULES))
     }
 
     /// Takes one token for `cost`; none left is `ENHANCE_YOUR_CALM`.
     pub(crate) fn spend(&mut self, cost: Cost) -> Result<(), ConnError> {
-        let tokens = &mut self.tokens[cost.bucket()];
-        *tokens = tokens
-            .checked_sub(1)
-            .ok_or(ConnError::new(ErrorCode::ENHANCE_YOUR_CALM, cost.reason()))?;
-        Ok(())
+        if self.0.take(cost.bucket()) {
+            Ok(())
+        } else {
+            Err(ConnError::new(ErrorCode::ENHANCE_YOUR_CALM, cost.reason()))
+        }
     }
 
     pub(crate) fn earn(&mut self, work: Work) {
-        for (tokens, rule) in self.tokens.iter_mut().zip(&RULES) {
-            let n = match work {
-                Work::Request => rule.per_request,
-                Work::Response => rule.per_response,
-            };
-            *tokens = tokens.saturating_add(n).min(rule.burst);
-        }
+        self.0.earn(work);
     }
 }
 

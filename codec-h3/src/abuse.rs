@@ -22,6 +22,9 @@
 //! stream's QUIC slot is given back to the peer once both its halves are closed, and
 //! the events of the streams opened in its place come after that `Reset`.
 
+pub(crate) use roadrunner_h2::abuse::Work;
+use roadrunner_h2::abuse::{Buckets, Rule};
+
 use crate::error::{ConnError, ErrorCode};
 
 /// What the peer made the connection spend a token on.
@@ -53,22 +56,6 @@ impl Cost {
     }
 }
 
-/// Useful work, which refills the budgets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Work {
-    /// A request head reached the application.
-    Request,
-    /// A stream's response went out whole, and its request ended.
-    Response,
-}
-
-/// One bucket's numbers (the table in the module docs).
-struct Rule {
-    burst: u32,
-    per_request: u32,
-    per_response: u32,
-}
-
 /// Indexed by [`Cost::bucket`].
 const RULES: [Rule; 2] = [
     // resets
@@ -87,34 +74,24 @@ const RULES: [Rule; 2] = [
 
 /// The token buckets of one connection.
 #[derive(Debug)]
-pub(crate) struct Budgets {
-    tokens: [u32; RULES.len()],
-}
+pub(crate) struct Budgets(Buckets<{ RULES.len() }>);
 
 impl Budgets {
     pub(crate) fn new() -> Self {
-        Budgets {
-            tokens: RULES.map(|r| r.burst),
-        }
+        Budgets(Buckets::new(&RULES))
     }
 
     /// Takes one token for `cost`; none left is H3_EXCESSIVE_LOAD.
     pub(crate) fn spend(&mut self, cost: Cost) -> Result<(), ConnError> {
-        let tokens = &mut self.tokens[cost.bucket()];
-        *tokens = tokens
-            .checked_sub(1)
-            .ok_or(ConnError::new(ErrorCode::H3_EXCESSIVE_LOAD, cost.reason()))?;
-        Ok(())
+        if self.0.take(cost.bucket()) {
+            Ok(())
+        } else {
+            Err(ConnError::new(ErrorCode::H3_EXCESSIVE_LOAD, cost.reason()))
+        }
     }
 
     pub(crate) fn earn(&mut self, work: Work) {
-        for (tokens, rule) in self.tokens.iter_mut().zip(&RULES) {
-            let n = match work {
-                Work::Request => rule.per_request,
-                Work::Response => rule.per_response,
-            };
-            *tokens = tokens.saturating_add(n).min(rule.burst);
-        }
+        self.0.earn(work);
     }
 }
 
