@@ -6,6 +6,7 @@ mod clock;
 mod dispatch;
 mod h1;
 mod h2;
+mod mux;
 mod reason;
 mod upgraded;
 
