@@ -528,6 +528,17 @@ impl<R: Runtime> Streams<R> {
         }
     }
 
+    /// The connection is gone: every stream's exchange ends unfinished.
+    pub(super) fn abort_all(&mut self) {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.extend(self.tasks.keys().copied());
+        for &id in &ids {
+            self.finish(id, false);
+        }
+        ids.clear();
+        self.ids = ids;
+    }
+
     /// The stream's exchange is over: `request.stop` is reported as its `Done` drops.
     fn finish(&mut self, id: u64, complete: bool) {
         if let Some(mut task) = self.tasks.remove(&id) {
