@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use h3::client::SendRequest;
-use roadrunner_core::http::{HeaderMap, Request as HttpRequest, StatusCode};
+use roadrunner_core::http::{HeaderMap, Method, Request as HttpRequest, StatusCode};
+use roadrunner_core::websocket::{websocket, Message, WebSocket, WsConfig, WsEvent};
 use roadrunner_core::{
     Body, DrainOutcome, Frame, Http1Options, Http3Options, Options, Protocol, Request, Response,
     Route, Routes,
@@ -611,3 +612,68 @@ both!(requests_complete_over_a_lossy_reordering_path, |adapter| {
         );
     });
 });
+
+/// Echoes text and binary messages: the same handler code as on h1 and h2.
+async fn ws_echo(_req: Request, mut ws: WebSocket) {
+    while let Some(event) = ws.next().await {
+        let reply = match event {
+            WsEvent::Text(text) => Message::Text(text),
+            WsEvent::Binary(data) => Message::Binary(data),
+            _ => continue,
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
+}
+
+both!(websocket_over_h3_by_extended_connect, |adapter| {
+    let kit = kinds::tls_kit();
+    let routes = Routes::list([Route::new("/ws", websocket(WsConfig::default(), ws_echo))
+        .methods([Method::GET, Method::CONNECT])]);
+    let s = Server::start(adapter, h3_opts(routes, &kit));
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/py/h3_ws_client.py"))
+        .args([&s.port().to_string(), "/ws", "hello", "über h3"])
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aioquic WebSocket client failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        r#"{"status": 200, "settings_connect": true, "echoes": ["hello", "\u00fcber h3"], "close_code": 1000}"#
+    );
+});
+
+both!(
+    a_client_that_moves_is_served_by_every_socket_of_the_pool,
+    |adapter| {
+        // With eight SO_REUSEPORT sockets the kernel picks one per client address; each
+        // move to a new address most likely lands on another socket, which must find
+        // the connection in the shared registry (a socket of its own would answer with
+        // a stateless reset, and the request would fail).
+        let kit = kinds::tls_kit();
+        let mut o = h3_opts(Routes::handler(|_req: Request| async { "ok" }), &kit);
+        o.protocols[1] = Protocol::Http3(Http3Options::default());
+        let s = Server::start(adapter, o);
+        client_rt().block_on(async {
+            let mut c = connect(&kit, s.port()).await;
+            let mut ports = std::collections::BTreeSet::new();
+            for _ in 0..8 {
+                let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("new address");
+                ports.insert(socket.local_addr().expect("addr").port());
+                c.endpoint.rebind(socket).expect("rebind");
+                let got = fetch(&mut c.send, get("/"), None)
+                    .await
+                    .expect("served after a move");
+                assert_eq!(got.body, b"ok");
+            }
+            assert_eq!(ports.len(), 8, "eight addresses");
+        });
+        assert_eq!(s.info().active_clients, 1, "still the one connection");
+    }
+);
