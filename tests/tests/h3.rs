@@ -677,3 +677,40 @@ both!(
         assert_eq!(s.info().active_clients, 1, "still the one connection");
     }
 );
+
+both!(ngtcp2_client_downloads, |adapter| {
+    // ngtcp2's example client on GnuTLS (Debian's `ngtcp2-client`): another QUIC
+    // stack and TLS library altogether.
+    let kit = kinds::tls_kit();
+    let (_gate, gate_rx) = kinds::gate();
+    let file = kinds::TempFile::with("h3-ngtcp2", b"");
+    let s = Server::start(
+        adapter,
+        h3_opts(kinds_routes(file.path().to_path_buf(), gate_rx), &kit),
+    );
+    let dir = std::env::temp_dir().join(roadrunner_tests::unique_name(&format!(
+        "h3-ngtcp2-{}",
+        std::process::id()
+    )));
+    std::fs::create_dir_all(&dir).expect("download dir");
+    let base = format!("https://127.0.0.1:{}", s.port());
+    let out = Command::new("gtlsclient")
+        .args(["-q", "--exit-on-all-streams-close", "--download"])
+        .arg(&dir)
+        .args(["127.0.0.1", &s.port().to_string()])
+        .args([format!("{base}/"), format!("{base}/big")])
+        .output()
+        .expect("gtlsclient (Debian package ngtcp2-client) runs");
+    assert!(
+        out.status.success(),
+        "gtlsclient failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = std::fs::read(dir.join("index.html")).expect("GET / saved");
+    let big = std::fs::read(dir.join("big")).expect("GET /big saved");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(index, b"ok");
+    assert_eq!(big.len(), 20 * 16 * 1024);
+    assert!(big.iter().all(|&b| b == b'x'));
+    assert_eq!(s.info().requests_served, 2);
+});
