@@ -714,3 +714,45 @@ both!(ngtcp2_client_downloads, |adapter| {
     assert!(big.iter().all(|&b| b == b'x'));
     assert_eq!(s.info().requests_served, 2);
 });
+
+both!(
+    keep_alive_timeout_closes_an_idle_connection_that_quic_keeps_alive,
+    |adapter| {
+        // The client sends QUIC PINGs every 100 ms, so QUIC's own idle timeout never
+        // fires: only the server's keep-alive deadline ends the connection.
+        let kit = kinds::tls_kit();
+        let mut o = h3_opts(Routes::handler(|_req: Request| async { "ok" }), &kit);
+        o.keep_alive_timeout = Duration::from_millis(300);
+        let s = Server::start(adapter, o);
+        client_rt().block_on(async {
+            let mut endpoint = endpoint(&kit);
+            let mut tls = (*kit.client).clone();
+            tls.alpn_protocols = vec![b"h3".to_vec()];
+            let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("TLS 1.3");
+            let mut transport = quinn::TransportConfig::default();
+            transport.keep_alive_interval(Some(Duration::from_millis(100)));
+            let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+            config.transport_config(Arc::new(transport));
+            endpoint.set_default_client_config(config);
+            let quic = endpoint
+                .connect(s.addr(), "localhost")
+                .expect("connect")
+                .await
+                .expect("handshake");
+            let (mut driver, mut send) = h3::client::new(h3_quinn::Connection::new(quic))
+                .await
+                .expect("h3 client");
+            let closed = tokio::spawn(async move { driver.wait_idle().await });
+            let got = fetch(&mut send, get("/"), None).await.expect("served");
+            assert_eq!(got.body, b"ok");
+            let idle_from = std::time::Instant::now();
+            let why = tokio::time::timeout(roadrunner_tests::SAFETY_NET, closed)
+                .await
+                .expect("closed within the safety net")
+                .expect("driver");
+            assert!(why.is_h3_no_error(), "closed with H3_NO_ERROR: {why:?}");
+            assert!(idle_from.elapsed() >= Duration::from_millis(300));
+        });
+        s.wait_info("the connection gone", |i| i.active_clients == 0);
+    }
+);

@@ -282,6 +282,16 @@ impl ServerConn {
         self.requests.len()
     }
 
+    /// Whether some request's head is on its way: a request stream is open and its
+    /// HEADERS have not all come (or wait for QPACK inserts). QUIC bounds no such
+    /// wait: a driver applies its own deadline (a slow-headers attack is otherwise
+    /// free).
+    pub fn is_reading_headers(&self) -> bool {
+        self.requests
+            .values()
+            .any(|r| matches!(r.phase, streams::Phase::Head | streams::Phase::HeadBlocked))
+    }
+
     /// The SETTINGS the peer sent, once they have come.
     pub fn peer_settings(&self) -> Option<&Settings> {
         self.peer.settings.as_ref()

@@ -16,7 +16,7 @@ use roadrunner_h2::conn::SendError;
 use roadrunner_h2::{Config, ErrorCode, Event, ServerConn, Transmit};
 
 use super::alarm::Alarm;
-use super::mux::{Abandon, Refused, StreamCodec, Streams};
+use super::mux::{Abandon, Activity, RecvClock, Refused, StreamCodec, Streams};
 use super::reason::Reason;
 use super::Setup;
 use crate::drain::{DrainEvent, DrainEvents};
@@ -24,10 +24,6 @@ use crate::listener::Shared;
 use crate::request::Request;
 use crate::runtime::{ByteStream, Runtime};
 use crate::scratch::{poll_read_with, Layer, READ_SIZE};
-
-mod clock;
-
-use clock::{Activity, RecvClock};
 
 /// How long a drain waits for the answer to its PING before the final GOAWAY (RFC 9113
 /// §6.8: at least one round trip, so streams already on their way are not refused).

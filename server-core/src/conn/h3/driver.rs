@@ -23,7 +23,7 @@ use roadrunner_h3::{CloseReason, ErrorCode, Event, SendError, ServerConn};
 
 use super::{Quic, UdpHolder};
 use crate::conn::alarm::Alarm;
-use crate::conn::mux::{Abandon, Refused, StreamCodec, Streams};
+use crate::conn::mux::{Abandon, Activity, RecvClock, Refused, StreamCodec, Streams};
 use crate::conn::reason::Reason;
 use crate::counters::ConnSlot;
 use crate::drain::{DrainEvent, DrainEvents};
@@ -56,6 +56,10 @@ struct Driver<R: Runtime, D> {
     peer: SocketAddr,
     streams: Streams<R>,
     alarm: Alarm<R>,
+    /// The read deadlines HTTP/1.1 and HTTP/2 have too.
+    clock: RecvClock,
+    /// Bytes QUIC had received when the clock last heard of them.
+    rx_seen: u64,
     drain: Option<DrainEvents>,
     /// Waits for the listener to stop without a drain.
     close: Option<event_listener::EventListener>,
@@ -90,6 +94,8 @@ pub(super) async fn serve<R: Runtime, D: DatagramSocket>(
     let mut d = Driver {
         streams: Streams::new(rt.clone(), shared.clone(), conn.peer, http::Version::HTTP_3),
         alarm: Alarm::new(rt.clone()),
+        clock: RecvClock::new(rt.now(), &shared.limits),
+        rx_seen: 0,
         drain: shared.graceful_drain.then(|| DrainEvents::since(notices)),
         close: None,
         max_segments: socket.max_transmit_segments().max(1),
@@ -163,18 +169,51 @@ impl<R: Runtime, D: DatagramSocket> Driver<R, D> {
             if self.conn.is_drained() {
                 return Poll::Ready(self.ended.unwrap_or(Reason::Done));
             }
-            let Some(at) = self.conn.poll_timeout() else {
-                return Poll::Pending;
+            let read = match self.poll_clock(now) {
+                Ok(at) => at,
+                Err(reason) => {
+                    self.conn.close(ErrorCode::H3_NO_ERROR, reason.as_str());
+                    let _ = self.flush(cx, now);
+                    return Poll::Ready(reason);
+                }
             };
-            if at <= now {
+            let quic = self.conn.poll_timeout();
+            if quic.is_some_and(|at| at <= now) {
                 self.conn.handle_timeout(now);
                 continue;
             }
+            let Some(at) = [read, quic].into_iter().flatten().min() else {
+                return Poll::Pending;
+            };
             self.alarm.arm(at);
             if !self.alarm.poll_fired(cx) {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Brings the read deadlines up to `now`: the reason to end the connection, or
+    /// when to look again.
+    fn poll_clock(&mut self, now: Instant) -> Result<Option<Instant>, Reason> {
+        if self.ended.is_some() {
+            // Closed: QUIC's own timers see its last round trips through.
+            return Ok(None);
+        }
+        let received = self.conn.quic().stats().udp_rx.bytes;
+        let fresh = received.saturating_sub(self.rx_seen);
+        self.rx_seen = received;
+        self.clock
+            .on_bytes(usize::try_from(fresh).unwrap_or(usize::MAX));
+        let activity = Activity {
+            idle: self.streams.is_empty(),
+            head: self.conn.is_reading_headers(),
+            receiving: self.streams.awaits_peer(),
+        };
+        let at = self.clock.poll(now, activity)?;
+        if self.clock.take_hibernate(now) {
+            self.streams.shrink();
+        }
+        Ok(at)
     }
 
     /// A drain notice starts the graceful shutdown (GOAWAY); the drain's kill, or the
@@ -217,7 +256,9 @@ impl<R: Runtime, D: DatagramSocket> Driver<R, D> {
                     head,
                     end_stream,
                 } => {
-                    streams.on_request(conn, stream, head, end_stream);
+                    if streams.on_request(conn, stream, head, end_stream) {
+                        self.clock.on_request();
+                    }
                 }
                 Event::Data {
                     stream,

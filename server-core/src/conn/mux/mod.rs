@@ -26,8 +26,10 @@ use crate::request::{Request, RequestContext, Trailers};
 use crate::runtime::Runtime;
 use crate::upgrade::{ConnectProtocol, OnUpgrade};
 
+mod clock;
 mod tunnel;
 
+pub(super) use clock::{Activity, RecvClock};
 use tunnel::{Progress, Tunnel};
 
 /// Why a codec did not take a command.

@@ -1,12 +1,13 @@
-//! The read-side deadlines of an HTTP/2 connection, from the options HTTP/1.1 uses
-//! (`request_timeout`, `keep_alive_timeout`, `min_bytes_per_second`), applied to what
-//! a multiplexed connection is doing rather than to one request at a time:
+//! The read-side deadlines of a multiplexed connection (HTTP/2, HTTP/3), from the
+//! options HTTP/1.1 uses (`request_timeout`, `keep_alive_timeout`,
+//! `min_bytes_per_second`), applied to what the connection is doing rather than to one
+//! request at a time:
 //!
 //! - until its first request, a fresh connection has `request_timeout` from the
 //!   accept (a client that opens a connection and sends nothing, or only a preface);
 //! - with no stream, `keep_alive_timeout` from when the last one ended;
-//! - a header block begun and not finished (HEADERS waiting for its CONTINUATIONs)
-//!   has `request_timeout`;
+//! - a header block begun and not finished (HEADERS waiting for its CONTINUATIONs, a
+//!   request stream's HEADERS frame partly received) has `request_timeout`;
 //! - while some stream waits for request bytes from the peer, the connection may be
 //!   silent no longer than `request_timeout`, and must deliver `min_bytes_per_second`
 //!   on average, checked every `rate_check_interval` (the slow-client guard). A stream
@@ -24,7 +25,7 @@ use crate::listener::Limits;
 
 /// What the connection is doing as it is about to wait.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Activity {
+pub(in crate::conn) struct Activity {
     /// No stream is open.
     pub idle: bool,
     /// A header block is partly received.
@@ -33,7 +34,7 @@ pub(super) struct Activity {
     pub receiving: bool,
 }
 
-pub(super) struct RecvClock {
+pub(in crate::conn) struct RecvClock {
     request_timeout: Duration,
     keep_alive_timeout: Duration,
     min_bytes_per_second: u64,
@@ -62,7 +63,7 @@ struct Watch {
 
 impl RecvClock {
     /// A connection accepted at `accepted`.
-    pub(super) fn new(accepted: Instant, l: &Limits) -> Self {
+    pub(in crate::conn) fn new(accepted: Instant, l: &Limits) -> Self {
         RecvClock {
             request_timeout: l.request_timeout,
             keep_alive_timeout: l.keep_alive_timeout,
@@ -79,18 +80,21 @@ impl RecvClock {
     }
 
     /// `n` bytes were read. Only counted here: the clock is read at the next wait.
-    pub(super) fn on_bytes(&mut self, n: usize) {
+    pub(in crate::conn) fn on_bytes(&mut self, n: usize) {
         self.received += n as u64;
     }
 
-    /// A request has arrived: the connection is no longer fresh.
-    pub(super) fn on_request(&mut self) {
+    /// A request has arrived: the connection is no longer fresh, and its idle stretch
+    /// (if any) is over, even when the request ends before the clock is next polled.
+    pub(in crate::conn) fn on_request(&mut self) {
         self.fresh_until = None;
+        self.idle_since = None;
+        self.hibernated = false;
     }
 
     /// True once per idle stretch, when it has lasted `hibernate_after`: time for the
     /// connection to give its buffers back. Call after [`poll`](Self::poll).
-    pub(super) fn take_hibernate(&mut self, now: Instant) -> bool {
+    pub(in crate::conn) fn take_hibernate(&mut self, now: Instant) -> bool {
         let due = self.hibernate_at().is_some_and(|at| now >= at);
         self.hibernated |= due;
         due
@@ -106,7 +110,11 @@ impl RecvClock {
     /// Brings the clock up to `now` given what the connection is doing: the reason to
     /// end it if a deadline has passed, or else when to look again (`None`: nothing to
     /// wait for).
-    pub(super) fn poll(&mut self, now: Instant, a: Activity) -> Result<Option<Instant>, Reason> {
+    pub(in crate::conn) fn poll(
+        &mut self,
+        now: Instant,
+        a: Activity,
+    ) -> Result<Option<Instant>, Reason> {
         if !a.idle {
             self.hibernated = false;
         }
@@ -231,6 +239,17 @@ mod tests {
         assert_eq!(c.poll(t0 + 2 * S, IDLE), Ok(Some(t0 + 62 * S)));
         assert_eq!(c.poll(t0 + 61 * S, IDLE), Ok(Some(t0 + 62 * S)));
         assert_eq!(c.poll(t0 + 62 * S, IDLE), Err(Reason::KeepAliveTimeout));
+    }
+
+    #[test]
+    fn a_request_served_between_polls_restarts_the_idle_stretch() {
+        let t0 = Instant::now();
+        let mut c = RecvClock::new(t0, &limits(0));
+        c.on_request();
+        assert_eq!(c.poll(t0 + S, IDLE), Ok(Some(t0 + 61 * S)));
+        // Answered at once: the clock never saw the stream open.
+        c.on_request();
+        assert_eq!(c.poll(t0 + 50 * S, IDLE), Ok(Some(t0 + 110 * S)));
     }
 
     #[test]
