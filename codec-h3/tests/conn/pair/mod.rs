@@ -233,6 +233,12 @@ impl Pair {
             if done(self) {
                 return;
             }
+            // What `done` commanded goes out before the clock moves: else the next
+            // timer may be the idle timeout, reached with a window update unsent.
+            self.run();
+            if done(self) {
+                return;
+            }
             if !self.advance() {
                 break;
             }
