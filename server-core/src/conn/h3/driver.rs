@@ -45,6 +45,11 @@ pub(super) struct Conn {
 
 type Writable = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
+/// Datagrams per send (GSO). Over loopback a batch reaches the receiver whole, as one
+/// coalesced datagram, and receivers size their buffers for about 64 KiB of it (quinn
+/// among them): more segments than that are truncated away and lost.
+const MAX_SEGMENTS: usize = 10;
+
 struct Driver<R: Runtime, D> {
     rt: R,
     shared: Arc<Shared>,
@@ -98,7 +103,7 @@ pub(super) async fn serve<R: Runtime, D: DatagramSocket>(
         rx_seen: 0,
         drain: shared.graceful_drain.then(|| DrainEvents::since(notices)),
         close: None,
-        max_segments: socket.max_transmit_segments().max(1),
+        max_segments: socket.max_transmit_segments().clamp(1, MAX_SEGMENTS),
         socket,
         out: Vec::new(),
         held: None,
