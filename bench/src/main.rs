@@ -9,6 +9,7 @@
 //! See `bench/README.md`.
 
 mod cli;
+mod client_stats;
 mod document;
 mod h2load;
 mod hyper_server;
