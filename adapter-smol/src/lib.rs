@@ -77,16 +77,19 @@ pub fn start_on(
     name: &str,
     opts: Options,
 ) -> Result<Listener, StartError> {
-    Listener::start(name, opts, Smol(executor), |opts| {
+    Listener::start_with_datagrams(name, opts, Smol(executor), |opts| {
         let bound = roadrunner_core::bind(opts)?;
-        Ok(Tcp {
-            listener: Async::new(bound.tcp)?,
-            _udp: bound
-                .udp
-                .into_iter()
-                .map(UdpSocket::new)
-                .collect::<io::Result<_>>()?,
-        })
+        let udp = bound
+            .udp
+            .into_iter()
+            .map(UdpSocket::new)
+            .collect::<io::Result<_>>()?;
+        Ok((
+            Tcp {
+                listener: Async::new(bound.tcp)?,
+            },
+            udp,
+        ))
     })
 }
 
@@ -150,12 +153,9 @@ impl Timer for SmolTimer {
     }
 }
 
-/// A listening socket registered with smol's reactor, and the UDP sockets bound
-/// beside it for HTTP/3.
+/// A listening socket registered with smol's reactor.
 struct Tcp {
     listener: Async<TcpListener>,
-    /// Held so that the UDP port stays the listener's until it stops.
-    _udp: Vec<UdpSocket>,
 }
 
 impl Acceptor for Tcp {

@@ -1,8 +1,11 @@
 //! The core's [`DatagramSocket`] on a UDP socket registered with smol's reactor, with
 //! quinn-udp's batched system calls.
 
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use quinn_udp::{EcnCodepoint, UdpSocketState, BATCH_SIZE};
@@ -56,18 +59,20 @@ impl DatagramSocket for UdpSocket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>> {
-        let transmit = quinn_udp::Transmit {
-            destination: transmit.destination,
-            ecn: transmit.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8)),
-            contents: transmit.contents,
-            segment_size: transmit.segment_size,
-            src_ip: transmit.src_ip,
-        };
         poll_io(
             cx,
             |cx| self.io.poll_writable(cx),
-            || self.state.send(self.io.get_ref().into(), &transmit),
+            || self.try_send(transmit),
         )
+    }
+
+    fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
+        self.state
+            .send(self.io.get_ref().into(), &quinn_transmit(transmit))
+    }
+
+    fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+        Box::pin(async move { self.io.writable().await })
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -84,5 +89,15 @@ impl DatagramSocket for UdpSocket {
 
     fn may_fragment(&self) -> bool {
         self.state.may_fragment()
+    }
+}
+
+fn quinn_transmit<'a>(transmit: &Transmit<'a>) -> quinn_udp::Transmit<'a> {
+    quinn_udp::Transmit {
+        destination: transmit.destination,
+        ecn: transmit.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8)),
+        contents: transmit.contents,
+        segment_size: transmit.segment_size,
+        src_ip: transmit.src_ip,
     }
 }

@@ -85,17 +85,20 @@ pub fn start(name: &str, opts: Options) -> Result<Listener, StartError> {
 pub fn start_on(handle: Handle, name: &str, opts: Options) -> Result<Listener, StartError> {
     check_drivers(&handle)?;
     let rt = Tokio(handle.clone());
-    Listener::start(name, opts, rt, |opts| {
+    Listener::start_with_datagrams(name, opts, rt, |opts| {
         let bound = roadrunner_core::bind(opts)?;
         let _guard = handle.enter();
-        Ok(Tcp {
-            listener: TcpListener::from_std(bound.tcp)?,
-            _udp: bound
-                .udp
-                .into_iter()
-                .map(UdpSocket::new)
-                .collect::<io::Result<_>>()?,
-        })
+        let udp = bound
+            .udp
+            .into_iter()
+            .map(UdpSocket::new)
+            .collect::<io::Result<_>>()?;
+        Ok((
+            Tcp {
+                listener: TcpListener::from_std(bound.tcp)?,
+            },
+            udp,
+        ))
     })
 }
 
@@ -169,11 +172,9 @@ impl Timer for Sleep {
     }
 }
 
-/// A listening socket, and the UDP sockets bound beside it for HTTP/3.
+/// A listening socket.
 struct Tcp {
     listener: TcpListener,
-    /// Held so that the UDP port stays the listener's until it stops.
-    _udp: Vec<UdpSocket>,
 }
 
 impl Acceptor for Tcp {

@@ -1,8 +1,11 @@
 //! The core's [`DatagramSocket`] on a tokio UDP socket, with quinn-udp's batched
 //! system calls.
 
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use quinn_udp::{EcnCodepoint, UdpSocketState, BATCH_SIZE};
@@ -58,22 +61,23 @@ impl DatagramSocket for UdpSocket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>> {
-        let transmit = quinn_udp::Transmit {
-            destination: transmit.destination,
-            ecn: transmit.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8)),
-            contents: transmit.contents,
-            segment_size: transmit.segment_size,
-            src_ip: transmit.src_ip,
-        };
         poll_io(
             cx,
             |cx| self.io.poll_send_ready(cx),
-            || {
-                self.io.try_io(Interest::WRITABLE, || {
-                    self.state.send((&self.io).into(), &transmit)
-                })
-            },
+            || self.try_send(transmit),
         )
+    }
+
+    fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
+        let transmit = quinn_transmit(transmit);
+        // `try_io` clears the readiness tokio cached when the send would block.
+        self.io.try_io(Interest::WRITABLE, || {
+            self.state.send((&self.io).into(), &transmit)
+        })
+    }
+
+    fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+        Box::pin(async move { self.io.writable().await })
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -90,5 +94,15 @@ impl DatagramSocket for UdpSocket {
 
     fn may_fragment(&self) -> bool {
         self.state.may_fragment()
+    }
+}
+
+fn quinn_transmit<'a>(transmit: &Transmit<'a>) -> quinn_udp::Transmit<'a> {
+    quinn_udp::Transmit {
+        destination: transmit.destination,
+        ecn: transmit.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8)),
+        contents: transmit.contents,
+        segment_size: transmit.segment_size,
+        src_ip: transmit.src_ip,
     }
 }

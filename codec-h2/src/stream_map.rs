@@ -27,7 +27,12 @@ impl Hasher for IdHasher {
     }
 
     fn write_u32(&mut self, id: u32) {
-        let h = (self.0 ^ u64::from(id)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.write_u64(u64::from(id));
+    }
+
+    /// HTTP/3's stream ids are QUIC's 62-bit ones; the low bits still carry the count.
+    fn write_u64(&mut self, id: u64) {
+        let h = (self.0 ^ id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.0 = h ^ (h >> 32);
     }
 }

@@ -110,6 +110,24 @@ impl Endpoint {
         data: BytesMut,
         buf: &mut Vec<u8>,
     ) -> Option<DatagramEvent> {
+        self.handle_datagram_admitting(now, remote, local_ip, ecn, data, buf, || true)
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram), asking `admit` before a new client
+    /// is accepted: `false` refuses it (CONNECTION_REFUSED), as while not
+    /// [accepting](Self::set_accepting). How a server applies a connection cap that
+    /// counts other connections too (TCP), at the moment a connection would open.
+    #[expect(clippy::too_many_arguments, reason = "handle_datagram's, and the hook")]
+    pub fn handle_datagram_admitting(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+        buf: &mut Vec<u8>,
+        admit: impl FnOnce() -> bool,
+    ) -> Option<DatagramEvent> {
         buf.clear();
         match self.inner.handle(now, remote, local_ip, ecn, data, buf)? {
             quinn_proto::DatagramEvent::ConnectionEvent(ch, event) => {
@@ -119,7 +137,7 @@ impl Endpoint {
                 Some(DatagramEvent::Response(transmit))
             }
             quinn_proto::DatagramEvent::NewConnection(incoming) => {
-                if !self.accepting {
+                if !self.accepting || !admit() {
                     return Some(DatagramEvent::Response(self.inner.refuse(incoming, buf)));
                 }
                 if self.config.validate_addresses && !incoming.remote_address_validated() {

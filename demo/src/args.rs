@@ -10,12 +10,14 @@ pub const USAGE: &str =
         [--hibernate-after MS] [--no-graceful-drain] [--drain-timeout MS]
         [--protocols LIST] [--ws-max-size N]
 
---protocols: a comma-separated list of http1 and http2, in preference order (the ALPN
-order on TLS). Default: http1, or http1,http2 with --tls. On plain TCP, http2 alone
-is prior-knowledge h2c; http1,http2 serves HTTP/1.1 and recognises prior-knowledge
-HTTP/2 by its connection preface.
+--protocols: a comma-separated list of http1, http2 and http3, in preference order
+(the ALPN order on TLS). Default: http1, or http1,http2 with --tls. On plain TCP,
+http2 alone is prior-knowledge h2c; http1,http2 serves HTTP/1.1 and recognises
+prior-knowledge HTTP/2 by its connection preface. http3 needs --tls: it is served on
+the UDP port with the TCP port's number, and HTTP/1.1 and HTTP/2 responses advertise
+it (alt-svc).
 
-/ws is a WebSocket echo (over HTTP/1.1, and over HTTP/2 by extended CONNECT);
+/ws is a WebSocket echo (over HTTP/1.1, and over HTTP/2 and HTTP/3 by extended CONNECT);
 --ws-max-size sets both its frame and message caps (default 10 MB each).
 
 On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
@@ -62,6 +64,7 @@ pub struct Args {
 pub enum Proto {
     Http1,
     Http2,
+    Http3,
 }
 
 impl Args {
@@ -118,6 +121,7 @@ impl Args {
                         .map(|p| match p.trim() {
                             "http1" => Ok(Proto::Http1),
                             "http2" => Ok(Proto::Http2),
+                            "http3" => Ok(Proto::Http3),
                             other => Err(format!("unknown protocol {other:?}")),
                         })
                         .collect::<Result<Vec<_>, _>>()?;
@@ -167,7 +171,9 @@ mod tests {
     fn protocols_are_a_list() {
         let a = parse(&["--protocols", "http2,http1"]).expect("valid");
         assert_eq!(a.protocols, Some(vec![Proto::Http2, Proto::Http1]));
-        assert!(parse(&["--protocols", "http3"]).is_err());
+        let a = parse(&["--protocols", "http1,http2,http3"]).expect("valid");
+        assert_eq!(a.protocols.map(|p| p.len()), Some(3));
+        assert!(parse(&["--protocols", "http4"]).is_err());
     }
 
     #[test]

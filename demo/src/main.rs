@@ -110,6 +110,7 @@ fn options(args: &args::Args) -> Result<Options, String> {
         .map(|p| match p {
             args::Proto::Http1 => Protocol::Http1(Default::default()),
             args::Proto::Http2 => Protocol::Http2(Default::default()),
+            args::Proto::Http3 => Protocol::Http3(Default::default()),
         })
         .collect();
     opts.hibernate_after = args.hibernate_after;

@@ -56,6 +56,8 @@ struct CallInfo {
 pub(crate) struct Exchange {
     info: Option<Box<CallInfo>>,
     running: Running<BoxFuture<Response>>,
+    /// `alt-svc` to add to the response: HTTP/3 is served beside this protocol.
+    alt_svc: Option<http::HeaderValue>,
 }
 
 /// The handler's answer.
@@ -90,6 +92,10 @@ impl Exchange {
             );
             info
         });
+        let alt_svc = match req.version() {
+            http::Version::HTTP_3 => None,
+            _ => shared.alt_svc.clone(),
+        };
         let dispatch = shared.dispatch.load();
         // User code may run inside `dispatch` itself, before any future exists.
         let running = match catch_unwind(AssertUnwindSafe(|| dispatch.dispatch(req))) {
@@ -103,7 +109,11 @@ impl Exchange {
             }
             Ok(fut) => Running::Inline(CatchUnwind(fut)),
         };
-        Exchange { info, running }
+        Exchange {
+            info,
+            running,
+            alt_svc,
+        }
     }
 
     /// Polls the handler; a panic becomes a `500` and `request.exception`.
@@ -131,6 +141,12 @@ impl Exchange {
                 (status_response(StatusCode::INTERNAL_SERVER_ERROR), true)
             }
         };
+        if let Some(alt_svc) = self.alt_svc.take() {
+            // A handler's own advertisement stands.
+            resp.headers_mut()
+                .entry(http::header::ALT_SVC)
+                .or_insert(alt_svc);
+        }
         let done = Done {
             info,
             status: resp.status(),

@@ -18,7 +18,7 @@ use crate::middleware::Middlewares;
 use crate::options::{Options, OptionsError};
 use crate::registry;
 use crate::router::{Dispatch, RouteError, Routes};
-use crate::runtime::{Acceptor, Runtime};
+use crate::runtime::{Acceptor, DatagramSocket, Runtime};
 use crate::state::StateMap;
 
 /// Why `start` failed.
@@ -140,6 +140,12 @@ pub(crate) struct Shared {
     pub(crate) acceptors_live: AtomicUsize,
     pub(crate) acceptors_done: Event,
     pub(crate) accept_turn: crate::accept::Turn,
+    /// Tasks holding the HTTP/3 sockets (receive tasks and QUIC connections).
+    pub(crate) udp_live: AtomicUsize,
+    pub(crate) udp_done: Event,
+    /// `alt-svc` for HTTP/1.1 and HTTP/2 responses, when HTTP/3 is served and
+    /// advertised.
+    pub(crate) alt_svc: Option<http::HeaderValue>,
     /// The runtime's clock and timer, type-erased for the handles.
     pub(crate) now: Box<dyn Fn() -> Instant + Send + Sync>,
     sleep: Sleep,
@@ -166,6 +172,9 @@ pub struct Listener {
 impl Listener {
     /// Validates `opts`, binds through `bind` (only if they are valid), and starts
     /// `num_acceptors` acceptor tasks on `rt`. Adapters wrap this in their own `start`.
+    ///
+    /// `http3` needs UDP sockets, which only [`Listener::start_with_datagrams`] is
+    /// given: here it is refused.
     #[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
     pub fn start<R, A, B>(name: &str, opts: Options, rt: R, bind: B) -> Result<Self, StartError>
     where
@@ -173,14 +182,51 @@ impl Listener {
         A: Acceptor,
         B: FnOnce(&Options) -> io::Result<A>,
     {
+        if opts.http3().is_some() {
+            return Err(StartError::Options(OptionsError::NotSupportedYet(
+                "http3 on a runtime without UDP sockets",
+            )));
+        }
+        Self::start_with_datagrams(name, opts, rt, |opts| {
+            bind(opts).map(|a| (a, Vec::<std::convert::Infallible>::new()))
+        })
+    }
+
+    /// [`Listener::start`] for a runtime with UDP: `bind` also gives the sockets that
+    /// serve HTTP/3 (`http3.listeners` of them, bound to the TCP port's number; none
+    /// without `http3`).
+    #[must_use = "dropping the Listener stops the server at once: bind it (`let listener = ...`) and keep it while the server should run"]
+    pub fn start_with_datagrams<R, A, D, B>(
+        name: &str,
+        opts: Options,
+        rt: R,
+        bind: B,
+    ) -> Result<Self, StartError>
+    where
+        R: Runtime,
+        A: Acceptor,
+        D: DatagramSocket,
+        B: FnOnce(&Options) -> io::Result<(A, Vec<D>)>,
+    {
         opts.validate().map_err(StartError::Options)?;
         let dispatch = Dispatch::compile(&opts.routes, opts.middlewares.as_slice())
             .map_err(|e| StartError::Options(OptionsError::Route(e)))?;
         if registry::find(name).is_some() {
             return Err(StartError::NameInUse(name.to_owned()));
         }
-        let acceptor = Arc::new(bind(&opts).map_err(StartError::Bind)?);
+        let quic = crate::conn::h3_endpoint(&opts).map_err(StartError::Options)?;
+        let (acceptor, udp) = bind(&opts).map_err(StartError::Bind)?;
+        if quic.is_some() && udp.is_empty() {
+            return Err(StartError::Bind(io::Error::other(
+                "http3 is listed but no UDP socket was bound",
+            )));
+        }
+        let acceptor = Arc::new(acceptor);
         let local_addr = acceptor.local_addr().map_err(StartError::Bind)?;
+        let alt_svc = opts.http3().filter(|h3| h3.alt_svc).and_then(|_| {
+            let value = format!("h3=\":{}\"; ma=86400", local_addr.port());
+            http::HeaderValue::from_str(&value).ok()
+        });
         let h1 = opts.http1();
         let timer_rt = rt.clone();
         let shared = Arc::new(Shared {
@@ -225,6 +271,9 @@ impl Listener {
             acceptors_live: AtomicUsize::new(opts.num_acceptors),
             acceptors_done: Event::new(),
             accept_turn: Default::default(),
+            udp_live: AtomicUsize::new(0),
+            udp_done: Event::new(),
+            alt_svc,
             now: {
                 let rt = rt.clone();
                 Box::new(move || rt.now())
@@ -236,6 +285,9 @@ impl Listener {
         }
         for _ in 0..opts.num_acceptors {
             rt.spawn(accept_loop(rt.clone(), acceptor.clone(), shared.clone()));
+        }
+        if let Some(endpoint) = quic {
+            crate::conn::start_h3(&rt, &shared, endpoint, udp);
         }
         tracing::info!(
             target: "roadrunner",
@@ -254,9 +306,19 @@ impl Listener {
     }
 
     /// Stops accepting and returns once the listen socket is closed, so the port can
-    /// be bound again at once. Connections in flight are not waited on.
+    /// be bound again at once. Connections in flight are not waited on, except HTTP/3
+    /// ones: they share the listener's UDP sockets, so they are closed
+    /// (CONNECTION_CLOSE with H3_NO_ERROR) and the sockets with them.
     pub async fn stop(self) {
         self.handle.close_socket().await;
+        let shared = &self.handle.0;
+        loop {
+            let done = shared.udp_done.listen();
+            if shared.udp_live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
     }
 
     /// Graceful shutdown: closes the listen socket at once, sends every connection a

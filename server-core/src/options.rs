@@ -157,6 +157,14 @@ impl Options {
             .unwrap_or_default()
     }
 
+    /// The `http3` options, when HTTP/3 is listed.
+    pub fn http3(&self) -> Option<Http3Options> {
+        self.protocols.iter().find_map(|p| match p {
+            Protocol::Http3(o) => Some(o.clone()),
+            _ => None,
+        })
+    }
+
     /// Checks every option; an error names the option and why.
     pub fn validate(&self) -> Result<(), OptionsError> {
         let invalid = |option, reason| Err(OptionsError::Invalid { option, reason });
@@ -210,11 +218,19 @@ impl Options {
                 return invalid("protocols", "lists a protocol twice");
             }
         }
-        if seen[2] {
+        if let Some(h3) = self.http3() {
             if self.tls.is_none() {
                 return invalid("protocols", "http3 needs tls (QUIC mandates TLS 1.3)");
             }
-            return Err(OptionsError::NotSupportedYet("protocol http3"));
+            if h3.listeners == 0 {
+                return invalid("http3.listeners", "must be at least 1");
+            }
+            if h3.max_streams_bidi == 0 {
+                return invalid("http3.max_streams_bidi", "must be at least 1");
+            }
+            if h3.max_header_block == 0 || h3.max_field_section_size == Some(0) {
+                return invalid("http3.max_header_block", "must be at least 1");
+            }
         }
         if let Some(ws) = &self.ws {
             if ws.max_message_size < ws.max_frame_size {
@@ -351,6 +367,9 @@ pub struct Http3Options {
     pub max_streams_bidi: u32,
     /// Decoded field-section cap; `None` = 2 × `max_header_block`.
     pub max_field_section_size: Option<u32>,
+    /// Whether HTTP/1.1 and HTTP/2 responses advertise HTTP/3 with
+    /// `alt-svc: h3=":PORT"; ma=86400`, so browsers and curl find it. Default true.
+    pub alt_svc: bool,
 }
 
 impl Default for Http3Options {
@@ -360,6 +379,7 @@ impl Default for Http3Options {
             max_header_block: 16384,
             max_streams_bidi: 100,
             max_field_section_size: None,
+            alt_svc: true,
         }
     }
 }
@@ -396,6 +416,8 @@ pub enum OptionsError {
     NotSupportedYet(&'static str),
     /// A route pattern does not compile.
     Route(RouteError),
+    /// The TLS configuration cannot serve QUIC (HTTP/3 needs TLS 1.3).
+    Quic(String),
 }
 
 impl std::fmt::Display for OptionsError {
@@ -404,6 +426,7 @@ impl std::fmt::Display for OptionsError {
             OptionsError::Invalid { option, reason } => write!(f, "option {option}: {reason}"),
             OptionsError::NotSupportedYet(what) => write!(f, "{what} is not supported yet"),
             OptionsError::Route(e) => e.fmt(f),
+            OptionsError::Quic(why) => write!(f, "http3: {why}"),
         }
     }
 }
@@ -471,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    fn unbuilt_features_are_refused_not_ignored() {
+    fn http3_without_tls_is_refused() {
         let mut o = opts();
         o.protocols = vec![Protocol::Http3(Http3Options::default())];
         assert!(matches!(

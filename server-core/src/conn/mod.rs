@@ -6,6 +6,8 @@ mod clock;
 mod dispatch;
 mod h1;
 mod h2;
+mod h3;
+mod mux;
 mod reason;
 mod upgraded;
 
@@ -26,6 +28,7 @@ use alarm::{until, Alarm, TimedOut};
 use dispatch::Proto;
 pub(crate) use dispatch::{plain, Plain};
 pub(crate) use h2::config as h2_config;
+pub(crate) use h3::{endpoint as h3_endpoint, start as start_h3};
 use reason::Reason;
 
 /// What a connection and its drain watcher tell each other.

@@ -2,8 +2,12 @@
 //! destination address) that a QUIC stack needs. The core owns these small types so
 //! that it never depends on the adapters' UDP library.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// An Explicit Congestion Notification codepoint (the two low bits of the IP TOS or
@@ -107,6 +111,15 @@ pub trait DatagramSocket: Send + Sync + 'static {
     /// sent: UDP may drop any datagram and QUIC recovers from it.
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>>;
 
+    /// Sends `transmit` if the socket can take it now, else `WouldBlock`. Any number of
+    /// tasks may send this way at once (each QUIC connection sends its own datagrams);
+    /// errors that lose only this transmit count as sent, as with `poll_send`.
+    fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()>;
+
+    /// Completes once the socket may take a datagram again, after a `WouldBlock`. Each
+    /// caller gets a future of its own, so any number of tasks may wait at once.
+    fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
     /// The address actually bound (port 0 resolved).
     fn local_addr(&self) -> io::Result<SocketAddr>;
 
@@ -120,6 +133,47 @@ pub trait DatagramSocket: Send + Sync + 'static {
     /// Whether sent datagrams may be fragmented by IP (the don't-fragment bit could not
     /// be set), which a QUIC path-MTU search must know.
     fn may_fragment(&self) -> bool;
+}
+
+/// No UDP at all: the datagram socket type of a runtime that serves TCP only (a
+/// listener started without sockets for HTTP/3, which then refuses `http3`).
+impl DatagramSocket for Infallible {
+    fn poll_recv(
+        &self,
+        _: &mut Context<'_>,
+        _: &mut [IoSliceMut<'_>],
+        _: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        match *self {}
+    }
+
+    fn poll_send(&self, _: &mut Context<'_>, _: &Transmit<'_>) -> Poll<io::Result<()>> {
+        match *self {}
+    }
+
+    fn try_send(&self, _: &Transmit<'_>) -> io::Result<()> {
+        match *self {}
+    }
+
+    fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+        match *self {}
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match *self {}
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        match *self {}
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        match *self {}
+    }
+
+    fn may_fragment(&self) -> bool {
+        match *self {}
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //! every run loses the same ones at the same virtual instants.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -460,6 +462,18 @@ impl DatagramSocket for SimUdpSocket {
             });
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// A simulated socket is never full.
+    fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
+        match self.poll_send(&mut Context::from_waker(Waker::noop()), transmit) {
+            Poll::Ready(sent) => sent,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

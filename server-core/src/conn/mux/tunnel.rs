@@ -1,6 +1,6 @@
-//! Extended CONNECT (RFC 8441): a stream whose request carries `:protocol` becomes,
-//! once its handler answers 2xx with a session, a duplex byte stream for that session
-//! (WebSocket over HTTP/2). The peer's DATA flows into the session's inbound pipe and
+//! Extended CONNECT (RFC 8441 on HTTP/2, RFC 9220 on HTTP/3): a stream whose request
+//! carries `:protocol` becomes, once its handler answers 2xx with a session, a duplex
+//! byte stream for that session (WebSocket over HTTP/2 and HTTP/3). The peer's DATA flows into the session's inbound pipe and
 //! flow-control credit goes back only as the pipe takes it, so a session that does not
 //! read holds the peer back by the stream's window; what the session writes goes out
 //! as DATA while the stream's send queue has room. The session runs in the
@@ -13,13 +13,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use roadrunner_h2::conn::SendError;
 
-use super::Driver;
+use super::{Refused, StreamCodec, Streams};
 use crate::handler::BoxFuture;
 use crate::listener::ListenerRef;
 use crate::panic::{message, CatchUnwind};
-use crate::runtime::{ByteStream, Runtime};
+use crate::runtime::Runtime;
 use crate::upgrade::{Ends, Session};
 
 /// An extended CONNECT stream: its request body, held until a session takes it.
@@ -60,9 +59,9 @@ pub(super) enum Progress {
     Failed,
 }
 
-impl<R: Runtime, S: ByteStream> Driver<R, S> {
+impl<R: Runtime> Streams<R> {
     /// Starts `session` on stream `id`, whose 2xx head has been queued.
-    pub(super) fn open_tunnel(&mut self, id: u32, session: Session) {
+    pub(super) fn open_tunnel(&mut self, id: u64, session: Session) {
         let listener = Some(ListenerRef::new(self.shared.clone()));
         let (up, ends) = crate::upgrade::pair(b"", listener);
         let Some(tunnel) = self.tasks.get_mut(&id).and_then(|t| t.tunnel.as_mut()) else {
@@ -77,7 +76,12 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
     }
 
     /// Moves bytes both ways and polls the session.
-    pub(super) fn poll_tunnel(&mut self, id: u32, cx: &mut Context<'_>) -> Progress {
+    pub(super) fn poll_tunnel(
+        &mut self,
+        codec: &mut impl StreamCodec,
+        id: u64,
+        cx: &mut Context<'_>,
+    ) -> Progress {
         let Some(tunnel) = self.tasks.get_mut(&id).and_then(|t| t.tunnel.as_mut()) else {
             return Progress::Failed;
         };
@@ -108,12 +112,11 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 tunnel.queue.pop_front();
             }
             ends.inbound.put(&piece);
-            self.codec.release(id, piece.len());
+            codec.release(id, piece.len());
         }
         if tunnel.queue.is_empty() && tunnel.peer_done {
             ends.inbound.close();
         }
-        let codec = &mut self.codec;
         let waker = cx.waker().clone();
         loop {
             let mut refused = None;
@@ -128,7 +131,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
             });
             match (taken, refused) {
                 // The stream's queue is full: `Event::Writable` polls again.
-                (_, Some(SendError::Full)) => return Progress::Open,
+                (_, Some(Refused::Full)) => return Progress::Open,
                 (_, Some(e)) => {
                     tracing::debug!(target: "roadrunner", event = "tunnel.refused", stream = id, error = %e);
                     return Progress::Failed;
@@ -142,7 +145,7 @@ impl<R: Runtime, S: ByteStream> Driver<R, S> {
                 }
                 (Poll::Ready(None), None) => {
                     return match codec.send_data(id, Bytes::new(), true) {
-                        Ok(()) | Err(SendError::InvalidState) => Progress::Done,
+                        Ok(()) | Err(Refused::InvalidState) => Progress::Done,
                         Err(_) => Progress::Failed,
                     };
                 }
