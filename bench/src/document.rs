@@ -142,10 +142,11 @@ fn explanation(scenario: Scenario) -> &'static str {
              stream's end, `:status: 200` checked. *req/s* counts responses over the \
              client's measured span and *CPU µs/req* is the server's CPU time (the 10 \
              handshakes included) over them; *p50* and *p99* are the times per request, \
-             mostly queueing at 500 in flight. Both ends ask for a 32 MiB UDP receive \
-             buffer, so bursts are not dropped. The baseline **h3-quinn** runs `h3` 0.0.8 \
-             with its defaults on `h3-quinn` and quinn 0.11 (quinn's default transport: \
-             100 streams per connection, as roadrunner's `max_streams_bidi`); roadrunner \
+             mostly queueing at 500 in flight. The client and the h3-quinn server ask \
+             for a 32 MiB UDP receive buffer, so bursts are not dropped. The baseline \
+             **h3-quinn** runs `h3` 0.0.8 with its defaults on `h3-quinn` and quinn 0.11 \
+             (quinn's default transport: 100 streams per connection, as roadrunner's \
+             `max_streams_bidi`); roadrunner \
              serves HTTP/1.1, HTTP/2 and HTTP/3 (`--tls --protocols http1,http2,http3`), \
              HTTP/3 on the UDP port of its TCP port's number."
         }
