@@ -2,44 +2,51 @@
 
 use std::path::PathBuf;
 
+use crate::h3_load;
 use crate::hyper_server::Protocol;
 use crate::ws_load::LoadArgs;
 use crate::ws_server::WsImpl;
 
 /// `--help` text.
 pub const USAGE: &str = "\
-roadrunner-bench: benchmark roadrunner against hyper with wrk and h2load, and
-against tokio-tungstenite and fastwebsockets with its own WebSocket load client
+roadrunner-bench: benchmark roadrunner against hyper with wrk and h2load,
+against tokio-tungstenite and fastwebsockets with its own WebSocket load client,
+and against h3 (on quinn) with its own HTTP/3 load client
 
 USAGE:
     roadrunner-bench [OPTIONS]
     roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
     roadrunner-bench ws-server --impl tungstenite|fastwebsockets --port N
     roadrunner-bench ws-load --connections N --size BYTES --duration SECS ws://HOST:PORT/PATH
+    roadrunner-bench h3-server --port N
+    roadrunner-bench h3-load --connections N --streams M --duration SECS https://IP:PORT/PATH
 
 OPTIONS:
-    --duration SECS     measured seconds per wrk and ws-load run (default 10)
-    --warmup SECS       unmeasured warm-up seconds before each wrk and ws-load run
+    --duration SECS     measured seconds per wrk, ws-load and h3-load run (default 10)
+    --warmup SECS       unmeasured warm-up seconds before each wrk, ws-load and
+                        h3-load run
                         (default 2); 0 also skips the h2load warm-up runs
     --quick             3 s runs, 1 s warm-up, 2000 idle connections for `memory`,
                         a fifth of the h2load requests
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
                         hyper,hyper-flush,hyper-h2,tungstenite,fastwebsockets,
-                        roadrunner-tokio,roadrunner-smol (default: all)
+                        h3-quinn,roadrunner-tokio,roadrunner-smol (default: all)
     --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
-                        memory,h2,h2-64k,ws,ws-16k (default: all)
+                        memory,h2,h2-64k,ws,ws-16k,h3,h3-64k (default: all)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
-    --client-cpu N      core wrk, h2load and ws-load are pinned to (default 1)
+    --client-cpu N      core wrk, h2load, ws-load and h3-load are pinned to (default 1)
     --markdown FILE     also write the tables, command lines, date, nproc and the
                         wrk and h2load versions to FILE
     -h, --help          this help
 
 The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c);
 `ws-server` a baseline WebSocket echo server; `ws-load` the WebSocket load client
-(closed loop: one message in flight per connection, each echo checked).
+(closed loop: one message in flight per connection, each echo checked);
+`h3-server` the HTTP/3 baseline (h3 + h3-quinn); `h3-load` the HTTP/3 load client
+(plain quinn, closed loop: M request streams in flight per connection).
 ";
 
 /// A server family under test; each scenario runs one or more configurations
@@ -56,17 +63,20 @@ pub enum Server {
     Tungstenite,
     /// The fastwebsockets echo server (ws scenarios).
     Fastwebsockets,
+    /// h3 on h3-quinn (h3 scenarios).
+    H3Quinn,
     RoadrunnerTokio,
     RoadrunnerSmol,
 }
 
 impl Server {
-    pub const ALL: [Server; 7] = [
+    pub const ALL: [Server; 8] = [
         Server::Hyper,
         Server::HyperFlush,
         Server::HyperH2,
         Server::Tungstenite,
         Server::Fastwebsockets,
+        Server::H3Quinn,
         Server::RoadrunnerTokio,
         Server::RoadrunnerSmol,
     ];
@@ -78,6 +88,7 @@ impl Server {
             Server::HyperH2 => "hyper-h2",
             Server::Tungstenite => "tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
+            Server::H3Quinn => "h3-quinn",
             Server::RoadrunnerTokio => "roadrunner-tokio",
             Server::RoadrunnerSmol => "roadrunner-smol",
         }
@@ -103,10 +114,14 @@ pub enum Scenario {
     Ws,
     /// WebSocket echo: 20 connections, 16 KiB messages.
     Ws16k,
+    /// HTTP/3, many concurrent streams: `GET /`.
+    H3,
+    /// The same against a 64 KiB streamed body (`GET /big?bytes=65536`).
+    H3Big,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::KeepAlive,
         Scenario::Pipelined,
         Scenario::Short,
@@ -115,6 +130,8 @@ impl Scenario {
         Scenario::H2Big,
         Scenario::Ws,
         Scenario::Ws16k,
+        Scenario::H3,
+        Scenario::H3Big,
     ];
 
     pub fn name(self) -> &'static str {
@@ -127,6 +144,8 @@ impl Scenario {
             Scenario::H2Big => "h2-64k",
             Scenario::Ws => "ws",
             Scenario::Ws16k => "ws-16k",
+            Scenario::H3 => "h3",
+            Scenario::H3Big => "h3-64k",
         }
     }
 
@@ -140,9 +159,14 @@ impl Scenario {
         matches!(self, Scenario::Ws | Scenario::Ws16k)
     }
 
+    /// Whether this is an HTTP/3 scenario (the client is `h3-load`).
+    pub fn is_h3(self) -> bool {
+        matches!(self, Scenario::H3 | Scenario::H3Big)
+    }
+
     /// Whether wrk is the client.
     pub fn uses_wrk(self) -> bool {
-        !self.is_h2() && !self.is_ws() && self != Scenario::Memory
+        !self.is_h2() && !self.is_ws() && !self.is_h3() && self != Scenario::Memory
     }
 }
 
@@ -171,6 +195,8 @@ pub enum Mode {
     HyperServer { port: u16, protocol: Protocol },
     WsServer { port: u16, imp: WsImpl },
     WsLoad(LoadArgs),
+    H3Server { port: u16 },
+    H3Load(h3_load::LoadArgs),
     Bench(Options),
 }
 
@@ -242,6 +268,44 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
             return Err("ws-load needs at least one connection and one second".into());
         }
         return Ok(Mode::WsLoad(load));
+    }
+    if args.first().map(String::as_str) == Some("h3-server") {
+        let mut port = 0;
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--port" => port = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                other => return Err(format!("unknown h3-server argument `{other}`")),
+            }
+        }
+        return Ok(Mode::H3Server { port });
+    }
+    if args.first().map(String::as_str) == Some("h3-load") {
+        let mut load = h3_load::LoadArgs {
+            url: String::new(),
+            connections: h3_load::CONNECTIONS,
+            streams: h3_load::STREAMS,
+            secs: 10,
+        };
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--connections" => load.connections = parse_value(arg, it.next())?,
+                "--streams" => load.streams = parse_value(arg, it.next())?,
+                "--duration" => load.secs = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                url if !url.starts_with('-') && load.url.is_empty() => load.url = url.into(),
+                other => return Err(format!("unknown h3-load argument `{other}`")),
+            }
+        }
+        if load.url.is_empty() {
+            return Err("h3-load needs an https://IP:PORT/PATH URL".into());
+        }
+        if load.connections == 0 || load.streams == 0 || load.secs == 0 {
+            return Err("h3-load needs at least one connection, stream and second".into());
+        }
+        return Ok(Mode::H3Load(load));
     }
 
     let mut opts = Options {
@@ -411,5 +475,26 @@ mod tests {
             }))
         );
         assert!(parse_args(&args("ws-load --connections 20")).is_err());
+    }
+
+    #[test]
+    fn h3_modes() {
+        assert_eq!(
+            parse_args(&args("h3-server --port 9")),
+            Ok(Mode::H3Server { port: 9 })
+        );
+        assert_eq!(
+            parse_args(&args(
+                "h3-load --streams 5 --duration 3 https://127.0.0.1:9/"
+            )),
+            Ok(Mode::H3Load(h3_load::LoadArgs {
+                url: "https://127.0.0.1:9/".into(),
+                connections: 10,
+                streams: 5,
+                secs: 3,
+            }))
+        );
+        assert!(parse_args(&args("h3-load --streams 0 https://127.0.0.1:9/")).is_err());
+        assert!(parse_args(&args("h3-load --connections 2")).is_err());
     }
 }

@@ -1,10 +1,12 @@
 //! The load scenarios (`keep-alive`, `pipelined`, `short` under wrk; `h2`,
-//! `h2-64k` under h2load; `ws`, `ws-16k` under the harness's own `ws-load`):
-//! throughput and server CPU time per request (per echoed message for ws).
+//! `h2-64k` under h2load; `ws`, `ws-16k` under the harness's own `ws-load`;
+//! `h3`, `h3-64k` under its own `h3-load`): throughput and server CPU time per
+//! request (per echoed message for ws).
 
 use std::time::Instant;
 
 use crate::h2load::H2loadCommand;
+use crate::h3_load::H3LoadCommand;
 use crate::procstat;
 use crate::server::ServerProcess;
 use crate::wrk::WrkCommand;
@@ -23,9 +25,10 @@ pub struct Outcome {
     pub latency_us: [Option<f64>; 2],
     /// wrk: socket errors plus non-2xx/3xx responses; h2load: requests that
     /// did not succeed; ws-load: connections that got a wrong echo, none, or
-    /// an I/O error.
+    /// an I/O error; h3-load: streams that got an error, a status other than
+    /// 200, a malformed response or none.
     pub errors: u64,
-    /// The client's own CPU time, where it reports it (ws-load).
+    /// The client's own CPU time, where it reports it (ws-load, h3-load).
     pub client_cpu: Option<ClientCpu>,
 }
 
@@ -46,6 +49,8 @@ pub enum Client<'a> {
     H2load(H2loadCommand<'a>),
     /// Runs for a number of seconds.
     WsLoad(WsLoadCommand<'a>),
+    /// Runs for a number of seconds.
+    H3Load(H3LoadCommand<'a>),
 }
 
 impl Client<'_> {
@@ -55,6 +60,7 @@ impl Client<'_> {
             Client::Wrk(wrk) => wrk.run(amount),
             Client::H2load(h2load) => h2load.run(amount),
             Client::WsLoad(ws) => ws.run(amount),
+            Client::H3Load(h3) => h3.run(amount),
         }
     }
 
@@ -64,12 +70,13 @@ impl Client<'_> {
             Client::Wrk(wrk) => wrk.display(amount),
             Client::H2load(h2load) => h2load.display(amount),
             Client::WsLoad(ws) => ws.display(amount),
+            Client::H3Load(h3) => h3.display(amount),
         }
     }
 
     fn unit(&self) -> &'static str {
         match self {
-            Client::Wrk(_) | Client::WsLoad(_) => "s",
+            Client::Wrk(_) | Client::WsLoad(_) | Client::H3Load(_) => "s",
             Client::H2load(_) => "requests",
         }
     }
@@ -77,7 +84,7 @@ impl Client<'_> {
     /// What one completed unit is, in progress lines.
     fn per(&self) -> &'static str {
         match self {
-            Client::Wrk(_) | Client::H2load(_) => "req",
+            Client::Wrk(_) | Client::H2load(_) | Client::H3Load(_) => "req",
             Client::WsLoad(_) => "msg",
         }
     }
@@ -88,6 +95,7 @@ impl Client<'_> {
             Client::Wrk(_) => "socket errors and non-2xx/3xx responses",
             Client::H2load(_) => "requests that did not succeed",
             Client::WsLoad(_) => "connections that got a wrong echo, none, or an I/O error",
+            Client::H3Load(_) => "streams that got an error, a status other than 200 or no answer",
         }
     }
 }

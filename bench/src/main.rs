@@ -1,16 +1,20 @@
-//! `roadrunner-bench`: roadrunner against hyper baselines, and against
-//! tokio-tungstenite and fastwebsockets for WebSocket echo.
+//! `roadrunner-bench`: roadrunner against hyper baselines, against
+//! tokio-tungstenite and fastwebsockets for WebSocket echo, and against h3 on
+//! quinn for HTTP/3.
 //!
 //! Every server runs alone, pinned to one core; the load generator (wrk,
-//! h2load for HTTP/2, or the harness's own `ws-load` for WebSocket) runs
-//! pinned to another. Each scenario starts every
+//! h2load for HTTP/2, or the harness's own `ws-load` for WebSocket and
+//! `h3-load` for HTTP/3) runs pinned to another. Each scenario starts every
 //! configuration of every selected server afresh and measures it: throughput
 //! and server CPU time per request, or resident memory per idle connection.
 //! See `bench/README.md`.
 
 mod cli;
+mod client_stats;
 mod document;
 mod h2load;
+mod h3_load;
+mod h3_server;
 mod hyper_server;
 mod load;
 mod memory;
@@ -31,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli::{Mode, Options, Scenario, Server, USAGE};
 use h2load::H2loadCommand;
+use h3_load::H3LoadCommand;
 use load::Client;
 use report::{Results, Section};
 use server::ServerProcess;
@@ -59,6 +64,8 @@ fn main() {
         Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
         Ok(Mode::WsServer { port, imp }) => report_error(ws_server::run(port, imp)),
         Ok(Mode::WsLoad(args)) => report_error(ws_load::run(&args)),
+        Ok(Mode::H3Server { port }) => report_error(h3_server::run(port)),
+        Ok(Mode::H3Load(args)) => report_error(h3_load::run(&args)),
         Ok(Mode::Bench(opts)) => report_error(bench(&opts)),
         Err(e) => {
             eprintln!("roadrunner-bench: {e}\n\n{USAGE}");
@@ -152,6 +159,7 @@ fn bench(opts: &Options) -> Result<(), String> {
             wrk_version,
             h2load_version,
             ws: uses(Scenario::is_ws),
+            h3: uses(Scenario::is_h3),
             duration_secs: opts.duration_secs,
             warmup_secs: opts.warmup_secs,
         };
@@ -178,7 +186,7 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
         if scenario.is_h2() && warmup > 0 {
             line += &format!(", after a warm-up run of {warmup} requests");
         }
-        if scenario.is_ws() && warmup > 0 {
+        if (scenario.is_ws() || scenario.is_h3()) && warmup > 0 {
             line += &format!(", after a warm-up run of {warmup} s (fresh connections)");
         }
         line
@@ -195,7 +203,9 @@ fn run_scenario(env: &Env, scenario: Scenario, variants: &[Variant]) -> Result<S
         let proc = ServerProcess::start(v.label, cmd)?;
         let url = url(scenario, &proc.port.to_string());
         if scenario.is_h2() {
-            h2load::smoke_check(&url, h2_body_len(scenario))
+            h2load::smoke_check(&url, body_len(scenario))
+        } else if scenario.is_h3() {
+            h3_load::smoke_check(proc.port, target_path(scenario), body_len(scenario))
         } else if scenario.is_ws() {
             ws_load::smoke_check(proc.port, target_path(scenario), ws_shape(scenario).1)
         } else {
@@ -255,7 +265,15 @@ fn load_client<'a>(env: &'a Env, scenario: Scenario, script: &'a Path, url: &'a 
             cpu: env.opts.client_cpu,
             pdeathsig: env.pdeathsig,
             url,
-            body_len: h2_body_len(scenario),
+            body_len: body_len(scenario),
+        })
+    } else if scenario.is_h3() {
+        Client::H3Load(H3LoadCommand {
+            cpu: env.opts.client_cpu,
+            pdeathsig: env.pdeathsig,
+            self_exe: &env.self_exe,
+            url,
+            body_len: body_len(scenario),
         })
     } else {
         Client::Wrk(WrkCommand {
@@ -271,7 +289,13 @@ fn load_client<'a>(env: &'a Env, scenario: Scenario, script: &'a Path, url: &'a 
 
 /// The URL the client of `scenario` loads, on `port` (`PORT` where shown).
 fn url(scenario: Scenario, port: &str) -> String {
-    let scheme = if scenario.is_ws() { "ws" } else { "http" };
+    let scheme = if scenario.is_ws() {
+        "ws"
+    } else if scenario.is_h3() {
+        "https"
+    } else {
+        "http"
+    };
     format!("{scheme}://127.0.0.1:{port}{}", target_path(scenario))
 }
 
@@ -279,7 +303,7 @@ fn url(scenario: Scenario, port: &str) -> String {
 /// answer on any path, the demo on `/ws`.
 fn target_path(scenario: Scenario) -> &'static str {
     match scenario {
-        Scenario::H2Big => "/big?bytes=65536",
+        Scenario::H2Big | Scenario::H3Big => "/big?bytes=65536",
         Scenario::Ws | Scenario::Ws16k => "/ws",
         _ => "/",
     }
@@ -294,11 +318,11 @@ fn ws_shape(scenario: Scenario) -> (u32, usize) {
     }
 }
 
-/// The body length of every response in an h2 scenario, which h2load's
-/// received data is checked against.
-fn h2_body_len(scenario: Scenario) -> u64 {
+/// The body length of every response in an h2 or h3 scenario, which the
+/// client's received data is checked against.
+fn body_len(scenario: Scenario) -> u64 {
     match scenario {
-        Scenario::H2Big => 65_536,
+        Scenario::H2Big | Scenario::H3Big => 65_536,
         _ => hyper_server::BODY.len() as u64,
     }
 }

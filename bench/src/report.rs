@@ -8,12 +8,13 @@ use crate::memory::Memory;
 use crate::variant;
 
 /// Rows every other row is compared against, where present.
-const BASELINES: [&str; 5] = [
+const BASELINES: [&str; 6] = [
     "hyper",
     "hyper-flush",
     "hyper-h2",
     "fastwebsockets",
     "tungstenite",
+    "h3-quinn",
 ];
 
 /// A scenario's measurements, labelled by variant.

@@ -53,7 +53,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Spawns `cmd` and waits for its first stdout line,
-    /// `listening on http://127.0.0.1:PORT`.
+    /// `listening on http://127.0.0.1:PORT` (or `https://`).
     pub fn start(name: &'static str, mut cmd: Command) -> Result<Self, String> {
         eprintln!("[{name}] starting {cmd:?}");
         let mut child = cmd
@@ -127,9 +127,12 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Extracts the port from `listening on http://127.0.0.1:PORT`.
+/// Extracts the port from `listening on http://127.0.0.1:PORT` (or `https://`).
 fn parse_listening_line(line: &str) -> Option<u16> {
-    let addr = line.trim().strip_prefix("listening on http://")?;
+    let url = line.trim().strip_prefix("listening on ")?;
+    let addr = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
     addr.trim_end_matches('/').rsplit(':').next()?.parse().ok()
 }
 
@@ -141,6 +144,10 @@ mod tests {
     fn listening_line() {
         assert_eq!(
             parse_listening_line("listening on http://127.0.0.1:4321\n"),
+            Some(4321)
+        );
+        assert_eq!(
+            parse_listening_line("listening on https://127.0.0.1:4321\n"),
             Some(4321)
         );
         assert_eq!(parse_listening_line("hello"), None);

@@ -11,8 +11,8 @@ pub struct Variant {
     /// Row label, e.g. `roadrunner-tokio (limit 1000)`.
     pub label: &'static str,
     pub server: Server,
-    /// Flags after `hyper-server --port 0`, `ws-server --port 0` or
-    /// `--port 0 --runtime R` (demo).
+    /// Flags after `hyper-server --port 0`, `ws-server --port 0`,
+    /// `h3-server --port 0` or `--port 0 --runtime R` (demo).
     pub flags: &'static [&'static str],
 }
 
@@ -31,6 +31,9 @@ const IDLE_HIBERNATE: &[&str] = &[
 /// Prior-knowledge h2c only, as the hyper-h2 baseline speaks it: no HTTP/1.1
 /// preface sniffing on the connection.
 const H2C: &[&str] = &["--protocols", "http2"];
+/// HTTP/3 needs TLS; it is served on the UDP port of the TCP port's number,
+/// beside HTTP/1.1 and HTTP/2 there, as the demo documents it.
+const H3: &[&str] = &["--tls", "--protocols", "http1,http2,http3"];
 
 const fn v(label: &'static str, server: Server, flags: &'static [&'static str]) -> Variant {
     Variant {
@@ -98,6 +101,11 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
             v("roadrunner-tokio", RoadrunnerTokio, &[]),
             v("roadrunner-smol", RoadrunnerSmol, &[]),
         ],
+        Scenario::H3 | Scenario::H3Big => vec![
+            v("h3-quinn", H3Quinn, &[]),
+            v("roadrunner-tokio", RoadrunnerTokio, H3),
+            v("roadrunner-smol", RoadrunnerSmol, H3),
+        ],
     }
 }
 
@@ -111,7 +119,13 @@ pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)
             ("roadrunner-tokio (no graceful drain)", "roadrunner-tokio"),
             ("roadrunner-smol (no graceful drain)", "roadrunner-smol"),
         ],
-        Scenario::Memory | Scenario::H2 | Scenario::H2Big | Scenario::Ws | Scenario::Ws16k => &[],
+        Scenario::Memory
+        | Scenario::H2
+        | Scenario::H2Big
+        | Scenario::Ws
+        | Scenario::Ws16k
+        | Scenario::H3
+        | Scenario::H3Big => &[],
     }
 }
 
@@ -128,6 +142,8 @@ impl Variant {
     fn args(self) -> Vec<&'static str> {
         let mut args = if matches!(self.server, Server::Tungstenite | Server::Fastwebsockets) {
             vec!["ws-server", "--port", "0"]
+        } else if self.server == Server::H3Quinn {
+            vec!["h3-server", "--port", "0"]
         } else if self.is_baseline() {
             vec!["hyper-server", "--port", "0"]
         } else {
@@ -210,6 +226,16 @@ mod tests {
         assert_eq!(
             rows[2].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio"
+        );
+        let rows = variants(Scenario::H3Big);
+        assert_eq!(
+            rows[0].display(0),
+            "taskset -c 0 roadrunner-bench h3-server --port 0"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime smol \
+             --tls --protocols http1,http2,http3"
         );
     }
 }

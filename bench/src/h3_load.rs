@@ -1,0 +1,887 @@
+//! The HTTP/3 load client: the `h3-load` mode, its invocation by the harness
+//! (pinned with `taskset`, like h2load), and the one-request check every server
+//! passes before it is loaded.
+//!
+//! It is plain `quinn` with the little of HTTP/3 a GET needs written here, since
+//! on two cores the client shares the machine with the server it measures, and
+//! a client on the `h3` crate is reported to cost about twice as much per
+//! request. Per connection it
+//! opens its control stream with an empty SETTINGS (so the QPACK dynamic table
+//! stays at capacity 0 and the server's QPACK streams stay silent), reads and
+//! ignores the server's unidirectional streams, and runs M request streams in a
+//! closed loop: open a stream, write one pre-encoded HEADERS frame (static-table
+//! and literal QPACK only) and finish, read the response's frames to the
+//! stream's end (HEADERS must start with `:status: 200`; DATA counted, unknown
+//! frames skipped), repeat until the duration is up. Everything runs on one
+//! thread (a tokio current-thread runtime); the response is read in the chunks
+//! quinn holds, never copied. The certificate is not checked (the servers' are
+//! self-signed); TLS 1.3, ALPN `h3`. A stream that fails (an error, a status
+//! other than 200, a malformed response, no answer in time) stops and counts
+//! as an error; the run's report is one line on stdout: `requests=N errors=N
+//! body_bytes=N secs=S cpu_secs=S p50_us=X p99_us=X`, its own CPU time
+//! included, and what the first failure was on stderr.
+
+use std::cell::{Cell, RefCell};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use quinn::crypto::rustls::QuicClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::client_stats::{own_cpu_secs, Histogram};
+use crate::load::{ClientCpu, Outcome};
+
+/// Connections of the h3 scenarios.
+pub const CONNECTIONS: u32 = 10;
+/// Concurrent request streams per connection; both servers allow 100.
+pub const STREAMS: u32 = 50;
+
+/// A connection or request that takes longer than this has stalled.
+const STALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// `H3_NO_ERROR`, the application code the connections are closed with.
+const H3_NO_ERROR: u32 = 0x100;
+
+/// A response field section larger than this is refused rather than buffered.
+const MAX_FIELD_SECTION: u64 = 64 * 1024;
+
+/// What `h3-load` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadArgs {
+    /// `https://127.0.0.1:PORT/PATH`.
+    pub url: String,
+    pub connections: u32,
+    /// Concurrent request streams per connection.
+    pub streams: u32,
+    /// Seconds of requests.
+    pub secs: u64,
+}
+
+/// One `h3-load` run's report.
+#[derive(Debug, Clone, PartialEq)]
+struct Report {
+    requests: u64,
+    errors: u64,
+    /// DATA payload bytes of the completed requests.
+    body_bytes: u64,
+    /// From the first request to the last response.
+    secs: f64,
+    /// The client's own user + system CPU time over the same span.
+    cpu_secs: f64,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+}
+
+impl Report {
+    fn line(&self) -> String {
+        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        format!(
+            "requests={} errors={} body_bytes={} secs={:.4} cpu_secs={:.4} p50_us={} p99_us={}",
+            self.requests,
+            self.errors,
+            self.body_bytes,
+            self.secs,
+            self.cpu_secs,
+            us(self.p50_us),
+            us(self.p99_us)
+        )
+    }
+
+    fn parse(out: &str) -> Option<Report> {
+        let line = out.lines().find(|l| l.starts_with("requests="))?;
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let us = |name: &str| field(name).and_then(|v| v.parse().ok());
+        Some(Report {
+            requests: field("requests")?.parse().ok()?,
+            errors: field("errors")?.parse().ok()?,
+            body_bytes: field("body_bytes")?.parse().ok()?,
+            secs: field("secs")?.parse().ok()?,
+            cpu_secs: field("cpu_secs")?.parse().ok()?,
+            p50_us: us("p50_us"),
+            p99_us: us("p99_us"),
+        })
+    }
+}
+
+/// Where the requests go, from `https://IP:PORT/PATH`.
+#[derive(Debug, PartialEq)]
+struct Target {
+    addr: SocketAddr,
+    /// `IP:PORT`, the `:authority`.
+    authority: String,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| format!("expected an https:// URL, got `{url}`"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        let addr = authority
+            .parse()
+            .map_err(|_| format!("expected IP:PORT in `{url}`"))?;
+        Ok(Target {
+            addr,
+            authority: authority.into(),
+            path: path.into(),
+        })
+    }
+}
+
+/// The `h3-load` mode: runs the load and prints its report line.
+pub fn run(args: &LoadArgs) -> Result<(), String> {
+    let rt = runtime()?;
+    // Streams share their counters through `Rc`s, so they run as local tasks.
+    let local = tokio::task::LocalSet::new();
+    let report = local.block_on(&rt, load(args))?;
+    println!("{}", report.line());
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot build tokio runtime: {e}"))
+}
+
+/// What the streams add to as they go.
+#[derive(Default)]
+struct Shared {
+    requests: Cell<u64>,
+    body_bytes: Cell<u64>,
+    errors: Cell<u64>,
+    first_error: RefCell<Option<String>>,
+    latency: RefCell<Histogram>,
+}
+
+impl Shared {
+    fn fail(&self, e: String) {
+        self.errors.set(self.errors.get() + 1);
+        self.first_error.borrow_mut().get_or_insert(e);
+    }
+}
+
+async fn load(args: &LoadArgs) -> Result<Report, String> {
+    let target = Target::parse(&args.url)?;
+    let endpoint = client_endpoint()?;
+    let request = request_frame(&target.authority, &target.path);
+    let mut conns = Vec::with_capacity(args.connections as usize);
+    for i in 0..args.connections {
+        let conn = tokio::time::timeout(STALL_LIMIT, open(&endpoint, target.addr))
+            .await
+            .map_err(|_| format!("connection {i}: no handshake within {STALL_LIMIT:?}"))?
+            .map_err(|e| format!("connection {i}: {e}"))?;
+        conns.push(conn);
+    }
+
+    let shared = Rc::new(Shared::default());
+    let cpu_before = own_cpu_secs()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.secs);
+    let mut tasks = Vec::with_capacity(conns.len() * args.streams as usize);
+    for conn in &conns {
+        for _ in 0..args.streams {
+            tasks.push(tokio::task::spawn_local(stream_loop(
+                conn.quic.clone(),
+                request.clone(),
+                deadline,
+                shared.clone(),
+            )));
+        }
+    }
+    for task in &mut tasks {
+        if tokio::time::timeout_at((deadline + STALL_LIMIT).into(), &mut *task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            shared.fail(format!("no response within {STALL_LIMIT:?}"));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = own_cpu_secs()? - cpu_before;
+    close(&endpoint, &conns).await;
+    if let Some(e) = shared.first_error.borrow().as_deref() {
+        eprintln!(
+            "h3-load: {} of {} streams failed; the first: {e}",
+            shared.errors.get(),
+            tasks.len()
+        );
+    }
+    let latency = shared.latency.borrow();
+    Ok(Report {
+        requests: shared.requests.get(),
+        errors: shared.errors.get(),
+        body_bytes: shared.body_bytes.get(),
+        secs,
+        cpu_secs,
+        p50_us: latency.quantile_us(0.5),
+        p99_us: latency.quantile_us(0.99),
+    })
+}
+
+/// Requests on one stream after another until `deadline`.
+async fn stream_loop(
+    quic: quinn::Connection,
+    request: Bytes,
+    deadline: Instant,
+    shared: Rc<Shared>,
+) {
+    let mut sent = Instant::now();
+    while sent < deadline {
+        match exchange(&quic, request.clone()).await {
+            Ok(body) => {
+                let now = Instant::now();
+                shared.latency.borrow_mut().record(now - sent);
+                shared.requests.set(shared.requests.get() + 1);
+                shared.body_bytes.set(shared.body_bytes.get() + body);
+                sent = now;
+            }
+            Err(e) => return shared.fail(e),
+        }
+    }
+}
+
+/// One request on a new stream; the response's body length.
+async fn exchange(quic: &quinn::Connection, request: Bytes) -> Result<u64, String> {
+    let (mut send, mut recv) = quic
+        .open_bi()
+        .await
+        .map_err(|e| format!("open a stream: {e}"))?;
+    send.write_chunk(request)
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    send.finish().map_err(|e| format!("finish: {e}"))?;
+    let mut response = ResponseReader::default();
+    while let Some(chunk) = recv
+        .read_chunk(usize::MAX, true)
+        .await
+        .map_err(|e| format!("read: {e}"))?
+    {
+        response.feed(&chunk.bytes)?;
+    }
+    response.finish()
+}
+
+/// An HTTP/3 connection, its control stream open.
+struct Conn {
+    quic: quinn::Connection,
+    /// Held open for the connection's life: closing it is a connection error
+    /// (`H3_CLOSED_CRITICAL_STREAM`).
+    _control: quinn::SendStream,
+}
+
+async fn open(endpoint: &quinn::Endpoint, addr: SocketAddr) -> Result<Conn, String> {
+    let quic = endpoint
+        .connect(addr, "localhost")
+        .map_err(|e| format!("connect {addr}: {e}"))?
+        .await
+        .map_err(|e| format!("handshake with {addr}: {e}"))?;
+    let mut control = quic
+        .open_uni()
+        .await
+        .map_err(|e| format!("open the control stream: {e}"))?;
+    // Stream type 0x00 (control), then a SETTINGS frame (type 0x04) with no
+    // setting: the defaults, a QPACK table capacity of 0 and no blocked streams.
+    control
+        .write_all(&[0x00, 0x04, 0x00])
+        .await
+        .map_err(|e| format!("write the control stream: {e}"))?;
+    tokio::spawn(discard_uni_streams(quic.clone()));
+    Ok(Conn {
+        quic,
+        _control: control,
+    })
+}
+
+/// Reads the server's unidirectional streams (control, QPACK, grease) and
+/// drops what they carry: its SETTINGS change nothing this client sends.
+async fn discard_uni_streams(quic: quinn::Connection) {
+    while let Ok(mut stream) = quic.accept_uni().await {
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = stream.read_chunk(usize::MAX, true).await {}
+        });
+    }
+}
+
+/// Closes every connection with `H3_NO_ERROR` and waits (briefly) for the
+/// server to hear of it, so it does not keep them until their idle timeout.
+async fn close(endpoint: &quinn::Endpoint, conns: &[Conn]) {
+    for conn in conns {
+        conn.quic.close(quinn::VarInt::from_u32(H3_NO_ERROR), b"");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+}
+
+/// A client endpoint on `127.0.0.1`, with the large receive buffer.
+fn client_endpoint() -> Result<quinn::Endpoint, String> {
+    let socket = crate::h3_server::udp_socket(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    let mut endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(|e| format!("cannot start the QUIC endpoint: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let quic = QuicClientConfig::try_from(tls).map_err(|e| format!("QUIC TLS: {e}"))?;
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+    Ok(endpoint)
+}
+
+/// Takes any certificate (the servers' are self-signed), but still checks the
+/// handshake signatures, so the TLS work is what a real client does.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The HEADERS frame of `GET https://AUTHORITY/PATH`, encoded once for the run:
+/// QPACK with no dynamic table (a zero prefix), `:method: GET` and `:scheme:
+/// https` as static-table entries, `:authority` and `:path` as literals with
+/// static names (`:path: /` from the table).
+fn request_frame(authority: &str, path: &str) -> Bytes {
+    let mut block = vec![0x00, 0x00];
+    // Indexed field lines (0b11, T = static): :method GET (17), :scheme https (23).
+    block.extend_from_slice(&[0xc0 | 17, 0xc0 | 23]);
+    literal_with_static_name(&mut block, 0, authority);
+    if path == "/" {
+        block.push(0xc0 | 1);
+    } else {
+        literal_with_static_name(&mut block, 1, path);
+    }
+    let mut frame = Vec::with_capacity(block.len() + 4);
+    put_varint(&mut frame, 0x01);
+    put_varint(&mut frame, block.len() as u64);
+    frame.extend_from_slice(&block);
+    frame.into()
+}
+
+/// A literal field line with a static name reference (0b01, N = 0, T = 1) and
+/// a plain (not Huffman-coded) value.
+fn literal_with_static_name(out: &mut Vec<u8>, index: u64, value: &str) {
+    put_prefix_int(out, 0x50, 4, index);
+    put_prefix_int(out, 0x00, 7, value.len() as u64);
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// A QPACK/HPACK prefixed integer (RFC 7541 §5.1) after the `flags` bits.
+fn put_prefix_int(out: &mut Vec<u8>, flags: u8, bits: u32, mut value: u64) {
+    let max = (1u64 << bits) - 1;
+    if value < max {
+        out.push(flags | value as u8);
+        return;
+    }
+    out.push(flags | max as u8);
+    value -= max;
+    while value >= 0x80 {
+        out.push(0x80 | (value & 0x7f) as u8);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A prefixed integer in the low `bits` of `buf[0]` and on: (value, length).
+fn prefix_int(buf: &[u8], bits: u32) -> Option<(u64, usize)> {
+    let max = (1u64 << bits) - 1;
+    let mut value = u64::from(*buf.first()?) & max;
+    if value < max {
+        return Some((value, 1));
+    }
+    for (i, &b) in buf.iter().enumerate().skip(1).take(9) {
+        value += u64::from(b & 0x7f) << (7 * (i - 1));
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// A QUIC variable-length integer (RFC 9000 §16).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    match v {
+        0..0x40 => out.push(v as u8),
+        0x40..0x4000 => out.extend_from_slice(&(0x4000 | v as u16).to_be_bytes()),
+        0x4000..0x4000_0000 => out.extend_from_slice(&(0x8000_0000 | v as u32).to_be_bytes()),
+        _ => out.extend_from_slice(&(0xc000_0000_0000_0000 | v).to_be_bytes()),
+    }
+}
+
+/// A QUIC variable-length integer at the start of `buf`: (value, length).
+fn varint(buf: &[u8]) -> Option<(u64, usize)> {
+    let first = *buf.first()?;
+    let len = 1 << (first >> 6);
+    let rest = buf.get(1..len)?;
+    let value = rest
+        .iter()
+        .fold(u64::from(first & 0x3f), |v, &b| v << 8 | u64::from(b));
+    Some((value, len))
+}
+
+/// The kinds of frame a response stream carries, as far as this client cares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Frame {
+    Data,
+    /// The response's HEADERS, which this client reads.
+    Headers,
+    /// Trailers, and every other or unknown type (grease): skipped.
+    Other,
+}
+
+/// Reads a response stream's frames from chunks that split them anywhere.
+#[derive(Debug, Default)]
+struct ResponseReader {
+    /// The start of a frame header cut by a chunk's end: two varints, 16 bytes
+    /// at most.
+    head: [u8; 16],
+    head_len: usize,
+    /// The frame being read and its payload bytes still to come.
+    frame: Option<(Frame, u64)>,
+    /// The HEADERS field section as it arrives.
+    fields: Vec<u8>,
+    headers_done: bool,
+    body: u64,
+}
+
+impl ResponseReader {
+    fn feed(&mut self, mut data: &[u8]) -> Result<(), String> {
+        while !data.is_empty() {
+            if let Some((frame, left)) = self.frame {
+                let n = data.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                match frame {
+                    Frame::Data => self.body += n as u64,
+                    Frame::Headers => self.fields.extend_from_slice(&data[..n]),
+                    Frame::Other => {}
+                }
+                data = &data[n..];
+                self.frame = Some((frame, left - n as u64));
+                if left == n as u64 {
+                    self.end_frame(frame)?;
+                }
+                continue;
+            }
+            let take = data.len().min(self.head.len() - self.head_len);
+            self.head[self.head_len..self.head_len + take].copy_from_slice(&data[..take]);
+            let filled = &self.head[..self.head_len + take];
+            let Some((kind, len, size)) = varint(filled)
+                .and_then(|(kind, a)| varint(&filled[a..]).map(|(len, b)| (kind, len, a + b)))
+            else {
+                // 16 bytes always hold two varints, so `take` was all of `data`.
+                self.head_len += take;
+                break;
+            };
+            data = &data[size - self.head_len..];
+            self.head_len = 0;
+            let frame = match kind {
+                0x00 if self.headers_done => Frame::Data,
+                0x00 => return Err("DATA before the response's HEADERS".into()),
+                0x01 if !self.headers_done => Frame::Headers,
+                _ => Frame::Other,
+            };
+            if frame == Frame::Headers && len > MAX_FIELD_SECTION {
+                return Err(format!("a {len}-byte response field section"));
+            }
+            self.frame = Some((frame, len));
+            if len == 0 {
+                self.end_frame(frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_frame(&mut self, frame: Frame) -> Result<(), String> {
+        self.frame = None;
+        if frame == Frame::Headers {
+            check_status(&self.fields)?;
+            self.headers_done = true;
+        }
+        Ok(())
+    }
+
+    /// The body length, once the stream has ended.
+    fn finish(&self) -> Result<u64, String> {
+        if self.head_len > 0 || self.frame.is_some() {
+            Err("the response stream ended inside a frame".into())
+        } else if !self.headers_done {
+            Err("the response stream ended without HEADERS".into())
+        } else {
+            Ok(self.body)
+        }
+    }
+}
+
+/// The `:status` entries of the QPACK static table (RFC 9204 appendix A).
+const STATIC_STATUS: [(u64, &str); 14] = [
+    (24, "103"),
+    (25, "200"),
+    (26, "304"),
+    (27, "404"),
+    (28, "503"),
+    (63, "100"),
+    (64, "204"),
+    (65, "206"),
+    (66, "302"),
+    (67, "400"),
+    (68, "403"),
+    (69, "421"),
+    (70, "425"),
+    (71, "500"),
+];
+
+/// `200` Huffman-coded (RFC 7541 appendix B: `2` is 00010, `0` is 00000,
+/// padded with ones).
+const HUFFMAN_200: [u8; 2] = [0x10, 0x01];
+
+/// Checks that a response field section starts with `:status: 200`
+/// (pseudo-fields come first, RFC 9114 §4.3): an indexed static entry, or a
+/// literal with the static `:status` name. A dynamic-table reference is an
+/// error, since this client's table capacity is 0.
+fn check_status(section: &[u8]) -> Result<(), String> {
+    let malformed = || format!("unexpected response field section {section:02x?}");
+    let (required_insert_count, a) = prefix_int(section, 8).ok_or_else(malformed)?;
+    if required_insert_count != 0 {
+        return Err("the response refers to the QPACK dynamic table".into());
+    }
+    let (_delta_base, b) = prefix_int(&section[a..], 7).ok_or_else(malformed)?;
+    let line = &section[a + b..];
+    let status_name = |index| STATIC_STATUS.iter().find(|(i, _)| *i == index);
+    let first = *line.first().ok_or_else(malformed)?;
+    let status: &[u8] = if first & 0xc0 == 0xc0 {
+        let (index, _) = prefix_int(line, 6).ok_or_else(malformed)?;
+        status_name(index).ok_or_else(malformed)?.1.as_bytes()
+    } else if first & 0xd0 == 0x50 {
+        let (index, c) = prefix_int(line, 4).ok_or_else(malformed)?;
+        status_name(index).ok_or_else(malformed)?;
+        let value = &line[c..];
+        let huffman = value.first().is_some_and(|v| v & 0x80 != 0);
+        let (len, d) = prefix_int(value, 7).ok_or_else(malformed)?;
+        let text = value
+            .get(d..d + usize::try_from(len).unwrap_or(usize::MAX))
+            .ok_or_else(malformed)?;
+        match (huffman, text == HUFFMAN_200) {
+            (false, _) => text,
+            (true, true) => b"200",
+            (true, false) => return Err("a Huffman-coded status other than 200".into()),
+        }
+    } else {
+        return Err(malformed());
+    };
+    if status == b"200" {
+        Ok(())
+    } else {
+        Err(format!("status {}", String::from_utf8_lossy(status)))
+    }
+}
+
+/// One `h3-load` invocation: `[setpriv --pdeathsig KILL] taskset -c CPU
+/// roadrunner-bench h3-load --connections N --streams M --duration S URL`.
+pub struct H3LoadCommand<'a> {
+    /// Core the client is pinned to.
+    pub cpu: usize,
+    /// Start it under `setpriv --pdeathsig KILL` (see [`crate::pin`]).
+    pub pdeathsig: bool,
+    /// This harness's binary, which holds the client.
+    pub self_exe: &'a Path,
+    /// `https://127.0.0.1:PORT/PATH`.
+    pub url: &'a str,
+    /// Body bytes every response must carry, to catch truncated responses.
+    pub body_len: u64,
+}
+
+impl H3LoadCommand<'_> {
+    fn args(&self, secs: u64) -> Vec<String> {
+        vec![
+            "h3-load".into(),
+            "--connections".into(),
+            CONNECTIONS.to_string(),
+            "--streams".into(),
+            STREAMS.to_string(),
+            "--duration".into(),
+            secs.to_string(),
+            self.url.into(),
+        ]
+    }
+
+    /// The command line as shown in reports (without `setpriv`).
+    pub fn display(&self, secs: u64) -> String {
+        let cpu = self.cpu.to_string();
+        let head = ["taskset", "-c", &cpu, "roadrunner-bench"].map(String::from);
+        crate::shell::join(head.into_iter().chain(self.args(secs)))
+    }
+
+    /// Runs the client for `secs` seconds and reads its report; a body byte
+    /// count other than `body_len` per request is printed as a warning.
+    pub fn run(&self, secs: u64) -> Result<Outcome, String> {
+        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
+        cmd.arg(self.self_exe).args(self.args(secs));
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run taskset/h3-load: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!(
+                "h3-load failed ({}):\n{stdout}{stderr}",
+                out.status
+            ));
+        }
+        // Buffer warnings and the first failure, if any.
+        eprint!("{stderr}");
+        let r = Report::parse(&stdout)
+            .ok_or_else(|| format!("cannot parse h3-load output:\n{stdout}"))?;
+        if r.body_bytes != r.requests * self.body_len {
+            eprintln!(
+                "warning: h3-load: {} body bytes for {} requests of {} bytes",
+                r.body_bytes, r.requests, self.body_len
+            );
+        }
+        Ok(Outcome {
+            requests: r.requests,
+            req_per_sec: r.requests as f64 / r.secs,
+            latency_us: [r.p50_us, r.p99_us],
+            errors: r.errors,
+            client_cpu: (r.requests > 0).then(|| ClientCpu {
+                us_per_req: r.cpu_secs * 1e6 / r.requests as f64,
+                utilisation: r.cpu_secs / r.secs,
+            }),
+        })
+    }
+}
+
+/// One connection, one `GET path` that must be answered `200` with `body_len`
+/// body bytes (unpinned), so a misbehaving server fails loudly instead of
+/// producing fast nonsense.
+pub fn smoke_check(port: u16, path: &str, body_len: u64) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let endpoint = client_endpoint()?;
+        let conn = tokio::time::timeout(STALL_LIMIT, open(&endpoint, addr))
+            .await
+            .map_err(|_| format!("no handshake within {STALL_LIMIT:?}"))??;
+        let request = request_frame(&addr.to_string(), path);
+        let body = tokio::time::timeout(STALL_LIMIT, exchange(&conn.quic, request))
+            .await
+            .map_err(|_| format!("no response within {STALL_LIMIT:?}"))??;
+        close(&endpoint, &[conn]).await;
+        if body == body_len {
+            Ok(())
+        } else {
+            Err(format!("{body} body bytes, expected {body_len}"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trip() {
+        let r = Report {
+            requests: 1_234_567,
+            errors: 1,
+            body_bytes: 16_049_371,
+            secs: 10.0012,
+            cpu_secs: 9.5,
+            p50_us: Some(2310.5),
+            p99_us: None,
+        };
+        assert_eq!(Report::parse(&format!("noise\n{}\n", r.line())), Some(r));
+        assert_eq!(Report::parse("requests=1 errors=0\n"), None);
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            Target::parse("https://127.0.0.1:443/big?bytes=65536"),
+            Ok(Target {
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 443)),
+                authority: "127.0.0.1:443".into(),
+                path: "/big?bytes=65536".into(),
+            })
+        );
+        assert_eq!(Target::parse("https://127.0.0.1:1").unwrap().path, "/");
+        assert!(Target::parse("http://127.0.0.1:1/").is_err());
+        assert!(Target::parse("https://localhost:1/").is_err());
+    }
+
+    #[test]
+    fn integers() {
+        for v in [
+            0,
+            63,
+            64,
+            16_383,
+            16_384,
+            (1 << 30) - 1,
+            1 << 30,
+            (1 << 62) - 1,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(varint(&out), Some((v, out.len())), "{v}");
+            assert_eq!(varint(&out[..out.len() - 1]), None, "{v}");
+        }
+        for (bits, v) in [(4, 14), (4, 15), (6, 71), (7, 127), (7, 300), (8, 1 << 40)] {
+            let mut out = Vec::new();
+            put_prefix_int(&mut out, 0, bits, v);
+            assert_eq!(prefix_int(&out, bits), Some((v, out.len())), "{bits} {v}");
+        }
+        // RFC 7541 C.1.2: 1337 with a 5-bit prefix.
+        assert_eq!(prefix_int(&[0x1f, 0x9a, 0x0a], 5), Some((1337, 3)));
+    }
+
+    #[test]
+    fn request_block() {
+        let frame = request_frame("127.0.0.1:8443", "/");
+        let mut expected = vec![0x01, 0x15, 0x00, 0x00, 0xd1, 0xd7, 0x50, 14];
+        expected.extend_from_slice(b"127.0.0.1:8443");
+        expected.push(0xc1);
+        assert_eq!(&frame[..], expected);
+        let frame = request_frame("a:1", "/big?bytes=65536");
+        assert_eq!(&frame[frame.len() - 18..frame.len() - 16], [0x51, 16]);
+        assert!(frame.ends_with(b"/big?bytes=65536"));
+    }
+
+    /// A response: HEADERS with `section`, a grease frame, DATA of `body`.
+    fn response(section: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x01, section.len() as u8];
+        out.extend_from_slice(section);
+        out.extend_from_slice(&[0x21, 0x02, 0xaa, 0xbb]);
+        put_varint(&mut out, 0x00);
+        put_varint(&mut out, body.len() as u64);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn read(bytes: &[u8], chunk: usize) -> Result<u64, String> {
+        let mut r = ResponseReader::default();
+        for piece in bytes.chunks(chunk) {
+            r.feed(piece)?;
+        }
+        r.finish()
+    }
+
+    #[test]
+    fn responses_in_any_chunking() {
+        // :status 200, then content-type: text/plain;charset=utf-8 (static 53).
+        let ok = response(&[0x00, 0x00, 0xd9, 0xf5], &[b'x'; 300]);
+        for chunk in [1, 2, 3, 7, 64, 1000] {
+            assert_eq!(read(&ok, chunk), Ok(300), "{chunk}");
+            assert!(read(&ok[..ok.len() - 1], chunk).is_err(), "{chunk}");
+        }
+        // No DATA at all.
+        assert_eq!(read(&[0x01, 0x03, 0x00, 0x00, 0xd9], 2), Ok(0));
+        assert!(read(&[0x00, 0x01, b'x'], 1).is_err());
+        assert!(read(&[], 1).is_err());
+    }
+
+    #[test]
+    fn status_encodings() {
+        assert_eq!(check_status(&[0x00, 0x00, 0xd9]), Ok(()));
+        assert_eq!(check_status(&[0x00, 0x00, 0xdb]), Err("status 404".into()));
+        // 500 is static entry 71: 63 in the prefix, then 8.
+        assert_eq!(
+            check_status(&[0x00, 0x00, 0xff, 0x08]),
+            Err("status 500".into())
+        );
+        // Literal with the :status name (24): plain and Huffman-coded values.
+        assert_eq!(
+            check_status(&[0x00, 0x00, 0x5f, 0x09, 3, b'2', b'0', b'0']),
+            Ok(())
+        );
+        assert_eq!(
+            check_status(&[0x00, 0x00, 0x5f, 0x09, 3, b'4', b'3', b'1']),
+            Err("status 431".into())
+        );
+        assert_eq!(
+            check_status(&[0x00, 0x00, 0x5f, 0x09, 0x82, 0x10, 0x01]),
+            Ok(())
+        );
+        // A dynamic-table reference, a non-status first field, a truncated one.
+        assert!(check_status(&[0x01, 0x00, 0x80]).is_err());
+        assert!(check_status(&[0x00, 0x00, 0xd1]).is_err());
+        assert!(check_status(&[0x00, 0x00, 0x5f, 0x09, 3, b'2']).is_err());
+    }
+
+    #[test]
+    fn display() {
+        let c = H3LoadCommand {
+            cpu: 1,
+            pdeathsig: true,
+            self_exe: Path::new("/x/roadrunner-bench"),
+            url: "https://127.0.0.1:PORT/",
+            body_len: 13,
+        };
+        assert_eq!(
+            c.display(10),
+            "taskset -c 1 roadrunner-bench h3-load --connections 10 --streams 50 --duration 10 \
+             https://127.0.0.1:PORT/"
+        );
+    }
+}
