@@ -64,8 +64,16 @@ fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// The receive buffer asked of each UDP socket: the datagrams of every client of a
+/// socket wait there while its receive task is busy, and a full buffer drops them
+/// (QUIC recovers, at the cost of a round trip or a timeout). The kernel caps it at
+/// `net.core.rmem_max`.
+const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 fn bind_udp(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
+    // Best effort: a smaller buffer only costs losses under bursts.
+    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER);
     if reuse_port {
         socket.set_reuse_port(true)?;
     }

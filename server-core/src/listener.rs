@@ -214,13 +214,22 @@ impl Listener {
         if registry::find(name).is_some() {
             return Err(StartError::NameInUse(name.to_owned()));
         }
-        let quic = crate::conn::h3_endpoint(&opts).map_err(StartError::Options)?;
+        // Built once to refuse an unfit TLS configuration before anything is bound,
+        // and again once the sockets say whether they can search for a path MTU.
+        let h3 = crate::conn::h3_endpoint(&opts, false).map_err(StartError::Options)?;
         let (acceptor, udp) = bind(&opts).map_err(StartError::Bind)?;
-        if quic.is_some() && udp.is_empty() {
+        if h3.is_some() && udp.is_empty() {
             return Err(StartError::Bind(io::Error::other(
                 "http3 is listed but no UDP socket was bound",
             )));
         }
+        let never_fragment = udp.iter().all(|s| !s.may_fragment());
+        let quic = match (h3, never_fragment) {
+            (Some(_), true) => {
+                crate::conn::h3_endpoint(&opts, true).map_err(StartError::Options)?
+            }
+            (h3, _) => h3,
+        };
         let acceptor = Arc::new(acceptor);
         let local_addr = acceptor.local_addr().map_err(StartError::Bind)?;
         let alt_svc = opts.http3().filter(|h3| h3.alt_svc).and_then(|_| {

@@ -43,10 +43,12 @@ const RECV_BUFFERS: usize = 8;
 /// leaves at most 1472 bytes of UDP payload.
 const DATAGRAM_ROOM: usize = 1500;
 
-/// The codec's limits from the listener's options.
-pub(crate) fn config(opts: &Options) -> Option<Config> {
+/// The codec's limits from the listener's options; `mtu_discovery` when the sockets
+/// never fragment (the don't-fragment bit is set), so that probes can find out.
+pub(crate) fn config(opts: &Options, mtu_discovery: bool) -> Option<Config> {
     let h3 = opts.http3()?;
     Some(Config {
+        mtu_discovery,
         max_streams_bidi: h3.max_streams_bidi,
         idle_timeout: opts.keep_alive_timeout,
         max_header_block: h3.max_header_block as usize,
@@ -61,8 +63,11 @@ pub(crate) fn config(opts: &Options) -> Option<Config> {
 
 /// The endpoint of `opts`, or why its TLS configuration cannot serve QUIC; `None`
 /// without `http3`.
-pub(crate) fn endpoint(opts: &Options) -> Result<Option<Endpoint>, OptionsError> {
-    let (Some(config), Some(tls)) = (config(opts), &opts.tls) else {
+pub(crate) fn endpoint(
+    opts: &Options,
+    mtu_discovery: bool,
+) -> Result<Option<Endpoint>, OptionsError> {
+    let (Some(config), Some(tls)) = (config(opts, mtu_discovery), &opts.tls) else {
         return Ok(None);
     };
     Endpoint::new(tls.clone(), config)
