@@ -18,6 +18,11 @@
 //! [`Listener::drain_on_signal`](roadrunner_core::Listener::drain_on_signal), or
 //! [`roadrunner_core::shutdown_signal`] and then `drain`: both are in the core and run
 //! on any executor.
+//!
+//! With `http3` in `opts.protocols` (it needs `opts.tls`), the listener also serves
+//! HTTP/3 on the UDP port with the TCP port's number, on `http3.listeners` sockets
+//! bound with `SO_REUSEPORT` ([`UdpSocket`]: batched, with segment offload and ECN,
+//! through quinn-udp), and HTTP/1.1 and HTTP/2 responses advertise it (`alt-svc`).
 
 #![warn(missing_docs)]
 
