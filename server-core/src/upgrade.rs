@@ -178,8 +178,42 @@ struct State {
     closed: bool,
     /// The reading side is gone: writes fail.
     broken: bool,
+    /// The driver's end is served in the task that polls the session, after every
+    /// poll of it (see [`Pipe::served_after_session`]).
+    served_after_session: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
+}
+
+/// Registers `waker` in `slot`, unless the one there already wakes the same task (a
+/// session waits on its pipe at every message: no clone for it).
+fn register(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+}
+
+/// Wakes the session's side, registered in `slot`, from the driver's task `current`:
+/// not when the session runs in that task, whose driver polls it again before it
+/// waits. A wake-up there would only poll the whole connection once more.
+fn wake_session(slot: &mut Option<Waker>, current: &Waker) {
+    if slot.as_ref().is_some_and(|w| w.will_wake(current)) {
+        return;
+    }
+    if let Some(w) = slot.take() {
+        w.wake();
+    }
+}
+
+/// Wakes the driver's side, registered in `slot`, after the session made progress
+/// from `cx`: not when the driver is `served_after_session` in that same task.
+fn wake_driver(slot: &mut Option<Waker>, served_after_session: bool, cx: &Context<'_>) {
+    if served_after_session && slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        return;
+    }
+    if let Some(w) = slot.take() {
+        w.wake();
+    }
 }
 
 /// A bounded byte pipe with one reader and one writer.
@@ -200,14 +234,13 @@ impl Pipe {
         }
         let room = PIPE_CAPACITY.saturating_sub(s.buf.len());
         if room == 0 {
-            s.writer = Some(cx.waker().clone());
+            register(&mut s.writer, cx.waker());
             return Poll::Pending;
         }
         let n = room.min(data.len());
         s.buf.extend_from_slice(&data[..n]);
-        if let Some(w) = s.reader.take() {
-            w.wake();
-        }
+        let served = s.served_after_session;
+        wake_driver(&mut s.reader, served, cx);
         Poll::Ready(Ok(n))
     }
 
@@ -222,15 +255,14 @@ impl Pipe {
             if s.closed || out.is_empty() {
                 return Poll::Ready(Ok(0));
             }
-            s.reader = Some(cx.waker().clone());
+            register(&mut s.reader, cx.waker());
             return Poll::Pending;
         }
         let n = out.len().min(s.buf.len());
         out[..n].copy_from_slice(&s.buf[..n]);
         s.buf.advance(n);
-        if let Some(w) = s.writer.take() {
-            w.wake();
-        }
+        let served = s.served_after_session;
+        wake_driver(&mut s.writer, served, cx);
         Poll::Ready(Ok(n))
     }
 
@@ -239,7 +271,7 @@ impl Pipe {
         let mut s = self.lock();
         let room = PIPE_CAPACITY.saturating_sub(s.buf.len());
         if room == 0 {
-            s.writer = Some(cx.waker().clone());
+            register(&mut s.writer, cx.waker());
             return Poll::Pending;
         }
         Poll::Ready(room)
@@ -257,7 +289,7 @@ impl Pipe {
             if s.closed {
                 return Poll::Ready(None);
             }
-            s.reader = Some(waker.clone());
+            register(&mut s.reader, waker);
             return Poll::Pending;
         }
         let n = f(&s.buf).min(s.buf.len());
@@ -300,6 +332,22 @@ impl Pipe {
         if let Some(w) = s.reader.take() {
             w.wake();
         }
+    }
+
+    /// Writer: [`put`](Self::put) from the driver's task, `current`, which polls the
+    /// session again before it waits: the session is woken only if it reads from
+    /// another task.
+    pub(crate) fn put_from(&self, data: &[u8], current: &Waker) {
+        let mut s = self.lock();
+        s.buf.extend_from_slice(data);
+        wake_session(&mut s.reader, current);
+    }
+
+    /// The driver's end of this pipe is served in the task that polls the session,
+    /// each time after polling it: the session's reads and writes from that task then
+    /// wake no one, as the driver is about to look anyway.
+    pub(crate) fn served_after_session(&self) {
+        self.lock().served_after_session = true;
     }
 }
 

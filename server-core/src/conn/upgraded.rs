@@ -4,7 +4,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use super::reason::Reason;
 use crate::handler::BoxFuture;
@@ -13,87 +13,124 @@ use crate::runtime::ByteStream;
 use crate::scratch::{poll_read_with, Layer};
 use crate::upgrade::Ends;
 
+/// How many times one poll of the connection feeds its session before it yields.
+const ROUNDS: usize = 16;
+
 /// Runs `session` until it ends and what it wrote has gone out, or the socket fails.
+///
+/// The session runs in this task, so handing it bytes wakes no one: after putting
+/// bytes in its pipe, the loop polls it again itself (a wake-up would poll the whole
+/// connection once more, for each message).
 pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFuture<()>) -> Reason {
     let mut session = Some(CatchUnwind(session));
     let (mut peer_done, mut shut) = (false, false);
+    ends.inbound.served_after_session();
+    ends.outbound.served_after_session();
     poll_fn(|cx| {
-        if let Some(running) = &mut session {
-            if let Poll::Ready(outcome) = Pin::new(running).poll(cx) {
-                if let Err(payload) = outcome {
-                    tracing::error!(
-                        target: "roadrunner",
-                        event = "request.exception",
-                        panic = message(&*payload),
-                        "an upgraded session panicked",
-                    );
+        for _ in 0..ROUNDS {
+            if let Some(running) = &mut session {
+                if let Poll::Ready(outcome) = Pin::new(running).poll(cx) {
+                    if let Err(payload) = outcome {
+                        tracing::error!(
+                            target: "roadrunner",
+                            event = "request.exception",
+                            panic = message(&*payload),
+                            "an upgraded session panicked",
+                        );
+                    }
+                    // Dropping the session's `Upgraded` would do the same; closing here
+                    // also covers a session that leaked it.
+                    session = None;
+                    ends.outbound.close();
+                    ends.inbound.break_off();
                 }
-                // Dropping the session's `Upgraded` would do the same; closing here
-                // also covers a session that leaked it.
-                session = None;
-                ends.outbound.close();
-                ends.inbound.break_off();
             }
-        }
-        while !peer_done {
-            let Poll::Ready(room) = ends.inbound.poll_room(cx) else {
-                // Full: leave the rest in the socket, so TCP holds the peer back.
-                break;
-            };
-            let inbound = &ends.inbound;
-            match poll_read_with(Layer::Http, io, cx, room, |data| inbound.put(data)) {
-                Poll::Ready(Ok(0)) => {
-                    peer_done = true;
-                    ends.inbound.close();
-                }
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
-                Poll::Pending => break,
-            }
-        }
-        loop {
-            let mut failed = None;
-            let mut blocked = false;
-            let waker = cx.waker().clone();
-            let sent = ends
-                .outbound
-                .poll_peek(&waker, |data| match io.poll_write(cx, data) {
+            let mut fed = false;
+            while !peer_done {
+                let Poll::Ready(room) = ends.inbound.poll_room(cx) else {
+                    // Full: leave the rest in the socket, so TCP holds the peer back.
+                    break;
+                };
+                // The waker outlives this borrow of `cx`: it is the task's.
+                let (inbound, waker) = (&ends.inbound, cx.waker());
+                match poll_read_with(Layer::Http, io, cx, room, |data| {
+                    inbound.put_from(data, waker)
+                }) {
                     Poll::Ready(Ok(0)) => {
-                        failed = Some(Reason::SocketError);
-                        0
+                        peer_done = true;
+                        fed = true;
+                        ends.inbound.close();
                     }
-                    Poll::Ready(Ok(n)) => n,
-                    Poll::Ready(Err(e)) => {
-                        failed = Some(Reason::of_io(&e));
-                        0
-                    }
-                    Poll::Pending => {
-                        blocked = true;
-                        0
-                    }
-                });
-            if let Some(reason) = failed {
-                ends.outbound.break_off();
+                    Poll::Ready(Ok(_)) => fed = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
+                    Poll::Pending => break,
+                }
+            }
+            if let Poll::Ready(reason) = send(io, cx, &ends, session.is_none(), &mut shut) {
                 return Poll::Ready(reason);
             }
-            match sent {
-                Poll::Ready(Some(())) if !blocked => {}
-                Poll::Ready(Some(())) | Poll::Pending => return Poll::Pending,
-                // All the session will send is out.
-                Poll::Ready(None) if session.is_none() => return Poll::Ready(Reason::Upgraded),
-                Poll::Ready(None) => {
-                    // It closed its side but still reads: half-close.
-                    if !shut {
-                        match io.poll_shutdown(cx) {
-                            Poll::Ready(Ok(())) => shut = true,
-                            Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
-                            Poll::Pending => {}
-                        }
-                    }
-                    return Poll::Pending;
-                }
+            if !fed || session.is_none() {
+                return Poll::Pending;
             }
         }
+        // A peer that keeps sending to a session that keeps reading: the other
+        // connections of this thread get their turn first.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     })
     .await
+}
+
+/// Writes what the session wrote, as far as the socket takes it: `Ready` once all it
+/// will send is out (the session has `ended`) or the socket failed.
+fn send<S: ByteStream>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    ends: &Ends,
+    ended: bool,
+    shut: &mut bool,
+) -> Poll<Reason> {
+    let waker = cx.waker();
+    loop {
+        let mut failed = None;
+        let mut blocked = false;
+        let sent = ends
+            .outbound
+            .poll_peek(waker, |data| match io.poll_write(cx, data) {
+                Poll::Ready(Ok(0)) => {
+                    failed = Some(Reason::SocketError);
+                    0
+                }
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => {
+                    failed = Some(Reason::of_io(&e));
+                    0
+                }
+                Poll::Pending => {
+                    blocked = true;
+                    0
+                }
+            });
+        if let Some(reason) = failed {
+            ends.outbound.break_off();
+            return Poll::Ready(reason);
+        }
+        match sent {
+            Poll::Ready(Some(())) if !blocked => {}
+            Poll::Ready(Some(())) | Poll::Pending => return Poll::Pending,
+            // All the session will send is out.
+            Poll::Ready(None) if ended => return Poll::Ready(Reason::Upgraded),
+            Poll::Ready(None) => {
+                // It closed its side but still reads: half-close.
+                if !*shut {
+                    match io.poll_shutdown(cx) {
+                        Poll::Ready(Ok(())) => *shut = true,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
+                        Poll::Pending => {}
+                    }
+                }
+                return Poll::Pending;
+            }
+        }
+    }
 }
