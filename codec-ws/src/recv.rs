@@ -75,6 +75,15 @@ impl Receiver {
         self.input.extend_from_slice(data);
     }
 
+    pub(crate) fn extend_owned(&mut self, data: BytesMut) {
+        if self.input.is_empty() {
+            self.input = data;
+        } else {
+            // O(1) when `data` was split off right behind the input; a copy otherwise.
+            self.input.unsplit(data);
+        }
+    }
+
     /// Frees the input and any message in assembly: nothing more will be read.
     pub(crate) fn stop(&mut self) {
         self.input = BytesMut::new();

@@ -1,6 +1,7 @@
 //! Carrying an upgraded session over a whole connection (HTTP/1.1 after `101`): the
 //! socket is pumped into the session's inbound pipe only while it has room, and the
-//! session's outbound pipe into the socket, all in the connection's own task.
+//! session's outbound pipe into the socket (vectored: a frame's header and payload in
+//! one write), all in the connection's own task.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -94,9 +95,8 @@ fn send<S: ByteStream>(
     loop {
         let mut failed = None;
         let mut blocked = false;
-        let sent = ends
-            .outbound
-            .poll_peek(waker, |data| match io.poll_write(cx, data) {
+        let sent = ends.outbound.poll_peek_vectored(waker, |data| {
+            match io.poll_write_vectored(cx, data) {
                 Poll::Ready(Ok(0)) => {
                     failed = Some(Reason::SocketError);
                     0
@@ -110,7 +110,8 @@ fn send<S: ByteStream>(
                     blocked = true;
                     0
                 }
-            });
+            }
+        });
         if let Some(reason) = failed {
             ends.outbound.break_off();
             return Poll::Ready(reason);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::Stream;
-use roadrunner_ws::{CloseCode, Event, Session};
+use roadrunner_ws::{CloseCode, Event, OutgoingFrame, Session};
 
 use super::{Message, WsConfig};
 use crate::handler::BoxFuture;
@@ -71,10 +71,10 @@ pub struct WebSocket<M = ()> {
     protocol: Option<String>,
     rx: Pin<Box<Receiver<M>>>,
     tx: Sender<M>,
-    /// What the codec handed out and the pipe has not taken yet.
-    out: Vec<u8>,
+    /// The frame the codec handed out and the pipe has not taken whole yet.
+    pending: Option<OutgoingFrame>,
+    /// Bytes of `pending` the pipe has taken.
     written: usize,
-    buf: Box<[u8]>,
     /// When the peer last sent anything.
     heard: Option<Instant>,
     /// The server's close frame went out at this instant.
@@ -105,9 +105,8 @@ impl<M: Send + 'static> WebSocket<M> {
             protocol,
             rx: Box::pin(rx),
             tx,
-            out: Vec::new(),
+            pending: None,
             written: 0,
-            buf: vec![0; 16 * 1024].into_boxed_slice(),
             heard,
             closing_since: None,
             close_at: None,
@@ -131,7 +130,7 @@ impl<M: Send + 'static> WebSocket<M> {
     /// does not read makes it grow up to [`WsConfig::max_buffered`], where
     /// [`send`](Self::send) starts waiting. A slow consumer shows here.
     pub fn buffered(&self) -> usize {
-        self.codec.buffered() + self.out.len() - self.written
+        self.codec.buffered() + self.pending.as_ref().map_or(0, |f| f.len() - self.written)
     }
 
     /// The close code, once the session has ended: the client's, the server's, or
@@ -194,7 +193,7 @@ impl<M: Send + 'static> WebSocket<M> {
             if self.flush(cx).is_err() {
                 return self.end(CloseCode::ABNORMAL);
             }
-            if self.codec.is_closed() && self.written == self.out.len() {
+            if self.codec.is_closed() && self.pending.is_none() {
                 // RFC 6455 §7.1.1: the server closes the connection first.
                 self.up.close();
                 let code = self.close_code.unwrap_or(CloseCode::NORMAL);
@@ -214,12 +213,10 @@ impl<M: Send + 'static> WebSocket<M> {
                 }
             }
             if self.codec.wants_read() {
-                match self.up.poll_read(cx, &mut self.buf) {
-                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                        return self.end(CloseCode::ABNORMAL)
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.codec.recv(&self.buf[..n]);
+                match self.up.poll_read_all(cx) {
+                    Poll::Ready(None) => return self.end(CloseCode::ABNORMAL),
+                    Poll::Ready(Some(data)) => {
+                        self.codec.recv_bytes(data);
                         self.heard = self.now();
                         continue;
                     }
@@ -275,18 +272,29 @@ impl<M: Send + 'static> WebSocket<M> {
     /// Moves what the codec queued into the connection's pipe, as far as it takes it.
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), WsClosed> {
         loop {
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-                if !self.codec.poll_transmit(&mut self.out) {
-                    return Ok(());
+            let frame = match &self.pending {
+                Some(frame) => frame,
+                None => {
+                    let Some(frame) = self.codec.poll_frame() else {
+                        return Ok(());
+                    };
+                    if self.codec.is_closing() && self.closing_since.is_none() {
+                        self.closing_since = self.now();
+                    }
+                    self.written = 0;
+                    self.pending.insert(frame)
                 }
-                if self.codec.is_closing() && self.closing_since.is_none() {
-                    self.closing_since = self.now();
+            };
+            match self
+                .up
+                .poll_write_parts(cx, frame.header(), frame.payload(), self.written)
+            {
+                Poll::Ready(Ok(n)) => {
+                    self.written += n;
+                    if self.written == frame.len() {
+                        self.pending = None;
+                    }
                 }
-            }
-            match self.up.poll_write(cx, &self.out[self.written..]) {
-                Poll::Ready(Ok(n)) => self.written += n,
                 Poll::Ready(Err(_)) => return Err(WsClosed),
                 Poll::Pending => return Ok(()),
             }
