@@ -106,6 +106,16 @@ impl Receiver {
     /// (a close frame was sent), data payloads are skipped unread: the messages they
     /// make would be dropped anyway.
     pub(crate) fn poll(&mut self, discard: bool) -> Result<Option<Received>, ErrorKind> {
+        let polled = self.next(discard);
+        if self.input.is_empty() && self.input.capacity() == 0 {
+            // Used up, and no room of its own: a view of the driver's buffer
+            // (`recv_bytes`), which the driver can reuse once no view holds it.
+            self.input = BytesMut::new();
+        }
+        polled
+    }
+
+    fn next(&mut self, discard: bool) -> Result<Option<Received>, ErrorKind> {
         loop {
             let Some(current) = self.current else {
                 let Some((header, n)) = frame::parse_header(&self.input)? else {

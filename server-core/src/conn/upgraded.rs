@@ -11,7 +11,6 @@ use super::reason::Reason;
 use crate::handler::BoxFuture;
 use crate::panic::{message, CatchUnwind};
 use crate::runtime::ByteStream;
-use crate::scratch::{poll_read_with, Layer};
 use crate::upgrade::Ends;
 
 /// How many times one poll of the connection feeds its session before it yields.
@@ -46,17 +45,20 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
                     ends.inbound.break_off();
                 }
             }
+            // Out before in: what the session sent may hold the buffer the next read
+            // would go into (a payload echoed without a copy), and once it is written
+            // that buffer is free to reuse.
+            if let Poll::Ready(reason) = send(io, cx, &ends, session.is_none(), &mut shut) {
+                return Poll::Ready(reason);
+            }
             let mut fed = false;
             while !peer_done {
-                let Poll::Ready(room) = ends.inbound.poll_room(cx) else {
-                    // Full: leave the rest in the socket, so TCP holds the peer back.
-                    break;
-                };
-                // The waker outlives this borrow of `cx`: it is the task's.
-                let (inbound, waker) = (&ends.inbound, cx.waker());
-                match poll_read_with(Layer::Http, io, cx, room, |data| {
-                    inbound.put_from(data, waker)
-                }) {
+                // Full, or nothing to read: when full, the rest stays in the socket, so
+                // TCP holds the peer back.
+                match ends
+                    .inbound
+                    .poll_fill(cx, |cx, buf, max| io.poll_read_into(cx, buf, max))
+                {
                     Poll::Ready(Ok(0)) => {
                         peer_done = true;
                         fed = true;
@@ -66,9 +68,6 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
                     Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
                     Poll::Pending => break,
                 }
-            }
-            if let Poll::Ready(reason) = send(io, cx, &ends, session.is_none(), &mut shut) {
-                return Poll::Ready(reason);
             }
             if !fed || session.is_none() {
                 return Poll::Pending;

@@ -24,7 +24,7 @@ const COPY_MAX: usize = 512;
 /// When the copy buffer runs out of room it grows by at least this much. A session
 /// takes all that is buffered at each read, so the buffer's room is its next reads':
 /// without a floor, small messages would cost an allocation each.
-const GROW_MIN: usize = 16 * 1024;
+const GROW_MIN: usize = 4 * 1024;
 
 /// The most slices one vectored write gets.
 const MAX_SLICES: usize = 32;
@@ -44,6 +44,10 @@ struct State {
     /// The driver's end is served in the task that polls the session, after every
     /// poll of it (see [`Pipe::served_after_session`]).
     served_after_session: bool,
+    /// The room the driver's next read gets ([`Pipe::poll_fill`]): doubled each time
+    /// a read fills it, so a peer sending large frames has each read in one go, while
+    /// one sending small messages costs a small buffer.
+    read_size: usize,
     reader: Option<Waker>,
     writer: Option<Waker>,
 }
@@ -344,13 +348,38 @@ impl Pipe {
         }
     }
 
-    /// Writer: [`put`](Self::put) from the driver's task, `current`, which polls the
-    /// session again before it waits: the session is woken only if it reads from
-    /// another task.
-    pub(crate) fn put_from(&self, data: &[u8], current: &Waker) {
+    /// Writer: reads bytes in with `read` (given the buffer to append to and how much
+    /// it may take, which the buffer has room for) once the pipe has room. The driver
+    /// calls it from its task, which polls the session again before it waits: the
+    /// session is woken only if it reads from another task. `Pending` when the pipe is
+    /// full, or when `read` is.
+    pub(crate) fn poll_fill(
+        &self,
+        cx: &mut Context<'_>,
+        read: impl FnOnce(&mut Context<'_>, &mut BytesMut, usize) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
         let mut s = self.lock();
-        s.copy_in(data);
-        wake_session(&mut s.reader, current);
+        let room = s.room();
+        if room == 0 {
+            register(&mut s.writer, cx.waker());
+            return Poll::Pending;
+        }
+        let want = s.read_size.max(GROW_MIN).min(room);
+        let spare = s.buf.capacity() - s.buf.len();
+        // Growing a buffer that holds bytes may move them: only an empty one grows
+        // for a full read, a nearly full one for any.
+        if spare < want && (s.buf.is_empty() || spare < GROW_MIN) {
+            s.buf.reserve(want);
+        }
+        let max = want.min(s.buf.capacity() - s.buf.len());
+        let n = std::task::ready!(read(cx, &mut s.buf, max))?;
+        if n == want {
+            s.read_size = (want * 2).min(PIPE_CAPACITY);
+        }
+        if n > 0 {
+            wake_session(&mut s.reader, cx.waker());
+        }
+        Poll::Ready(Ok(n))
     }
 
     /// The driver's end of this pipe is served in the task that polls the session,
@@ -453,6 +482,37 @@ mod tests {
         want.extend_from_slice(&body);
         want.extend_from_slice(b"ef");
         assert_eq!(got, want);
+    }
+
+    /// Fills the pipe with one read of `n` bytes (of at most what it is offered);
+    /// returns what it was offered.
+    fn fill(pipe: &Pipe, n: usize) -> usize {
+        let mut offered = 0;
+        let read = pipe.poll_fill(&mut cx(), |_, buf, max| {
+            offered = max;
+            assert!(buf.capacity() - buf.len() >= max, "room for the read");
+            buf.extend_from_slice(&vec![1; n.min(max)]);
+            Poll::Ready(Ok(n.min(max)))
+        });
+        assert!(matches!(read, Poll::Ready(Ok(_))));
+        offered
+    }
+
+    #[test]
+    fn reads_grow_while_they_come_back_full() {
+        let pipe = Pipe::default();
+        let mut offers = Vec::new();
+        for _ in 0..6 {
+            offers.push(fill(&pipe, usize::MAX));
+            assert!(matches!(
+                pipe.poll_take_all(&mut cx()),
+                Poll::Ready(Some(_))
+            ));
+        }
+        assert_eq!(offers, [4096, 8192, 16384, 32768, 65536, 65536]);
+        let pipe = Pipe::default();
+        let offers: Vec<usize> = (0..3).map(|_| fill(&pipe, 20)).collect();
+        assert_eq!(offers, [4096; 3], "short reads keep it small");
     }
 
     #[test]
