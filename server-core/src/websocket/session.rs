@@ -304,20 +304,37 @@ impl<M: Send + 'static> WebSocket<M> {
     /// The idle timeout, the drain's close and the closing handshake's timeout: the
     /// code to end with, `None` to look again (a close was queued), or `Pending`.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Option<CloseCode>> {
-        let Some(listener) = self.listener.clone() else {
+        let Some(listener) = &self.listener else {
             return Poll::Pending;
         };
         loop {
-            let now = listener.now();
             let closing = self.closing_since.map(|t| t + self.config.close_timeout);
-            if closing.is_some_and(|at| now >= at) {
-                return Poll::Ready(Some(CloseCode::ABNORMAL));
-            }
             let idle = match (self.config.idle_timeout, self.heard) {
                 (Some(limit), Some(heard)) if self.codec.can_send() => Some(heard + limit),
                 _ => None,
             };
             let close_at = self.close_at.filter(|_| self.codec.can_send());
+            let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
+                return Poll::Pending;
+            };
+            // A timer armed no later than every deadline, and not fired, says that none
+            // has passed: the clock is read only once it fires (or a deadline comes
+            // before it). A timer armed for earlier is kept: when it fires the
+            // deadlines are looked at again. So the idle deadline, which moves with
+            // every message, costs a new timer once per idle period, not once per
+            // message.
+            if let Some(timer) = &mut self.timer {
+                if timer.at <= at {
+                    if timer.sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.timer = None;
+                }
+            }
+            let now = listener.now();
+            if closing.is_some_and(|at| now >= at) {
+                return Poll::Ready(Some(CloseCode::ABNORMAL));
+            }
             for (at, reason) in [(idle, "idle timeout"), (close_at, "server draining")] {
                 if at.is_some_and(|at| now >= at) {
                     self.close_code = Some(CloseCode::GOING_AWAY);
@@ -325,19 +342,10 @@ impl<M: Send + 'static> WebSocket<M> {
                     return Poll::Ready(None);
                 }
             }
-            let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
-                return Poll::Pending;
-            };
-            // A timer armed for earlier is kept: when it fires the deadlines are looked
-            // at again. So the idle deadline, which moves with every message, costs a
-            // new timer once per idle period, not once per message.
-            let timer = match &mut self.timer {
-                Some(timer) if timer.at <= at => timer,
-                slot => slot.insert(Timer {
-                    at,
-                    sleep: listener.sleep_until(at),
-                }),
-            };
+            let timer = self.timer.insert(Timer {
+                at,
+                sleep: listener.sleep_until(at),
+            });
             if timer.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
