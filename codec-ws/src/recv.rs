@@ -106,6 +106,11 @@ impl Receiver {
     /// (a close frame was sent), data payloads are skipped unread: the messages they
     /// make would be dropped anyway.
     pub(crate) fn poll(&mut self, discard: bool) -> Result<Option<Received>, ErrorKind> {
+        if self.input.is_empty() {
+            // Nothing can progress without input: a frame in progress waits for its
+            // payload, and a payload of zero bytes completes with its header.
+            return Ok(None);
+        }
         let polled = self.next(discard);
         if self.input.is_empty() && self.input.capacity() == 0 {
             // Used up, and no room of its own: a view of the driver's buffer

@@ -271,6 +271,9 @@ impl<M: Send + 'static> WebSocket<M> {
 
     /// Moves what the codec queued into the connection's pipe, as far as it takes it.
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), WsClosed> {
+        if self.pending.is_none() && self.codec.buffered() == 0 {
+            return Ok(());
+        }
         loop {
             let frame = match &self.pending {
                 Some(frame) => frame,
