@@ -224,8 +224,13 @@ impl<M: Send + 'static> WebSocket<M> {
                 }
             }
             if self.codec.can_send() {
-                if let Poll::Ready(Some(msg)) = self.rx.as_mut().poll_next(cx) {
-                    return Poll::Ready(Some(WsEvent::Message(msg)));
+                // Only a mailbox handed out can send (the session's own sender never
+                // does): without one, and with nothing left by one dropped since,
+                // the channel and its listener are left alone.
+                if self.tx.sender_count() > 1 || !self.rx.is_empty() {
+                    if let Poll::Ready(Some(msg)) = self.rx.as_mut().poll_next(cx) {
+                        return Poll::Ready(Some(WsEvent::Message(msg)));
+                    }
                 }
                 if let Poll::Ready(deadline) = self.up.poll_drain_notice(cx) {
                     self.close_at = deadline.map(|d| {
@@ -354,5 +359,30 @@ impl<M: Send + 'static> WebSocket<M> {
             }
             self.timer = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::{block_on, poll_once};
+
+    fn session() -> WebSocket<&'static str> {
+        let (up, _ends) = crate::upgrade::pair(b"", None);
+        let codec = Session::new(roadrunner_ws::Config::default(), None);
+        WebSocket::new(up, codec, Arc::new(WsConfig::default()), None, None)
+    }
+
+    #[test]
+    fn mail_left_by_a_mailbox_dropped_since_the_last_look_arrives() {
+        let mut ws = session();
+        assert!(block_on(poll_once(ws.next())).is_none(), "nothing yet");
+        let mailbox = ws.mailbox();
+        mailbox.try_send("hello").expect("room");
+        drop(mailbox);
+        assert_eq!(
+            block_on(poll_once(ws.next())),
+            Some(Some(WsEvent::Message("hello")))
+        );
     }
 }
