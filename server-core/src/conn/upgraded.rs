@@ -64,7 +64,15 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
                         fed = true;
                         ends.inbound.close();
                     }
-                    Poll::Ready(Ok(_)) => fed = true,
+                    Poll::Ready(Ok(_)) => {
+                        fed = true;
+                        // The session takes these first; the next round reads again
+                        // (a read that finds nothing costs as much as one that finds
+                        // bytes).
+                        if session.is_some() {
+                            break;
+                        }
+                    }
                     Poll::Ready(Err(e)) => return Poll::Ready(Reason::of_io(&e)),
                     Poll::Pending => break,
                 }
