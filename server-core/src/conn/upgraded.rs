@@ -5,7 +5,9 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 use super::reason::Reason;
 use crate::handler::BoxFuture;
@@ -16,20 +18,63 @@ use crate::upgrade::Ends;
 /// How many times one poll of the connection feeds its session before it yields.
 const ROUNDS: usize = 16;
 
+/// The waker the session is polled with: it notes that the session asked to be
+/// polled, and wakes the connection's task. Most wake-ups of the connection are its
+/// socket's, and the session, which waits on its pipe, has nothing to do then until
+/// the carry feeds it; so it is polled only when it asked, or was just fed.
+#[derive(Default)]
+struct Nudge {
+    asked: AtomicBool,
+    /// The connection's task.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Nudge {
+    fn set_task(&self, task: &Waker) {
+        let mut slot = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|w| w.will_wake(task)) {
+            *slot = Some(task.clone());
+        }
+    }
+}
+
+impl Wake for Nudge {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.asked.store(true, Ordering::Release);
+        if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
+            task.wake_by_ref();
+        }
+    }
+}
+
 /// Runs `session` until it ends and what it wrote has gone out, or the socket fails.
 ///
 /// The session runs in this task, so handing it bytes wakes no one: after putting
 /// bytes in its pipe, the loop polls it again itself (a wake-up would poll the whole
-/// connection once more, for each message).
+/// connection once more, for each message). Otherwise it is polled only when its own
+/// waker was woken (see [`Nudge`]).
 pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFuture<()>) -> Reason {
     let mut session = Some(CatchUnwind(session));
     let (mut peer_done, mut shut) = (false, false);
-    ends.inbound.served_after_session();
-    ends.outbound.served_after_session();
+    let nudge = Arc::new(Nudge {
+        asked: AtomicBool::new(true),
+        task: Mutex::new(None),
+    });
+    let session_waker = Waker::from(nudge.clone());
+    ends.inbound.served_after_session(&session_waker);
+    ends.outbound.served_after_session(&session_waker);
     poll_fn(|cx| {
+        nudge.set_task(cx.waker());
+        let mut fed = false;
         for _ in 0..ROUNDS {
-            if let Some(running) = &mut session {
-                if let Poll::Ready(outcome) = Pin::new(running).poll(cx) {
+            let asked = nudge.asked.swap(false, Ordering::AcqRel);
+            if let Some(running) = session.as_mut().filter(|_| asked || fed) {
+                let mut session_cx = Context::from_waker(&session_waker);
+                if let Poll::Ready(outcome) = Pin::new(running).poll(&mut session_cx) {
                     if let Err(payload) = outcome {
                         tracing::error!(
                             target: "roadrunner",
@@ -51,7 +96,7 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
             if let Poll::Ready(reason) = send(io, cx, &ends, session.is_none(), &mut shut) {
                 return Poll::Ready(reason);
             }
-            let mut fed = false;
+            fed = false;
             while !peer_done {
                 // Full, or nothing to read: when full, the rest stays in the socket, so
                 // TCP holds the peer back.
@@ -82,8 +127,9 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
             }
         }
         // A peer that keeps sending to a session that keeps reading: the other
-        // connections of this thread get their turn first.
-        cx.waker().wake_by_ref();
+        // connections of this thread get their turn first, then the session what it
+        // was just fed.
+        session_waker.wake_by_ref();
         Poll::Pending
     })
     .await
@@ -146,5 +192,84 @@ fn send<S: ByteStream>(
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::io;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A socket that has `chunks` to read, one per read, then nothing (never ready
+    /// again), and keeps what is written.
+    #[derive(Default)]
+    struct Socket {
+        chunks: VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl ByteStream for Socket {
+        fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let Some(chunk) = self.chunks.pop_front() else {
+                return Poll::Pending;
+            };
+            buf[..chunk.len()].copy_from_slice(&chunk);
+            Poll::Ready(Ok(chunk.len()))
+        }
+
+        fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.written.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn what_the_last_round_before_a_yield_read_still_reaches_the_session() {
+        // Exactly as many reads as one poll has rounds: the last one is put in the
+        // pipe just before the carry yields, and nothing more comes.
+        let chunks: Vec<Vec<u8>> = (0..ROUNDS as u8).map(|i| vec![i; 10]).collect();
+        let mut io = Socket {
+            chunks: chunks.iter().cloned().collect(),
+            ..Socket::default()
+        };
+        let (mut up, ends) = crate::upgrade::pair(b"", None);
+        let echo: BoxFuture<()> = Box::pin(async move {
+            let mut buf = [0; 64];
+            while let Ok(n @ 1..) = up.read(&mut buf).await {
+                if up.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut carried = Box::pin(carry(&mut io, ends, echo));
+        let mut polls = 0;
+        loop {
+            let before = count.0.load(Ordering::SeqCst);
+            assert!(carried.as_mut().poll(&mut cx).is_pending());
+            polls += 1;
+            if count.0.load(Ordering::SeqCst) == before || polls == 100 {
+                break;
+            }
+        }
+        drop(carried);
+        assert_eq!(io.written, chunks.concat(), "after {polls} polls");
     }
 }

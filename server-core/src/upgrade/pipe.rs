@@ -41,9 +41,9 @@ struct State {
     closed: bool,
     /// The reading side is gone: writes fail.
     broken: bool,
-    /// The driver's end is served in the task that polls the session, after every
-    /// poll of it (see [`Pipe::served_after_session`]).
-    served_after_session: bool,
+    /// The waker the driver polls the session with, when it serves its end of this
+    /// pipe after every poll of the session (see [`Pipe::served_after_session`]).
+    session: Option<Waker>,
     /// The room the driver's next read gets ([`Pipe::poll_fill`]): doubled each time
     /// a read fills it, so a peer sending large frames has each read in one go, while
     /// one sending small messages costs a small buffer.
@@ -104,11 +104,15 @@ fn register(slot: &mut Option<Waker>, waker: &Waker) {
     }
 }
 
-/// Wakes the session's side, registered in `slot`, from the driver's task `current`:
-/// not when the session runs in that task, whose driver polls it again before it
-/// waits. A wake-up there would only poll the whole connection once more.
-fn wake_session(slot: &mut Option<Waker>, current: &Waker) {
-    if slot.as_ref().is_some_and(|w| w.will_wake(current)) {
+/// Wakes the session's side, registered in `slot`, from the driver's: not when it is
+/// the `session` the driver polls itself, which it polls again before it waits. A
+/// wake-up there would only poll the whole connection once more.
+fn wake_session(slot: &mut Option<Waker>, session: Option<&Waker>) {
+    if slot
+        .as_ref()
+        .zip(session)
+        .is_some_and(|(w, session)| w.will_wake(session))
+    {
         return;
     }
     if let Some(w) = slot.take() {
@@ -117,9 +121,10 @@ fn wake_session(slot: &mut Option<Waker>, current: &Waker) {
 }
 
 /// Wakes the driver's side, registered in `slot`, after the session made progress
-/// from `cx`: not when the driver is `served_after_session` in that same task.
-fn wake_driver(slot: &mut Option<Waker>, served_after_session: bool, cx: &Context<'_>) {
-    if served_after_session && slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+/// from `cx`: not when `cx` is that of the `session` the driver polls itself, since
+/// the driver serves the pipe after each such poll.
+fn wake_driver(slot: &mut Option<Waker>, session: Option<&Waker>, cx: &Context<'_>) {
+    if session.is_some_and(|session| session.will_wake(cx.waker())) {
         return;
     }
     if let Some(w) = slot.take() {
@@ -159,8 +164,10 @@ impl Pipe {
         }
         let n = room.min(data.len());
         s.copy_in(&data[..n]);
-        let served = s.served_after_session;
-        wake_driver(&mut s.reader, served, cx);
+        let State {
+            reader, session, ..
+        } = &mut *s;
+        wake_driver(reader, session.as_ref(), cx);
         Poll::Ready(Ok(n))
     }
 
@@ -204,8 +211,10 @@ impl Pipe {
                 s.segments.push_back(body.slice(part));
             }
         }
-        let served = s.served_after_session;
-        wake_driver(&mut s.reader, served, cx);
+        let State {
+            reader, session, ..
+        } = &mut *s;
+        wake_driver(reader, session.as_ref(), cx);
         Poll::Ready(Ok(end.saturating_sub(from)))
     }
 
@@ -231,8 +240,10 @@ impl Pipe {
             s.consume(k);
             n += k;
         }
-        let served = s.served_after_session;
-        wake_driver(&mut s.writer, served, cx);
+        let State {
+            writer, session, ..
+        } = &mut *s;
+        wake_driver(writer, session.as_ref(), cx);
         Poll::Ready(Ok(n))
     }
 
@@ -254,8 +265,10 @@ impl Pipe {
             }
             None => s.buf.split(),
         };
-        let served = s.served_after_session;
-        wake_driver(&mut s.writer, served, cx);
+        let State {
+            writer, session, ..
+        } = &mut *s;
+        wake_driver(writer, session.as_ref(), cx);
         Poll::Ready(Some(taken))
     }
 
@@ -377,16 +390,20 @@ impl Pipe {
             s.read_size = (want * 2).min(PIPE_CAPACITY);
         }
         if n > 0 {
-            wake_session(&mut s.reader, cx.waker());
+            let State {
+                reader, session, ..
+            } = &mut *s;
+            wake_session(reader, session.as_ref());
         }
         Poll::Ready(Ok(n))
     }
 
-    /// The driver's end of this pipe is served in the task that polls the session,
-    /// each time after polling it: the session's reads and writes from that task then
-    /// wake no one, as the driver is about to look anyway.
-    pub(crate) fn served_after_session(&self) {
-        self.lock().served_after_session = true;
+    /// The driver polls the session with `session` and serves its end of this pipe
+    /// after every such poll: the session's reads and writes under that waker then
+    /// wake no one, as the driver is about to look anyway, and bytes the driver puts
+    /// in do not wake it either, as the driver polls it again.
+    pub(crate) fn served_after_session(&self, session: &Waker) {
+        self.lock().session = Some(session.clone());
     }
 }
 
