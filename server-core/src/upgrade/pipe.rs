@@ -309,20 +309,25 @@ impl Pipe {
             register(&mut s.reader, waker);
             return Poll::Pending;
         }
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 0;
-        let mut offered = 0;
-        for part in s.segments.iter().map(|b| &b[..]).chain([&s.buf[..]]) {
-            if count == MAX_SLICES {
-                break;
+        let n = if s.segments.is_empty() {
+            // Short frames only, copied whole: one slice, no array of them to fill.
+            f(&[IoSlice::new(&s.buf)]).min(s.buf.len())
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            let mut offered = 0;
+            for part in s.segments.iter().map(|b| &b[..]).chain([&s.buf[..]]) {
+                if count == MAX_SLICES {
+                    break;
+                }
+                if !part.is_empty() {
+                    slices[count] = IoSlice::new(part);
+                    count += 1;
+                    offered += part.len();
+                }
             }
-            if !part.is_empty() {
-                slices[count] = IoSlice::new(part);
-                count += 1;
-                offered += part.len();
-            }
-        }
-        let n = f(&slices[..count]).min(offered);
+            f(&slices[..count]).min(offered)
+        };
         s.consume(n);
         // Only room made is worth a wake-up: a writer woken for nothing would poll,
         // find the pipe full and wait again, forever if it shares the reader's task.
