@@ -58,15 +58,16 @@ pub trait ByteStream: Send + Unpin + 'static {
     /// Reads at most `max` bytes onto the end of `buf`, into the room it has (at least
     /// `max` when the core calls it); `Ok(0)` means the peer closed its side. How an
     /// upgraded connection (WebSocket) reads: the session then takes the bytes without
-    /// a copy. The default reads through a scratch buffer, at most 16 KiB, and copies;
-    /// an adapter whose socket can fill uninitialised memory reads straight in.
+    /// a copy. The default reads through a per-thread scratch buffer (at most 64 KiB)
+    /// and copies; an adapter whose socket can fill uninitialised memory reads straight
+    /// in.
     fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        crate::scratch::poll_read_with(crate::scratch::Layer::Http, self, cx, max, |data| {
+        crate::scratch::poll_read_with(crate::scratch::Layer::Upgraded, self, cx, max, |data| {
             buf.extend_from_slice(data)
         })
     }
