@@ -36,6 +36,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use roadrunner_core::bytes::{BufMut, BytesMut};
 use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
@@ -206,6 +207,17 @@ impl ByteStream for Conn {
         Pin::new(&mut self.0)
             .poll_read(cx, &mut rb)
             .map_ok(|()| rb.filled().len())
+    }
+
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        // tokio's own read: a short read tells it the socket is drained, so the next
+        // one waits for readiness instead of trying the socket again.
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, &mut (&mut *buf).limit(max))
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

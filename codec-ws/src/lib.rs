@@ -6,7 +6,8 @@
 //! The [`handshake`] functions check a request head and build the response:
 //! [`check_upgrade`] for HTTP/1.1, [`check_extended_connect`] for HTTP/2 and HTTP/3;
 //! [`Handshake::accept`] picks the subprotocol and agrees to permessage-deflate. Then a
-//! [`Session`] runs the connection: bytes in ([`Session::recv`]), [`Event`]s out
+//! [`Session`] runs the connection: bytes in ([`Session::recv`], or
+//! [`Session::recv_bytes`] to take a buffer without a copy), [`Event`]s out
 //! ([`Session::poll_event`]), messages in through commands ([`Session::send_text`],
 //! [`Session::send_binary`], [`Session::close`]...), bytes to write out
 //! ([`Session::poll_transmit`], or [`Session::poll_frame`] for vectored writes).

@@ -75,6 +75,15 @@ impl Receiver {
         self.input.extend_from_slice(data);
     }
 
+    pub(crate) fn extend_owned(&mut self, data: BytesMut) {
+        if self.input.is_empty() {
+            self.input = data;
+        } else {
+            // O(1) when `data` was split off right behind the input; a copy otherwise.
+            self.input.unsplit(data);
+        }
+    }
+
     /// Frees the input and any message in assembly: nothing more will be read.
     pub(crate) fn stop(&mut self) {
         self.input = BytesMut::new();
@@ -97,6 +106,21 @@ impl Receiver {
     /// (a close frame was sent), data payloads are skipped unread: the messages they
     /// make would be dropped anyway.
     pub(crate) fn poll(&mut self, discard: bool) -> Result<Option<Received>, ErrorKind> {
+        if self.input.is_empty() {
+            // Nothing can progress without input: a frame in progress waits for its
+            // payload, and a payload of zero bytes completes with its header.
+            return Ok(None);
+        }
+        let polled = self.next(discard);
+        if self.input.is_empty() && self.input.capacity() == 0 {
+            // Used up, and no room of its own: a view of the driver's buffer
+            // (`recv_bytes`), which the driver can reuse once no view holds it.
+            self.input = BytesMut::new();
+        }
+        polled
+    }
+
+    fn next(&mut self, discard: bool) -> Result<Option<Received>, ErrorKind> {
         loop {
             let Some(current) = self.current else {
                 let Some((header, n)) = frame::parse_header(&self.input)? else {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::close::{self, CloseCode, MAX_REASON_LEN};
 use crate::config::Config;
@@ -38,7 +38,8 @@ pub enum Event {
 ///
 /// # Call order
 ///
-/// 1. Feed what the socket read to [`recv`](Self::recv) (read only while
+/// 1. Feed what the socket read to [`recv`](Self::recv) or
+///    [`recv_bytes`](Self::recv_bytes) (read only while
 ///    [`wants_read`](Self::wants_read)).
 /// 2. Drain [`poll_event`](Self::poll_event) until it returns `Ok(None)` (or `Err`).
 /// 3. Issue commands ([`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
@@ -94,6 +95,17 @@ impl Session {
     pub fn recv(&mut self, data: &[u8]) {
         if self.wants_read() {
             self.recv.extend(data);
+        }
+    }
+
+    /// Buffers bytes read from the peer as [`recv`](Self::recv) does, without copying
+    /// them when nothing is buffered, or when `data` continues the buffered bytes in
+    /// memory (both split from one buffer). A binary message of one frame is then
+    /// handed out as a slice of `data`, unmasked in place: a driver that reads into a
+    /// `BytesMut` and passes what it read, split off, copies nothing.
+    pub fn recv_bytes(&mut self, data: BytesMut) {
+        if self.wants_read() {
+            self.recv.extend_owned(data);
         }
     }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use roadrunner_ws::bytes::Bytes;
+use roadrunner_ws::bytes::{Bytes, BytesMut};
 use roadrunner_ws::{ErrorKind, Event, SendError};
 
 /// Feeds `bytes`, expects the session to fail with `kind`, and its one close frame to
@@ -15,6 +15,31 @@ fn refused(mut session: roadrunner_ws::Session, bytes: &[u8], kind: ErrorKind, c
     assert_eq!(err.kind(), kind);
     assert_eq!(err.close_code().as_u16(), code);
     assert_closed_with(&mut session, code);
+}
+
+#[test]
+fn a_binary_message_taken_without_a_copy_frees_the_drivers_buffer_once_dropped() {
+    // A driver reads into one buffer and lends the session what it read.
+    let mut driver = BytesMut::with_capacity(4096);
+    let payload = vec![9u8; 1000];
+    driver.extend_from_slice(&whole(BINARY, &payload));
+    let start = driver.as_ptr();
+    let mut s = session();
+    s.recv_bytes(driver.split());
+    let Event::Binary(message) = events(&mut s).0.remove(0) else {
+        panic!("no message");
+    };
+    assert_eq!(message, payload);
+    assert!(
+        message.as_ptr() > start && message.as_ptr() < start.wrapping_add(4096),
+        "a slice of the driver's buffer"
+    );
+    assert!(!driver.try_reclaim(4096), "the message still holds it");
+    drop(message);
+    assert!(
+        driver.try_reclaim(4096),
+        "nothing else holds it: the driver reads into it again"
+    );
 }
 
 #[test]

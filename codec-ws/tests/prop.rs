@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use roadrunner_ws::bytes::Bytes;
+use roadrunner_ws::bytes::{Bytes, BytesMut};
 use roadrunner_ws::{Config, DeflateParams, ErrorKind, Event, Session};
 
 #[derive(Clone, Debug)]
@@ -118,7 +118,44 @@ fn feed(session: &mut Session, wire: &[u8], splits: &[prop::sample::Index]) -> V
     got
 }
 
+/// Feeds `wire` as [`feed`] does, through `recv_bytes`: each piece split off one
+/// buffer (so that it continues what is buffered in memory), or copied into a buffer
+/// of its own where `fresh` says so.
+fn feed_owned(
+    session: &mut Session,
+    wire: &[u8],
+    splits: &[prop::sample::Index],
+    fresh: &[bool],
+) -> Vec<Event> {
+    let mut got = Vec::new();
+    let mut rest = BytesMut::from(wire);
+    for (i, piece) in pieces(wire, &cuts(wire.len(), splits)).iter().enumerate() {
+        let split = rest.split_to(piece.len());
+        if fresh.get(i).copied().unwrap_or(false) {
+            session.recv_bytes(BytesMut::from(&split[..]));
+        } else {
+            session.recv_bytes(split);
+        }
+        let (evs, err) = events(session);
+        assert_eq!(err, None);
+        got.extend(evs);
+    }
+    got
+}
+
 proptest! {
+    #[test]
+    fn frames_round_trip_from_owned_buffers(
+        messages in proptest::collection::vec(framed_message(), 0..6),
+        splits in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        fresh in proptest::collection::vec(any::<bool>(), 9),
+    ) {
+        let (wire, expected) = encode(&messages, None);
+        let mut s = Session::new(Config::default(), None);
+        prop_assert_eq!(feed_owned(&mut s, &wire, &splits, &fresh), expected);
+        prop_assert!(s.buffered_input() == 0);
+    }
+
     #[test]
     fn frames_round_trip(
         messages in proptest::collection::vec(framed_message(), 0..6),

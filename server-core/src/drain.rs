@@ -129,6 +129,10 @@ pub(crate) struct DrainEvents {
     seen: u64,
     killed: bool,
     wait: Option<event_listener::EventListener>,
+    /// The waker `wait` is registered with. A connection polls its drain events on
+    /// every wake-up; while this still wakes the polling task, a look at the counters
+    /// is enough, and the listener (a lock on the event's list) is left alone.
+    waker: Option<std::task::Waker>,
 }
 
 impl DrainEvents {
@@ -138,6 +142,7 @@ impl DrainEvents {
             seen,
             killed: false,
             wait: None,
+            waker: None,
         }
     }
 
@@ -151,21 +156,35 @@ impl DrainEvents {
         loop {
             // Listening first, so a notice sent between the checks still wakes us.
             let wait = self.wait.get_or_insert_with(|| drain.listen());
-            if !self.killed && drain.phase.load(Ordering::Acquire) == KILLING {
+            let event = if !self.killed && drain.phase.load(Ordering::Acquire) == KILLING {
                 self.killed = true;
-                return std::task::Poll::Ready(DrainEvent::Kill);
+                Some(DrainEvent::Kill)
+            } else {
+                let notices = drain.notices();
+                (notices != self.seen).then(|| {
+                    self.seen = notices;
+                    DrainEvent::Notice {
+                        deadline: drain.deadline(),
+                    }
+                })
+            };
+            if let Some(event) = event {
+                // The listener may be spent on this event; a spent one would not wake
+                // us for the next, so the next poll listens afresh.
+                self.wait = None;
+                self.waker = None;
+                return std::task::Poll::Ready(event);
             }
-            let notices = drain.notices();
-            if notices != self.seen {
-                self.seen = notices;
-                return std::task::Poll::Ready(DrainEvent::Notice {
-                    deadline: drain.deadline(),
-                });
+            if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                // Not fired (the counters say so), and it wakes this task when it does.
+                return std::task::Poll::Pending;
             }
             if std::pin::Pin::new(wait).poll(cx).is_pending() {
+                self.waker = Some(cx.waker().clone());
                 return std::task::Poll::Pending;
             }
             self.wait = None;
+            self.waker = None;
         }
     }
 }
@@ -250,6 +269,42 @@ mod tests {
         assert_eq!(
             next(&drain, &mut events),
             Some(DrainEvent::Notice { deadline: None })
+        );
+    }
+
+    /// Counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn every_notice_wakes_a_task_that_keeps_polling_with_one_waker() {
+        let drain = Drain::default();
+        let count = std::sync::Arc::new(Count(Default::default()));
+        let waker = std::task::Waker::from(count.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut events = DrainEvents::since(drain.notices());
+        let woken = || count.0.load(Ordering::SeqCst);
+        for round in 1..=3 {
+            assert!(events.poll_event(&drain, &mut cx).is_pending());
+            assert!(events.poll_event(&drain, &mut cx).is_pending());
+            drain.notify(None);
+            assert_eq!(woken(), round, "notice {round} wakes the task");
+            assert_eq!(
+                events.poll_event(&drain, &mut cx),
+                std::task::Poll::Ready(DrainEvent::Notice { deadline: None })
+            );
+        }
+        assert!(events.poll_event(&drain, &mut cx).is_pending());
+        drain.kill();
+        assert_eq!(woken(), 4, "the kill wakes it too");
+        assert_eq!(
+            events.poll_event(&drain, &mut cx),
+            std::task::Poll::Ready(DrainEvent::Kill)
         );
     }
 

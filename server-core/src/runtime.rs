@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
+use bytes::BytesMut;
+
 mod datagram;
 mod readiness;
 
@@ -52,6 +54,23 @@ pub trait Timer: Future<Output = ()> + Send + Unpin + 'static {
 pub trait ByteStream: Send + Unpin + 'static {
     /// Reads into `buf`; `Ok(0)` means the peer closed its side.
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads at most `max` bytes onto the end of `buf`, into the room it has (at least
+    /// `max` when the core calls it); `Ok(0)` means the peer closed its side. How an
+    /// upgraded connection (WebSocket) reads: the session then takes the bytes without
+    /// a copy. The default reads through a per-thread scratch buffer (at most 64 KiB)
+    /// and copies; an adapter whose socket can fill uninitialised memory reads straight
+    /// in.
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        crate::scratch::poll_read_with(crate::scratch::Layer::Upgraded, self, cx, max, |data| {
+            buf.extend_from_slice(data)
+        })
+    }
 
     /// Writes some of `buf`.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;

@@ -11,17 +11,26 @@ use crate::runtime::ByteStream;
 /// The size of one read.
 pub(crate) const READ_SIZE: usize = 16 * 1024;
 
+/// The size of one read of an upgraded connection: a 16 KiB WebSocket message is a
+/// few bytes more than 16 KiB on the wire, and its upgrade pipe takes up to 64 KiB.
+const UPGRADED_READ_SIZE: usize = 64 * 1024;
+
 thread_local! {
     static SOCKET: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
     static TLS: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+    static UPGRADED: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; UPGRADED_READ_SIZE].into_boxed_slice());
 }
 
 /// Which scratch buffer: the HTTP drivers read through TLS, which reads the socket in
-/// the same poll, so the two layers need one each.
+/// the same poll, so the two layers need one each; upgraded connections (which also
+/// read through TLS) read larger pieces into a third, allocated on the threads that
+/// carry one.
 #[derive(Clone, Copy)]
 pub(crate) enum Layer {
     Http,
     Tls,
+    Upgraded,
 }
 
 /// Polls one read of at most `max` bytes from `io` and gives them to `sink` before
@@ -36,9 +45,13 @@ pub(crate) fn poll_read_with<S: ByteStream + ?Sized>(
     let key = match layer {
         Layer::Http => &SOCKET,
         Layer::Tls => &TLS,
+        Layer::Upgraded => &UPGRADED,
     };
     key.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => read_into(io, cx, &mut buf[..max.min(READ_SIZE)], sink),
+        Ok(mut buf) => {
+            let n = max.min(buf.len());
+            read_into(io, cx, &mut buf[..n], sink)
+        }
         // Only a stream that reads another stream of the same layer gets here.
         Err(_) => read_into(io, cx, &mut vec![0; max.min(READ_SIZE)], sink),
     })

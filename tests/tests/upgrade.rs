@@ -26,6 +26,28 @@ async fn echo(_req: Request) -> Response {
     )
 }
 
+/// Echoes like [`echo`], from a thread of its own: the pipes' wake-ups between the
+/// connection's task and another one.
+async fn elsewhere(_req: Request) -> Response {
+    switching_protocols(
+        HeaderValue::from_static("elsewhere"),
+        |mut up: Upgraded| async move {
+            std::thread::spawn(move || {
+                smol::future::block_on(async {
+                    let mut buf = [0; 8192];
+                    while let Ok(n @ 1..) = up.read(&mut buf).await {
+                        if up.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+            });
+            // The connection goes on while the thread holds the stream.
+            std::future::pending::<()>().await;
+        },
+    )
+}
+
 /// Never reads: what the peer sends must back up into the peer.
 async fn deaf(_req: Request) -> Response {
     switching_protocols(
@@ -66,6 +88,7 @@ fn start(adapter: roadrunner_tests::Adapter) -> Server {
         adapter,
         opts(Routes::list([
             Route::get("/echo", echo),
+            Route::get("/elsewhere", elsewhere),
             Route::get("/deaf", deaf),
             Route::get("/polite", polite),
             Route::get("/bare", bare),
@@ -104,9 +127,20 @@ fn switch(port: u16, path: &str, proto: &str, early: &[u8]) -> (TcpStream, Vec<u
 }
 
 both!(an_upgraded_session_echoes_a_megabyte, |adapter| {
+    echoes_a_megabyte(adapter, "/echo", "echo");
+});
+
+both!(
+    a_session_that_reads_and_writes_from_another_thread_echoes,
+    |adapter| {
+        echoes_a_megabyte(adapter, "/elsewhere", "elsewhere");
+    }
+);
+
+fn echoes_a_megabyte(adapter: roadrunner_tests::Adapter, path: &str, proto: &str) {
     let s = start(adapter);
     // Bytes sent right behind the request belong to the new protocol.
-    let (mut c, mut back) = switch(s.port(), "/echo", "echo", b"early bytes;");
+    let (mut c, mut back) = switch(s.port(), path, proto, b"early bytes;");
     let data: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
     let mut writer = c.try_clone().expect("clone");
     let sent = data.clone();
@@ -125,7 +159,7 @@ both!(an_upgraded_session_echoes_a_megabyte, |adapter| {
     want.extend_from_slice(&data);
     assert_eq!(back.len(), want.len());
     assert!(back == want, "the echo differs");
-});
+}
 
 both!(a_101_without_a_session_closes_after_the_head, |adapter| {
     let s = start(adapter);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::Stream;
-use roadrunner_ws::{CloseCode, Event, Session};
+use roadrunner_ws::{CloseCode, Event, OutgoingFrame, Session};
 
 use super::{Message, WsConfig};
 use crate::handler::BoxFuture;
@@ -71,10 +71,10 @@ pub struct WebSocket<M = ()> {
     protocol: Option<String>,
     rx: Pin<Box<Receiver<M>>>,
     tx: Sender<M>,
-    /// What the codec handed out and the pipe has not taken yet.
-    out: Vec<u8>,
+    /// The frame the codec handed out and the pipe has not taken whole yet.
+    pending: Option<OutgoingFrame>,
+    /// Bytes of `pending` the pipe has taken.
     written: usize,
-    buf: Box<[u8]>,
     /// When the peer last sent anything.
     heard: Option<Instant>,
     /// The server's close frame went out at this instant.
@@ -105,9 +105,8 @@ impl<M: Send + 'static> WebSocket<M> {
             protocol,
             rx: Box::pin(rx),
             tx,
-            out: Vec::new(),
+            pending: None,
             written: 0,
-            buf: vec![0; 16 * 1024].into_boxed_slice(),
             heard,
             closing_since: None,
             close_at: None,
@@ -131,7 +130,7 @@ impl<M: Send + 'static> WebSocket<M> {
     /// does not read makes it grow up to [`WsConfig::max_buffered`], where
     /// [`send`](Self::send) starts waiting. A slow consumer shows here.
     pub fn buffered(&self) -> usize {
-        self.codec.buffered() + self.out.len() - self.written
+        self.codec.buffered() + self.pending.as_ref().map_or(0, |f| f.len() - self.written)
     }
 
     /// The close code, once the session has ended: the client's, the server's, or
@@ -194,7 +193,7 @@ impl<M: Send + 'static> WebSocket<M> {
             if self.flush(cx).is_err() {
                 return self.end(CloseCode::ABNORMAL);
             }
-            if self.codec.is_closed() && self.written == self.out.len() {
+            if self.codec.is_closed() && self.pending.is_none() {
                 // RFC 6455 §7.1.1: the server closes the connection first.
                 self.up.close();
                 let code = self.close_code.unwrap_or(CloseCode::NORMAL);
@@ -214,12 +213,10 @@ impl<M: Send + 'static> WebSocket<M> {
                 }
             }
             if self.codec.wants_read() {
-                match self.up.poll_read(cx, &mut self.buf) {
-                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                        return self.end(CloseCode::ABNORMAL)
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.codec.recv(&self.buf[..n]);
+                match self.up.poll_read_all(cx) {
+                    Poll::Ready(None) => return self.end(CloseCode::ABNORMAL),
+                    Poll::Ready(Some(data)) => {
+                        self.codec.recv_bytes(data);
                         self.heard = self.now();
                         continue;
                     }
@@ -227,8 +224,13 @@ impl<M: Send + 'static> WebSocket<M> {
                 }
             }
             if self.codec.can_send() {
-                if let Poll::Ready(Some(msg)) = self.rx.as_mut().poll_next(cx) {
-                    return Poll::Ready(Some(WsEvent::Message(msg)));
+                // Only a mailbox handed out can send (the session's own sender never
+                // does): without one, and with nothing left by one dropped since,
+                // the channel and its listener are left alone.
+                if self.tx.sender_count() > 1 || !self.rx.is_empty() {
+                    if let Poll::Ready(Some(msg)) = self.rx.as_mut().poll_next(cx) {
+                        return Poll::Ready(Some(WsEvent::Message(msg)));
+                    }
                 }
                 if let Poll::Ready(deadline) = self.up.poll_drain_notice(cx) {
                     self.close_at = deadline.map(|d| {
@@ -274,19 +276,33 @@ impl<M: Send + 'static> WebSocket<M> {
 
     /// Moves what the codec queued into the connection's pipe, as far as it takes it.
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), WsClosed> {
+        if self.pending.is_none() && self.codec.buffered() == 0 {
+            return Ok(());
+        }
         loop {
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-                if !self.codec.poll_transmit(&mut self.out) {
-                    return Ok(());
+            let frame = match &self.pending {
+                Some(frame) => frame,
+                None => {
+                    let Some(frame) = self.codec.poll_frame() else {
+                        return Ok(());
+                    };
+                    if self.codec.is_closing() && self.closing_since.is_none() {
+                        self.closing_since = self.now();
+                    }
+                    self.written = 0;
+                    self.pending.insert(frame)
                 }
-                if self.codec.is_closing() && self.closing_since.is_none() {
-                    self.closing_since = self.now();
+            };
+            match self
+                .up
+                .poll_write_parts(cx, frame.header(), frame.payload(), self.written)
+            {
+                Poll::Ready(Ok(n)) => {
+                    self.written += n;
+                    if self.written == frame.len() {
+                        self.pending = None;
+                    }
                 }
-            }
-            match self.up.poll_write(cx, &self.out[self.written..]) {
-                Poll::Ready(Ok(n)) => self.written += n,
                 Poll::Ready(Err(_)) => return Err(WsClosed),
                 Poll::Pending => return Ok(()),
             }
@@ -296,20 +312,37 @@ impl<M: Send + 'static> WebSocket<M> {
     /// The idle timeout, the drain's close and the closing handshake's timeout: the
     /// code to end with, `None` to look again (a close was queued), or `Pending`.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Option<CloseCode>> {
-        let Some(listener) = self.listener.clone() else {
+        let Some(listener) = &self.listener else {
             return Poll::Pending;
         };
         loop {
-            let now = listener.now();
             let closing = self.closing_since.map(|t| t + self.config.close_timeout);
-            if closing.is_some_and(|at| now >= at) {
-                return Poll::Ready(Some(CloseCode::ABNORMAL));
-            }
             let idle = match (self.config.idle_timeout, self.heard) {
                 (Some(limit), Some(heard)) if self.codec.can_send() => Some(heard + limit),
                 _ => None,
             };
             let close_at = self.close_at.filter(|_| self.codec.can_send());
+            let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
+                return Poll::Pending;
+            };
+            // A timer armed no later than every deadline, and not fired, says that none
+            // has passed: the clock is read only once it fires (or a deadline comes
+            // before it). A timer armed for earlier is kept: when it fires the
+            // deadlines are looked at again. So the idle deadline, which moves with
+            // every message, costs a new timer once per idle period, not once per
+            // message.
+            if let Some(timer) = &mut self.timer {
+                if timer.at <= at {
+                    if timer.sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.timer = None;
+                }
+            }
+            let now = listener.now();
+            if closing.is_some_and(|at| now >= at) {
+                return Poll::Ready(Some(CloseCode::ABNORMAL));
+            }
             for (at, reason) in [(idle, "idle timeout"), (close_at, "server draining")] {
                 if at.is_some_and(|at| now >= at) {
                     self.close_code = Some(CloseCode::GOING_AWAY);
@@ -317,23 +350,39 @@ impl<M: Send + 'static> WebSocket<M> {
                     return Poll::Ready(None);
                 }
             }
-            let Some(at) = [closing, idle, close_at].into_iter().flatten().min() else {
-                return Poll::Pending;
-            };
-            // A timer armed for earlier is kept: when it fires the deadlines are looked
-            // at again. So the idle deadline, which moves with every message, costs a
-            // new timer once per idle period, not once per message.
-            let timer = match &mut self.timer {
-                Some(timer) if timer.at <= at => timer,
-                slot => slot.insert(Timer {
-                    at,
-                    sleep: listener.sleep_until(at),
-                }),
-            };
+            let timer = self.timer.insert(Timer {
+                at,
+                sleep: listener.sleep_until(at),
+            });
             if timer.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             self.timer = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::{block_on, poll_once};
+
+    fn session() -> WebSocket<&'static str> {
+        let (up, _ends) = crate::upgrade::pair(b"", None);
+        let codec = Session::new(roadrunner_ws::Config::default(), None);
+        WebSocket::new(up, codec, Arc::new(WsConfig::default()), None, None)
+    }
+
+    #[test]
+    fn mail_left_by_a_mailbox_dropped_since_the_last_look_arrives() {
+        let mut ws = session();
+        assert!(block_on(poll_once(ws.next())).is_none(), "nothing yet");
+        let mailbox = ws.mailbox();
+        mailbox.try_send("hello").expect("room");
+        drop(mailbox);
+        assert_eq!(
+            block_on(poll_once(ws.next())),
+            Some(Some(WsEvent::Message("hello")))
+        );
     }
 }

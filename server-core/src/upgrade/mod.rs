@@ -23,28 +23,28 @@
 //! }
 //! ```
 
+mod pipe;
+
 use std::future::{poll_fn, Future};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, StatusCode};
 
 use crate::drain::Notices;
 use crate::handler::BoxFuture;
 use crate::listener::ListenerRef;
 use crate::request::Response;
+pub(crate) use pipe::Pipe;
 
 /// The `:protocol` of an extended CONNECT request (RFC 8441, RFC 9220), as a request
 /// extension: `websocket` for WebSocket over HTTP/2. A handler that answers it 2xx
 /// with a session (see [`on_upgrade`]) gets the stream as its byte stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectProtocol(pub bytes::Bytes);
-
-/// Bytes a pipe holds at most in each direction.
-pub(crate) const PIPE_CAPACITY: usize = 64 * 1024;
 
 pub(crate) type Session = Box<dyn FnOnce(Upgraded) -> BoxFuture<()> + Send>;
 
@@ -109,6 +109,12 @@ impl Upgraded {
         self.inbound.poll_take(cx, buf)
     }
 
+    /// Polls a read of everything that has arrived, without copying it; `None` once
+    /// the peer has closed its side.
+    pub(crate) fn poll_read_all(&mut self, cx: &mut Context<'_>) -> Poll<Option<BytesMut>> {
+        self.inbound.poll_take_all(cx)
+    }
+
     /// Writes all of `data`, waiting while the outgoing buffer is full.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
@@ -121,6 +127,18 @@ impl Upgraded {
     /// Polls a write of some of `data`.
     pub fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         self.outbound.poll_put(cx, data)
+    }
+
+    /// Polls a write of some of `head` then `body`, from `from` bytes into them: a
+    /// frame, whose payload goes out without a copy (see [`Pipe::poll_put_parts`]).
+    pub(crate) fn poll_write_parts(
+        &mut self,
+        cx: &mut Context<'_>,
+        head: &[u8],
+        body: &Bytes,
+        from: usize,
+    ) -> Poll<io::Result<usize>> {
+        self.outbound.poll_put_parts(cx, head, body, from)
     }
 
     /// Closes the sending side once what was written has gone out; the peer reads the
@@ -160,8 +178,7 @@ pub(crate) struct Ends {
 /// A session's [`Upgraded`] and the driver's ends of it; `early` is what the peer sent
 /// after its upgrade request, before the switch was answered.
 pub(crate) fn pair(early: &[u8], listener: Option<ListenerRef>) -> (Upgraded, Ends) {
-    let inbound = Pipe::default();
-    inbound.lock().buf.extend_from_slice(early);
+    let inbound = Pipe::with(early);
     let outbound = Pipe::default();
     let up = Upgraded {
         inbound: inbound.clone(),
@@ -171,140 +188,9 @@ pub(crate) fn pair(early: &[u8], listener: Option<ListenerRef>) -> (Upgraded, En
     (up, Ends { inbound, outbound })
 }
 
-#[derive(Default)]
-struct State {
-    buf: BytesMut,
-    /// The writing side is done: the reader sees the end once `buf` is empty.
-    closed: bool,
-    /// The reading side is gone: writes fail.
-    broken: bool,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-}
-
-/// A bounded byte pipe with one reader and one writer.
-#[derive(Clone, Default)]
-pub(crate) struct Pipe(Arc<Mutex<State>>);
-
-impl Pipe {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Plain fields only: a panic elsewhere cannot leave them half-written.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writer: copies in as much of `data` as fits.
-    pub(crate) fn poll_put(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let mut s = self.lock();
-        if s.broken || s.closed {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        }
-        let room = PIPE_CAPACITY.saturating_sub(s.buf.len());
-        if room == 0 {
-            s.writer = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let n = room.min(data.len());
-        s.buf.extend_from_slice(&data[..n]);
-        if let Some(w) = s.reader.take() {
-            w.wake();
-        }
-        Poll::Ready(Ok(n))
-    }
-
-    /// Reader: takes what is buffered into `out`; `Ok(0)` at the end.
-    pub(crate) fn poll_take(
-        &self,
-        cx: &mut Context<'_>,
-        out: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut s = self.lock();
-        if s.buf.is_empty() {
-            if s.closed || out.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            s.reader = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let n = out.len().min(s.buf.len());
-        out[..n].copy_from_slice(&s.buf[..n]);
-        s.buf.advance(n);
-        if let Some(w) = s.writer.take() {
-            w.wake();
-        }
-        Poll::Ready(Ok(n))
-    }
-
-    /// Room left for the writer; registers it to be woken when there is none.
-    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<usize> {
-        let mut s = self.lock();
-        let room = PIPE_CAPACITY.saturating_sub(s.buf.len());
-        if room == 0 {
-            s.writer = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        Poll::Ready(room)
-    }
-
-    /// Reader: runs `f` on the buffered bytes and drops the first `f` returns.
-    /// `Ready(None)` at the end, `Pending` with nothing buffered.
-    pub(crate) fn poll_peek(
-        &self,
-        waker: &Waker,
-        f: impl FnOnce(&[u8]) -> usize,
-    ) -> Poll<Option<()>> {
-        let mut s = self.lock();
-        if s.buf.is_empty() {
-            if s.closed {
-                return Poll::Ready(None);
-            }
-            s.reader = Some(waker.clone());
-            return Poll::Pending;
-        }
-        let n = f(&s.buf).min(s.buf.len());
-        s.buf.advance(n);
-        if s.buf.is_empty() && s.buf.capacity() > PIPE_CAPACITY {
-            s.buf = BytesMut::new();
-        }
-        // Only room made is worth a wake-up: a writer woken for nothing would poll,
-        // find the pipe full and wait again, forever if it shares the reader's task.
-        if n > 0 {
-            if let Some(w) = s.writer.take() {
-                w.wake();
-            }
-        }
-        Poll::Ready(Some(()))
-    }
-
-    /// Writer: no more bytes will come.
-    pub(crate) fn close(&self) {
-        let mut s = self.lock();
-        s.closed = true;
-        if let Some(w) = s.reader.take() {
-            w.wake();
-        }
-    }
-
-    /// Reader: gone; the writer's next write fails.
-    pub(crate) fn break_off(&self) {
-        let mut s = self.lock();
-        s.broken = true;
-        if let Some(w) = s.writer.take() {
-            w.wake();
-        }
-    }
-
-    /// Writer: appends bytes it has already been given room for.
-    pub(crate) fn put(&self, data: &[u8]) {
-        let mut s = self.lock();
-        s.buf.extend_from_slice(data);
-        if let Some(w) = s.reader.take() {
-            w.wake();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::pipe::PIPE_CAPACITY;
     use super::*;
     use futures_lite::future::{block_on, poll_once};
 
