@@ -25,17 +25,17 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
-use smol::io::{AsyncRead, AsyncWrite};
+use smol::io::AsyncWrite;
 use smol::{Async, Executor};
 
 pub use roadrunner_core as core;
@@ -173,7 +173,13 @@ impl Acceptor for Tcp {
         let (stream, peer) = self.listener.accept().await?;
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.get_ref().set_nodelay(true);
-        Ok((Conn(stream), peer))
+        Ok((
+            Conn {
+                io: stream,
+                drained: false,
+            },
+            peer,
+        ))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -182,15 +188,35 @@ impl Acceptor for Tcp {
 }
 
 /// An accepted connection.
-struct Conn(Async<TcpStream>);
+struct Conn {
+    io: Async<TcpStream>,
+    /// The last read returned less than it could take (or nothing), so the socket is
+    /// most likely empty: the next read waits for readiness first. async-io's own
+    /// `poll_read` tries the `recv` first, which on a kept-alive connection is one
+    /// `EAGAIN` per request; waiting through `poll_readable` also consumes each
+    /// readiness event, which reading first would leave behind to be taken as new.
+    drained: bool,
+}
 
 impl ByteStream for Conn {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        loop {
+            if self.drained {
+                ready!(self.io.poll_readable(cx))?;
+            }
+            match self.io.get_ref().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                read => {
+                    self.drained = matches!(read, Ok(n) if n > 0 && n < buf.len());
+                    return Poll::Ready(read);
+                }
+            }
+        }
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -198,12 +224,12 @@ impl ByteStream for Conn {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // async-io's `poll_close` only flushes: the FIN must be sent by hand.
-        Poll::Ready(self.0.get_ref().shutdown(std::net::Shutdown::Write))
+        Poll::Ready(self.io.get_ref().shutdown(std::net::Shutdown::Write))
     }
 
     fn poll_sendfile(
@@ -213,10 +239,10 @@ impl ByteStream for Conn {
         offset: u64,
         len: u64,
     ) -> Poll<io::Result<usize>> {
-        let socket = self.0.get_ref().as_fd();
+        let socket = self.io.get_ref().as_fd();
         poll_io(
             cx,
-            |cx| self.0.poll_writable(cx),
+            |cx| self.io.poll_writable(cx),
             || sendfile(socket, file, offset, len),
         )
     }
