@@ -185,6 +185,13 @@ pub fn response_fields<'a>(
     std::iter::once((&b":status"[..], status.as_str().as_bytes())).chain(trailer_fields(headers))
 }
 
+/// The size of a field section as SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2) and
+/// HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2) count it: each field's
+/// name and value, plus 32.
+pub fn field_section_size<'a>(fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
+    fields.map(|(n, v)| (n.len() + v.len() + 32) as u64).sum()
+}
+
 /// The fields to encode for trailers: `headers` without connection-specific fields.
 pub fn trailer_fields(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
     headers

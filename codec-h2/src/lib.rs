@@ -68,8 +68,8 @@ mod transmit;
 pub use conn::{Buffered, Config, Event, ServerConn};
 pub use error::{ConnError, ErrorCode, StreamError};
 pub use fields::{
-    parse_request_head, parse_trailers, request_head, response_fields, trailer_fields, trailers,
-    Malformed, RequestHead,
+    field_section_size, parse_request_head, parse_trailers, request_head, response_fields,
+    trailer_fields, trailers, Malformed, RequestHead,
 };
 pub use frame::{Frame, FrameError, Priority};
 pub use hpack::{CompressionError, DecodeError, DecodedList, Decoder, Encoder, DEFAULT_TABLE_SIZE};

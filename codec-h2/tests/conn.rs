@@ -19,6 +19,10 @@ struct Pair {
 
 impl Pair {
     fn new(config: Config) -> Pair {
+        Pair::with_client_settings(config, &Settings::default())
+    }
+
+    fn with_client_settings(config: Config, settings: &Settings) -> Pair {
         let mut pair = Pair {
             server: ServerConn::new(config),
             enc: Encoder::new(),
@@ -26,7 +30,7 @@ impl Pair {
             wire: BytesMut::new(),
         };
         let mut hello = PREFACE.to_vec();
-        frame::encode_settings(&Settings::default(), &mut hello);
+        frame::encode_settings(settings, &mut hello);
         pair.send(&hello);
         let frames = pair.frames();
         assert!(matches!(frames[0], Frame::Settings(_)), "{frames:?}");
@@ -567,4 +571,53 @@ fn an_extended_connect_carries_more_than_max_content_length() {
     assert_eq!(received, 1000);
     let frames = p.frames();
     assert_eq!(rst(&frames, 1), None, "{frames:?}");
+}
+
+#[test]
+fn a_head_over_the_peers_max_header_list_size_is_refused_before_encoding() {
+    let settings = Settings {
+        max_header_list_size: Some(200),
+        ..Settings::default()
+    };
+    let mut p = Pair::with_client_settings(Config::default(), &settings);
+    p.request(1, &[], true);
+    p.request(3, &[], false);
+    let mut big = HeaderMap::new();
+    // 5 + 200 + 32 = 237 alone, 279 with `:status` (7 + 3 + 32); `x-small` is 139
+    // alone and 181 with `:status`.
+    big.insert("x-big", "v".repeat(200).parse().expect("value"));
+    assert_eq!(
+        p.server.send_response(1, StatusCode::OK, &big, true),
+        Err(roadrunner_h2::conn::SendError::TooLarge)
+    );
+    assert!(p.frames().is_empty(), "nothing is sent for a refused head");
+    let mut small = HeaderMap::new();
+    small.insert("x-small", "v".repeat(100).parse().expect("value"));
+    p.server
+        .send_response(1, StatusCode::OK, &small, true)
+        .expect("a head within the limit");
+    p.server
+        .send_response(3, StatusCode::OK, &HeaderMap::new(), false)
+        .expect("head");
+    assert_eq!(
+        p.server.send_trailers(3, &big),
+        Err(roadrunner_h2::conn::SendError::TooLarge)
+    );
+    p.server
+        .send_trailers(3, &small)
+        .expect("trailers within the limit");
+    // Every block decodes: the refused ones left the HPACK table as it was.
+    let frames = p.frames();
+    let blocks: Vec<Bytes> = frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Headers { fragment, .. } => Some(fragment.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), 3, "{frames:?}");
+    let expected = ("x-small".to_string(), "v".repeat(100));
+    assert!(p.fields(&blocks[0]).contains(&expected));
+    assert_eq!(p.fields(&blocks[1]), [(":status".into(), "200".into())]);
+    assert_eq!(p.fields(&blocks[2]), [expected]);
 }

@@ -41,6 +41,8 @@ fn routes(started: Arc<AtomicUsize>) -> Routes {
             }
         }),
         Route::get("/stream", roadrunner_tests::with_trailers),
+        Route::get("/fat", roadrunner_tests::fat_head),
+        Route::get("/fat-trailers", roadrunner_tests::fat_trailers),
         Route::get("/fails", |_req: Request| async {
             let items: Vec<Result<Frame, std::io::Error>> = vec![
                 Ok(Frame::Data(Bytes::from_static(b"part"))),
@@ -200,6 +202,40 @@ both!(
                 .await
                 .expect("after the reset");
             assert_eq!(status, StatusCode::OK);
+        });
+    }
+);
+
+both!(
+    heads_over_the_clients_max_header_list_size_are_not_sent,
+    |adapter| {
+        let started = Arc::default();
+        let s = Server::start(adapter, h2_opts(&started));
+        client_rt().block_on(async {
+            let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, s.port()))
+                .await
+                .expect("connect");
+            let (mut c, conn) = h2::client::Builder::new()
+                .max_header_list_size(1024)
+                .handshake::<_, Bytes>(tcp)
+                .await
+                .expect("h2 handshake");
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            // The h2 crate would refuse a head over its limit: a bare 500 comes instead.
+            let (status, body, _) = fetch(&mut c, get("/fat"), None).await.expect("/fat");
+            assert_eq!(
+                (status, &body[..]),
+                (StatusCode::INTERNAL_SERVER_ERROR, &b""[..])
+            );
+            // Trailers that cannot be sent leave the body unfinished: a reset.
+            let err = fetch(&mut c, get("/fat-trailers"), None)
+                .await
+                .expect_err("the stream is reset");
+            assert_eq!(err.reason(), Some(h2::Reason::INTERNAL_ERROR), "{err}");
+            let (status, body, _) = fetch(&mut c, get("/"), None).await.expect("GET /");
+            assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
         });
     }
 );

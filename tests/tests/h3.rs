@@ -68,9 +68,18 @@ async fn try_connect(
     kit: &kinds::TlsKit,
     to: SocketAddr,
 ) -> Result<Client, quinn::ConnectionError> {
+    try_connect_with(kit, to, &mut h3::client::builder()).await
+}
+
+async fn try_connect_with(
+    kit: &kinds::TlsKit,
+    to: SocketAddr,
+    h3: &mut h3::client::Builder,
+) -> Result<Client, quinn::ConnectionError> {
     let endpoint = endpoint(kit);
     let quic = endpoint.connect(to, "localhost").expect("connect").await?;
-    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(quic.clone()))
+    let (mut driver, send) = h3
+        .build(h3_quinn::Connection::new(quic.clone()))
         .await
         .expect("h3 client");
     let closed = tokio::spawn(async move { driver.wait_idle().await });
@@ -163,6 +172,8 @@ fn kinds_routes(file: std::path::PathBuf, gate: kinds::GateRx) -> Routes {
             async move { Response::new(Body::open(file).expect("open")) }
         }),
         Route::get("/trailers", with_trailers),
+        Route::get("/fat", roadrunner_tests::fat_head),
+        Route::get("/fat-trailers", roadrunner_tests::fat_trailers),
         Route::get("/loop", |req: Request| async move {
             Response::new(roadrunner_core::loop_body::<(), _, _>(
                 &req,
@@ -432,6 +443,39 @@ both!(
         let info = s.info();
         assert_eq!(info.throttled, 1);
         assert_eq!(info.requests_served, 3);
+    }
+);
+
+both!(
+    heads_over_the_clients_max_field_section_size_are_not_sent,
+    |adapter| {
+        let kit = kinds::tls_kit();
+        let (_gate, gate_rx) = kinds::gate();
+        let file = kinds::TempFile::with("h3-fat", b"unused");
+        let s = Server::start(
+            adapter,
+            h3_opts(kinds_routes(file.path().to_path_buf(), gate_rx), &kit),
+        );
+        client_rt().block_on(async {
+            let mut h3 = h3::client::builder();
+            h3.max_field_section_size(1024);
+            let to = (Ipv4Addr::LOCALHOST, s.port()).into();
+            let mut c = try_connect_with(&kit, to, &mut h3)
+                .await
+                .expect("QUIC handshake");
+            // The h3 crate would refuse a head over its limit: a bare 500 comes instead.
+            let got = fetch(&mut c.send, get("/fat"), None).await.expect("/fat");
+            assert_eq!(got.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(got.body.is_empty() && got.headers.get("x-fat").is_none());
+            // Trailers that cannot be sent leave the body unfinished: a reset.
+            let e = fetch(&mut c.send, get("/fat-trailers"), None)
+                .await
+                .err()
+                .expect("the stream is reset");
+            assert_eq!(reset_code(&e), Some(0x102), "H3_INTERNAL_ERROR: {e:?}");
+            let got = fetch(&mut c.send, get("/"), None).await.expect("GET /");
+            assert_eq!(got.body, b"ok");
+        });
     }
 );
 

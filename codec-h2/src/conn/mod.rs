@@ -145,6 +145,9 @@ pub enum SendError {
     InvalidState,
     /// The stream's queue is full: wait for [`Event::Writable`].
     Full,
+    /// The header section is larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE;
+    /// nothing was sent, so a smaller head (or a reset) may follow.
+    TooLarge,
 }
 
 impl std::fmt::Display for SendError {
@@ -153,6 +156,7 @@ impl std::fmt::Display for SendError {
             SendError::UnknownStream => "no such open stream",
             SendError::InvalidState => "the stream cannot send that now",
             SendError::Full => "the stream's send queue is full",
+            SendError::TooLarge => "the header section is over the peer's limit",
         })
     }
 }

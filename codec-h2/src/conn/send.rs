@@ -19,6 +19,9 @@ impl ServerConn {
         if !s.head.is_empty() || !s.data.is_empty() {
             return Err(SendError::InvalidState);
         }
+        // Checked before encoding: an encoded block would have changed the HPACK
+        // table even if it were never sent.
+        self.fits_peer(fields::response_fields(&status, headers))?;
         let mut block = std::mem::take(&mut self.block_scratch);
         block.clear();
         self.enc
@@ -59,6 +62,8 @@ impl ServerConn {
     /// Ends the response with trailer fields (after its data has gone out).
     pub fn send_trailers(&mut self, stream: u32, trailers: &HeaderMap) -> Result<(), SendError> {
         let max_frame = self.peer.max_frame_size;
+        self.open_stream(stream)?;
+        self.fits_peer(fields::trailer_fields(trailers))?;
         let mut block = Vec::new();
         self.enc
             .encode(fields::trailer_fields(trailers), &mut block);
@@ -72,6 +77,20 @@ impl ServerConn {
         s.end_after_data = true;
         self.mark_ready(stream);
         Ok(())
+    }
+
+    /// Whether a header section of `fields` is within the peer's
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2: a peer may refuse a larger one).
+    fn fits_peer<'a>(
+        &self,
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<(), SendError> {
+        match self.peer.max_header_list_size {
+            Some(max) if fields::field_section_size(fields) > u64::from(max) => {
+                Err(SendError::TooLarge)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Resets `stream` with `code` (an aborted response, a handler that failed).

@@ -134,6 +134,9 @@ pub enum SendError {
     InvalidState,
     /// The stream's queue is full: wait for [`Event::Writable`].
     Full,
+    /// The field section is larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE;
+    /// nothing was sent, so a smaller head (or a reset) may follow.
+    TooLarge,
 }
 
 impl std::fmt::Display for SendError {
@@ -142,6 +145,7 @@ impl std::fmt::Display for SendError {
             SendError::UnknownStream => "no such stream is the application's",
             SendError::InvalidState => "the stream cannot send that now",
             SendError::Full => "the stream's send queue is full",
+            SendError::TooLarge => "the field section is over the peer's limit",
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 use quinn_proto::{Dir, FinishError, Side, WriteError};
-use roadrunner_h2::{response_fields, trailer_fields};
+use roadrunner_h2::{field_section_size, response_fields, trailer_fields};
 
 use super::streams::{Phase, Respond};
 use super::*;
@@ -26,6 +26,9 @@ impl ServerConn {
         if status.is_informational() && end_stream {
             return Err(SendError::InvalidState);
         }
+        // Checked before encoding: an encoded section would have changed the QPACK
+        // encoder's state even if it were never sent.
+        self.fits_peer(response_fields(&status, headers))?;
         self.queue_head(stream, status, headers, end_stream);
         self.pump(stream);
         self.finish_command();
@@ -68,6 +71,7 @@ impl ServerConn {
         if self.app_stream(stream)?.respond != Respond::Open {
             return Err(SendError::InvalidState);
         }
+        self.fits_peer(trailer_fields(trailers))?;
         let section = self.encode_section(stream, trailer_fields(trailers));
         if let Some(r) = self.requests.get_mut(&stream) {
             r.push(section);
@@ -76,6 +80,19 @@ impl ServerConn {
         self.pump(stream);
         self.finish_command();
         Ok(())
+    }
+
+    /// Whether a field section of `fields` is within the peer's
+    /// SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2: a peer may refuse a larger
+    /// one). Until its SETTINGS arrive there is no limit to keep.
+    fn fits_peer<'a>(
+        &self,
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<(), SendError> {
+        match self.peer_settings().and_then(|s| s.max_field_section_size) {
+            Some(max) if field_section_size(fields) > max => Err(SendError::TooLarge),
+            _ => Ok(()),
+        }
     }
 
     /// Gives `stream` up with `code`: a response not yet complete is reset

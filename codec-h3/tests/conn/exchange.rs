@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 
 use roadrunner_h3::bytes::Bytes;
 use roadrunner_h3::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use roadrunner_h3::qpack::{Decoder, DecoderConfig};
 use roadrunner_h3::{frame, Config, Event, SendError};
 
 use crate::pair::{get, request, Network, Pair, Setup};
@@ -114,6 +115,55 @@ fn a_get_is_answered() {
     assert_eq!(
         p.server().send_data(stream, "more".into(), true),
         Err(SendError::UnknownStream)
+    );
+}
+
+#[test]
+fn a_head_over_the_clients_max_field_section_size_is_refused_before_encoding() {
+    let mut p = Pair::unconnected(Config::default(), Network::default(), Setup::Full);
+    // Advertised in the client's SETTINGS, and enforced by its decoder.
+    p.client.decoder = Decoder::new(DecoderConfig {
+        max_field_section_size: 200,
+        ..DecoderConfig::default()
+    });
+    p.run_until(|p| p.conn.is_some() && p.server().peer_settings().is_some());
+    let s = p.client.send_request(&get("/"), b"", true);
+    p.run_until(|p| p.event().is_some());
+    let mut big = HeaderMap::new();
+    // 5 + 200 + 32 = 237 alone, 279 with `:status` (7 + 3 + 32); `x-small` is 139
+    // alone and 181 with `:status`.
+    big.insert(
+        "x-big",
+        HeaderValue::from_str(&"v".repeat(200)).expect("value"),
+    );
+    let mut small = HeaderMap::new();
+    small.insert(
+        "x-small",
+        HeaderValue::from_str(&"v".repeat(100)).expect("value"),
+    );
+    assert_eq!(
+        p.server().send_response(s, StatusCode::OK, &big, false),
+        Err(SendError::TooLarge)
+    );
+    p.server()
+        .send_response(s, StatusCode::OK, &small, false)
+        .expect("a head within the limit");
+    p.server().send_data(s, "hi".into(), false).expect("body");
+    assert_eq!(p.server().send_trailers(s, &big), Err(SendError::TooLarge));
+    p.server()
+        .send_trailers(s, &small)
+        .expect("trailers within the limit");
+    p.run_until(|p| p.client.responses[&s].complete());
+    let r = &p.client.responses[&s];
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.body, b"hi");
+    let expected = ("x-small".to_owned(), "v".repeat(100));
+    assert_eq!(r.sections.len(), 2, "head and trailers: {:?}", r.sections);
+    assert!(r.sections[0].contains(&expected));
+    assert_eq!(r.sections[1], [expected]);
+    assert!(
+        p.client.lost.is_none(),
+        "the client's decoder took every section"
     );
 }
 

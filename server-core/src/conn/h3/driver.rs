@@ -352,6 +352,7 @@ fn refused(e: SendError) -> Refused {
         SendError::Full => Refused::Full,
         SendError::InvalidState => Refused::InvalidState,
         SendError::UnknownStream => Refused::Gone,
+        SendError::TooLarge => Refused::TooLarge,
     }
 }
 

@@ -312,6 +312,13 @@ impl<R: Runtime, D: DatagramSocket> Intake<R, D> {
                 self.spawn(ch, conn, events, m.addr, slot);
             }
             Some(DatagramEvent::Response(t)) => {
+                if self.quic.closing.load(Ordering::Acquire) {
+                    // Every connection was closed (CONNECTION_CLOSE sent) and is
+                    // forgotten at once: a late packet of one would draw a stateless
+                    // reset, which its client may read after the close and report
+                    // instead of it.
+                    return;
+                }
                 let transmit = Transmit {
                     destination: t.destination,
                     ecn: t.ecn.and_then(|e| Ecn::from_bits(e as u8)),

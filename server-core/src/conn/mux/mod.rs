@@ -41,6 +41,8 @@ pub(super) enum Refused {
     InvalidState,
     /// The stream is gone.
     Gone,
+    /// The header section is over the peer's limit on its size; nothing was sent.
+    TooLarge,
 }
 
 impl std::fmt::Display for Refused {
@@ -49,6 +51,7 @@ impl std::fmt::Display for Refused {
             Refused::Full => "the stream's send queue is full",
             Refused::InvalidState => "the stream cannot send that now",
             Refused::Gone => "the stream is gone",
+            Refused::TooLarge => "the header section is over the peer's limit",
         })
     }
 }
@@ -385,8 +388,8 @@ impl<R: Runtime> Streams<R> {
                 // Now a tunnel to carry, or a body to send.
                 return self.poll_task(codec, id, cx);
             }
-            let end = body.is_empty();
-            let sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            let mut end = body.is_empty();
+            let mut sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 // No 101 on HTTP/2 and HTTP/3 (RFC 9113 §8.6, RFC 9114 §4.5): upgrades
                 // go by extended CONNECT.
                 let (parts, _) = status_response(StatusCode::INTERNAL_SERVER_ERROR).into_parts();
@@ -394,6 +397,10 @@ impl<R: Runtime> Streams<R> {
             } else {
                 codec.send_response(id, parts.status, &parts.headers, end)
             };
+            if sent == Err(Refused::TooLarge) {
+                sent = self.head_too_large(codec, id);
+                end = true;
+            }
             if sent.is_err() {
                 self.finish(id, false);
                 return;
@@ -432,6 +439,10 @@ impl<R: Runtime> Streams<R> {
             let end = body.is_empty();
             match codec.send_response(id, parts.status, &parts.headers, end) {
                 Ok(()) if !end => task.body = Some(body),
+                Err(Refused::TooLarge) => {
+                    let sent = self.head_too_large(codec, id);
+                    self.finish(id, sent.is_ok());
+                }
                 sent => self.finish(id, sent.is_ok()),
             }
             return;
@@ -439,14 +450,37 @@ impl<R: Runtime> Streams<R> {
         // The exchange ends with the answer, as with a 101; the session is not part
         // of it.
         task.done = None;
-        if codec
-            .send_response(id, parts.status, &parts.headers, false)
-            .is_err()
-        {
-            self.finish(id, false);
-            return;
+        match codec.send_response(id, parts.status, &parts.headers, false) {
+            Ok(()) => self.open_tunnel(id, session),
+            Err(Refused::TooLarge) => {
+                let sent = self.head_too_large(codec, id);
+                self.finish(id, sent.is_ok());
+            }
+            Err(_) => self.finish(id, false),
         }
-        self.open_tunnel(id, session);
+    }
+
+    /// The handler's response head is over the peer's limit on header size, so the
+    /// peer would refuse it: a bare `500` stands in (the body is dropped), and if even
+    /// that does not fit, the stream is reset.
+    fn head_too_large(&mut self, codec: &mut impl StreamCodec, id: u64) -> Result<(), Refused> {
+        tracing::error!(
+            target: "roadrunner",
+            event = "response.error",
+            listener = &*self.shared.name,
+            error = %Refused::TooLarge,
+            "the response head is over the peer's limit; answering 500",
+        );
+        let status = StatusCode::INTERNAL_SERVER_ERROR;
+        if let Some(done) = self.tasks.get_mut(&id).and_then(|t| t.done.as_mut()) {
+            done.set_status(status);
+        }
+        let (parts, _) = status_response(status).into_parts();
+        let sent = codec.send_response(id, parts.status, &parts.headers, true);
+        if sent.is_err() {
+            codec.abandon(id, Abandon::Internal);
+        }
+        sent
     }
 
     /// Hands queued request body chunks to the handler as it takes them, giving the
@@ -520,6 +554,12 @@ impl<R: Runtime> Streams<R> {
                     if let Some(task) = self.tasks.get_mut(&id) {
                         task.held = Some(frame);
                     }
+                    return;
+                }
+                Err(Refused::TooLarge) => {
+                    // Trailers the peer would refuse: the body cannot end cleanly.
+                    codec.abandon(id, Abandon::Internal);
+                    self.finish(id, false);
                     return;
                 }
                 Err(_) => {
