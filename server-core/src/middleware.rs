@@ -76,6 +76,7 @@ impl Next {
     }
 
     /// Runs the rest of the pipeline on `req`.
+    #[inline]
     pub fn run(mut self, req: Request) -> BoxFuture<Response> {
         match self.chain.get(self.index).cloned() {
             Some(mw) => {

@@ -270,6 +270,7 @@ impl CompiledEndpoint {
         }
     }
 
+    #[inline]
     fn run(&self, mut req: Request, params: Params) -> BoxFuture<Response> {
         if let Some(ctx) = req.extensions_mut().get_mut::<RequestContext>() {
             ctx.params = params;
