@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::encode::{self, ConnectionHeader, DateCache, FramingHeader};
 use crate::error::{Error, ErrorKind, SendError};
 use crate::head::{self, BodyKind, RequestHead};
-use crate::scan::LineScanner;
+use crate::scan::{self, LineScanner};
 
 /// What [`ServerConn::poll_event`] reports.
 #[derive(Debug)]
@@ -185,6 +185,14 @@ impl ServerConn {
     }
 
     fn poll_head(&mut self) -> Result<Option<Event>, Error> {
+        // A head that arrived whole, as most do, is parsed once, not scanned first.
+        if self.scanner.is_fresh() {
+            if let Some(end) = scan::whole_head_end(&self.buf) {
+                let head = self.buf.split_to(end).freeze();
+                let parsed = head::parse_unscanned(&head, &self.config);
+                return self.start_request(parsed, &head).map(Some);
+            }
+        }
         let section = match self.scanner.scan(&self.buf, &self.config) {
             Ok(Some(section)) => section,
             Ok(None) if !self.eof => return Ok(None),
@@ -198,9 +206,19 @@ impl ServerConn {
         self.scanner = LineScanner::request();
         self.buf.advance(section.start);
         let head = self.buf.split_to(section.end - section.start).freeze();
-        let head = match head::parse(&head, self.config.max_header_count) {
+        let parsed = head::parse(&head, self.config.max_header_count);
+        self.start_request(parsed, &head).map(Some)
+    }
+
+    /// Starts reading the body of a parsed request, or fails it.
+    fn start_request(
+        &mut self,
+        parsed: Result<RequestHead, ErrorKind>,
+        head: &[u8],
+    ) -> Result<Event, Error> {
+        let head = match parsed {
             Ok(head) => head,
-            Err(kind) => return Err(self.fail_head(kind, Some(&head))),
+            Err(kind) => return Err(self.fail_head(kind, Some(head))),
         };
         self.req = Current {
             active: true,
@@ -217,7 +235,7 @@ impl ServerConn {
             BodyKind::Length(n) => Read::Body(BodyDecoder::Length(n)),
             BodyKind::Chunked => Read::Body(BodyDecoder::chunked()),
         };
-        Ok(Some(Event::Request(head)))
+        Ok(Event::Request(head))
     }
 
     /// Fails the request whose head is being read: `head` when it is already split off
