@@ -7,7 +7,9 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri, Version};
 
+use crate::config::Config;
 use crate::error::ErrorKind;
+use crate::scan::{self, LineScanner};
 
 /// How the request body is framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,44 +50,68 @@ const STACK_SLOTS: usize = 128;
 /// Parses a complete head (as found by the scanner) into a [`RequestHead`], with room
 /// for `max_headers` fields.
 pub(crate) fn parse(head: &Bytes, max_headers: usize) -> Result<RequestHead, ErrorKind> {
+    with_slots(max_headers, |slots| parse_into(head, slots, None))
+}
+
+/// Parses a head the scanner has not seen: one that ends in the first CRLFCRLF of the
+/// buffer it came from (see [`scan::whole_head_end`]). When what `httparse` returns shows
+/// that the scan would pass it, the scan is skipped; otherwise the scan runs on it
+/// first, so every error is the one it would have been with the head in pieces.
+pub(crate) fn parse_unscanned(head: &Bytes, config: &Config) -> Result<RequestHead, ErrorKind> {
+    with_slots(config.max_header_count, |slots| {
+        parse_into(head, slots, Some(config))
+    })
+}
+
+/// Calls `f` with `max` header slots.
+fn with_slots<'b, R>(
+    max: usize,
+    f: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> R,
+) -> R {
     // Uninitialised slots cost nothing to make, so a fresh array per request is free.
-    if max_headers <= STACK_SLOTS {
+    if max <= STACK_SLOTS {
         let mut slots = [const { MaybeUninit::uninit() }; STACK_SLOTS];
-        parse_into(head, &mut slots[..max_headers])
+        f(&mut slots[..max])
     } else {
-        let mut slots = Vec::with_capacity(max_headers);
-        slots.resize_with(max_headers, MaybeUninit::uninit);
-        parse_into(head, &mut slots)
+        let mut slots = Vec::with_capacity(max);
+        slots.resize_with(max, MaybeUninit::uninit);
+        f(&mut slots)
     }
 }
 
 fn parse_into<'b>(
     head: &'b Bytes,
     slots: &mut [MaybeUninit<httparse::Header<'b>>],
+    unscanned: Option<&Config>,
 ) -> Result<RequestHead, ErrorKind> {
-    {
-        let mut req = httparse::Request::new(&mut []);
-        match req.parse_with_uninit_headers(head, slots) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => return Err(ErrorKind::BadRequest("malformed head")),
-            Err(httparse::Error::TooManyHeaders) => return Err(ErrorKind::TooManyHeaders),
-            Err(_) => return Err(ErrorKind::BadRequest("malformed header field")),
+    let mut req = httparse::Request::new(&mut []);
+    let status = req.parse_with_uninit_headers(head, slots);
+    if let Some(config) = unscanned {
+        let whole = matches!(status, Ok(httparse::Status::Complete(n)) if n == head.len());
+        if !whole || !scan::whole_head_passes(head, &req, config) {
+            LineScanner::request().scan(head, config)?;
         }
-        let (Some(method), Some(path), Some(v)) = (req.method, req.path, req.version) else {
-            return Err(ErrorKind::BadRequest("malformed request line"));
-        };
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| ErrorKind::BadRequest("invalid method"))?;
-        let uri = Uri::from_maybe_shared(head.slice_ref(path.as_bytes()))
-            .map_err(|_| ErrorKind::BadRequest("invalid request target"))?;
-        let version = if v == 0 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
-        };
-        let fields = Fields::collect(head, req.headers)?;
-        fields.into_head(method, uri, version)
     }
+    match status {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(ErrorKind::BadRequest("malformed head")),
+        Err(httparse::Error::TooManyHeaders) => return Err(ErrorKind::TooManyHeaders),
+        Err(_) => return Err(ErrorKind::BadRequest("malformed header field")),
+    }
+    let (Some(method), Some(path), Some(v)) = (req.method, req.path, req.version) else {
+        return Err(ErrorKind::BadRequest("malformed request line"));
+    };
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| ErrorKind::BadRequest("invalid method"))?;
+    let uri = Uri::from_maybe_shared(head.slice_ref(path.as_bytes()))
+        .map_err(|_| ErrorKind::BadRequest("invalid request target"))?;
+    let version = if v == 0 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let fields = Fields::collect(head, req.headers)?;
+    fields.into_head(method, uri, version)
 }
 
 /// Parses a complete trailer section (field lines and the final empty line).
@@ -118,7 +144,6 @@ fn field(buf: &Bytes, f: &httparse::Header<'_>) -> Result<(HeaderName, HeaderVal
 }
 
 /// Header fields plus what they say about framing and connection handling.
-#[derive(Default)]
 struct Fields {
     map: HeaderMap,
     content_length: Option<u64>,
@@ -140,9 +165,18 @@ struct Codings {
 
 impl Fields {
     fn collect(head: &Bytes, raw: &[httparse::Header<'_>]) -> Result<Self, ErrorKind> {
+        // Spelled out rather than `..Default::default()`, which would build and drop a
+        // second, empty map per request.
         let mut f = Fields {
             map: HeaderMap::with_capacity(raw.len()),
-            ..Fields::default()
+            content_length: None,
+            te: None,
+            hosts: 0,
+            close: false,
+            keep_alive: false,
+            conn_upgrade: false,
+            upgrade: false,
+            expect_continue: false,
         };
         for h in raw {
             let (name, value) = field(head, h)?;

@@ -5,6 +5,10 @@
 //! forever), `httparse` accepts a bare LF as line end where this codec is strict, and
 //! checking line by line, in order, with the same checks on partial and complete lines,
 //! makes the outcome independent of how the input was split.
+//!
+//! A head that is whole when first looked at skips the scan: `httparse` parses it, and
+//! [`whole_head_passes`] checks on what it returns that the scan would pass it. Only
+//! when that fails does the scan run, to find the error it always has.
 
 use crate::config::Config;
 use crate::error::ErrorKind;
@@ -55,6 +59,11 @@ impl LineScanner {
     /// Where the section begins in the buffer, after the empty lines skipped so far.
     pub(crate) fn start(&self) -> usize {
         self.start
+    }
+
+    /// True while no line of the head has been scanned.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.pos == 0
     }
 
     /// True while nothing but skipped empty lines has been received.
@@ -127,6 +136,76 @@ impl LineScanner {
         }
         Ok(())
     }
+}
+
+/// The length of a head that is whole at the start of `buf` and can go unscanned: up
+/// to the first CRLFCRLF, unless `buf` starts with an empty line (which the scan skips
+/// and `httparse` would skip differently).
+///
+/// Cut there, a head holds whatever makes the scan fail or succeed on the whole
+/// buffer: scanning line by line, the scan reaches an empty line by the final CRLF, and
+/// any earlier empty line follows a bare LF, which it refuses first.
+pub(crate) fn whole_head_end(buf: &[u8]) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    if matches!(buf.first(), Some(b'\r' | b'\n')) {
+        return None;
+    }
+    let end_at =
+        |lf: usize| (lf >= 3 && buf.get(lf - 3..=lf) == Some(b"\r\n\r\n")).then_some(lf + 1);
+    // Eight bytes at a time, looking closer only where an LF is two bytes after another:
+    // one search per head, not one per line.
+    let words = buf.chunks_exact(8);
+    let tail = words.remainder().len();
+    let mut prev = 0;
+    for (i, word) in words.enumerate() {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word) ^ (0x0101_0101_0101_0101 * u64::from(b'\n'));
+        // The top bit of each byte that was an LF, exactly (no borrow between bytes).
+        let lfs = !(((x & LOW7) + LOW7) | x | LOW7);
+        let mut pairs = lfs & ((lfs << 16) | (prev >> 48));
+        while pairs != 0 {
+            if let Some(end) = end_at(i * 8 + pairs.trailing_zeros() as usize / 8) {
+                return Some(end);
+            }
+            pairs &= pairs - 1;
+        }
+        prev = lfs;
+    }
+    (buf.len() - tail..buf.len()).find_map(end_at)
+}
+
+/// Whether the scan would pass `head`, which `req` parsed to its end (a head from
+/// [`whole_head_end`]): every line within its cap and ending in CRLF, the block within
+/// its cap, and a target of URI characters only. httparse has checked the rest: a
+/// request line that parses on its own, no line folding, no more fields than the slots.
+///
+/// Each field name starts right after the LF that ends the line before it, and httparse
+/// lets no other LF into a head, so the two bytes before each line start find every
+/// bare LF.
+pub(crate) fn whole_head_passes(
+    head: &[u8],
+    req: &httparse::Request<'_, '_>,
+    config: &Config,
+) -> bool {
+    let base = head.as_ptr() as usize;
+    let crlf_before = |at: usize| at >= 2 && head.get(at - 2..at) == Some(b"\r\n");
+    let empty_line = head.len() - 2;
+    let start = |f: &httparse::Header<'_>| f.name.as_ptr() as usize - base;
+    let first_field = req.headers.first().map_or(empty_line, start);
+    if !crlf_before(first_field)
+        || first_field - 2 > config.max_request_line
+        || empty_line - first_field > config.max_header_block
+        || !valid_target(req.path.unwrap_or_default().as_bytes())
+    {
+        return false;
+    }
+    let mut next_starts = req.headers.iter().skip(1).map(start);
+    req.headers.iter().map(start).all(|line| {
+        let next = next_starts.next().unwrap_or(empty_line);
+        crlf_before(next) && next - 2 - line <= config.max_header_line
+    })
 }
 
 /// Index of the first LF, eight bytes at a time: every head byte goes through here, and
@@ -395,6 +474,40 @@ mod tests {
             data.fill(0x8a);
         }
         assert_eq!(find_lf(b""), None);
+    }
+
+    #[test]
+    fn whole_head_end_is_the_first_crlfcrlf() {
+        let naive = |b: &[u8]| {
+            if matches!(b.first(), Some(b'\r' | b'\n')) {
+                return None;
+            }
+            b.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+        };
+        // Every string over {a, CR, LF} up to 11 bytes, and longer ones with the
+        // interesting bytes at every offset from a word boundary.
+        let alphabet = [b'a', b'\r', b'\n'];
+        for len in 0..=11u32 {
+            for mut n in 0..3usize.pow(len) {
+                let mut b = Vec::new();
+                for _ in 0..len {
+                    b.push(alphabet[n % 3]);
+                    n /= 3;
+                }
+                assert_eq!(whole_head_end(&b), naive(&b), "{b:?}");
+            }
+        }
+        let mut seed = 7u32;
+        for _ in 0..20_000 {
+            let len = 12 + (seed >> 8) as usize % 40;
+            let b: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    alphabet[(seed >> 16) as usize % 3]
+                })
+                .collect();
+            assert_eq!(whole_head_end(&b), naive(&b), "{b:?}");
+        }
     }
 
     #[test]
