@@ -101,7 +101,13 @@ pub struct ServerConn {
     failed: bool,
     error_answered: bool,
     close_requested: bool,
+    /// An emptied map for the next request's fields ([`recycle_headers`](Self::recycle_headers)).
+    spare_headers: Option<HeaderMap>,
 }
+
+/// The most fields a recycled map may have room for: a larger one is let go, so that
+/// one large response does not pin its memory for the connection's life.
+const SPARE_FIELDS_MAX: usize = 64;
 
 impl ServerConn {
     /// A connection waiting for its first request.
@@ -119,6 +125,16 @@ impl ServerConn {
             failed: false,
             error_answered: false,
             close_requested: false,
+            spare_headers: None,
+        }
+    }
+
+    /// Gives back a header map the caller is done with (the last response's, say): it
+    /// is emptied and holds the next request's fields, which then cost no allocation.
+    pub fn recycle_headers(&mut self, mut map: HeaderMap) {
+        if map.capacity() <= SPARE_FIELDS_MAX {
+            map.clear();
+            self.spare_headers = Some(map);
         }
     }
 
@@ -199,7 +215,8 @@ impl ServerConn {
         if self.scanner.is_fresh() {
             if let Some(end) = scan::whole_head_end(&self.buf) {
                 let head = self.buf.split_to(end).freeze();
-                let parsed = head::parse_unscanned(&head, &self.config);
+                let spare = self.spare_headers.take();
+                let parsed = head::parse_unscanned(&head, &self.config, spare);
                 return self.start_request(parsed, &head).map(Some);
             }
         }
@@ -216,7 +233,8 @@ impl ServerConn {
         self.scanner = LineScanner::request();
         self.buf.advance(section.start);
         let head = self.buf.split_to(section.end - section.start).freeze();
-        let parsed = head::parse(&head, self.config.max_header_count);
+        let spare = self.spare_headers.take();
+        let parsed = head::parse(&head, self.config.max_header_count, spare);
         self.start_request(parsed, &head).map(Some)
     }
 

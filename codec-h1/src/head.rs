@@ -49,17 +49,26 @@ const STACK_SLOTS: usize = 128;
 
 /// Parses a complete head (as found by the scanner) into a [`RequestHead`], with room
 /// for `max_headers` fields.
-pub(crate) fn parse(head: &Bytes, max_headers: usize) -> Result<RequestHead, ErrorKind> {
-    with_slots(max_headers, |slots| parse_into(head, slots, None))
+/// `spare`: an empty map to hold the fields, instead of a new one.
+pub(crate) fn parse(
+    head: &Bytes,
+    max_headers: usize,
+    spare: Option<HeaderMap>,
+) -> Result<RequestHead, ErrorKind> {
+    with_slots(max_headers, |slots| parse_into(head, slots, None, spare))
 }
 
 /// Parses a head the scanner has not seen: one that ends in the first CRLFCRLF of the
 /// buffer it came from (see [`scan::whole_head_end`]). When what `httparse` returns shows
 /// that the scan would pass it, the scan is skipped; otherwise the scan runs on it
 /// first, so every error is the one it would have been with the head in pieces.
-pub(crate) fn parse_unscanned(head: &Bytes, config: &Config) -> Result<RequestHead, ErrorKind> {
+pub(crate) fn parse_unscanned(
+    head: &Bytes,
+    config: &Config,
+    spare: Option<HeaderMap>,
+) -> Result<RequestHead, ErrorKind> {
     with_slots(config.max_header_count, |slots| {
-        parse_into(head, slots, Some(config))
+        parse_into(head, slots, Some(config), spare)
     })
 }
 
@@ -83,6 +92,7 @@ fn parse_into<'b>(
     head: &'b Bytes,
     slots: &mut [MaybeUninit<httparse::Header<'b>>],
     unscanned: Option<&Config>,
+    spare: Option<HeaderMap>,
 ) -> Result<RequestHead, ErrorKind> {
     let mut req = httparse::Request::new(&mut []);
     let status = req.parse_with_uninit_headers(head, slots);
@@ -110,7 +120,7 @@ fn parse_into<'b>(
     } else {
         Version::HTTP_11
     };
-    let fields = Fields::collect(head, req.headers)?;
+    let fields = Fields::collect(head, req.headers, spare)?;
     fields.into_head(method, uri, version)
 }
 
@@ -164,11 +174,22 @@ struct Codings {
 }
 
 impl Fields {
-    fn collect(head: &Bytes, raw: &[httparse::Header<'_>]) -> Result<Self, ErrorKind> {
+    fn collect(
+        head: &Bytes,
+        raw: &[httparse::Header<'_>],
+        spare: Option<HeaderMap>,
+    ) -> Result<Self, ErrorKind> {
+        let map = match spare {
+            Some(mut map) => {
+                map.reserve(raw.len());
+                map
+            }
+            None => HeaderMap::with_capacity(raw.len()),
+        };
         // Spelled out rather than `..Default::default()`, which would build and drop a
         // second, empty map per request.
         let mut f = Fields {
-            map: HeaderMap::with_capacity(raw.len()),
+            map,
             content_length: None,
             te: None,
             hosts: 0,
@@ -378,7 +399,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<RequestHead, ErrorKind> {
-        parse(&Bytes::copy_from_slice(s.as_bytes()), 16)
+        parse(&Bytes::copy_from_slice(s.as_bytes()), 16, None)
     }
 
     fn bad(s: &str) -> bool {
@@ -539,14 +560,20 @@ mod tests {
             let fields: String = (0..n).map(|i| format!("X-{i}: v\r\n")).collect();
             Bytes::from(format!("GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n"))
         };
-        assert_eq!(parse(&head(99), 100).map(|h| h.headers.len()), Ok(100));
         assert_eq!(
-            parse(&head(100), 100).err(),
+            parse(&head(99), 100, None).map(|h| h.headers.len()),
+            Ok(100)
+        );
+        assert_eq!(
+            parse(&head(100), 100, None).err(),
             Some(ErrorKind::TooManyHeaders)
         );
-        assert_eq!(parse(&head(199), 200).map(|h| h.headers.len()), Ok(200));
         assert_eq!(
-            parse(&head(200), 200).err(),
+            parse(&head(199), 200, None).map(|h| h.headers.len()),
+            Ok(200)
+        );
+        assert_eq!(
+            parse(&head(200), 200, None).err(),
             Some(ErrorKind::TooManyHeaders)
         );
     }

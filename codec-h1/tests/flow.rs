@@ -308,3 +308,30 @@ fn error_mid_body_after_response_started() {
     conn.send_end(None, &mut out).unwrap();
     assert!(conn.is_closed());
 }
+
+#[test]
+fn a_recycled_map_holds_the_next_requests_fields_and_only_them() {
+    let mut conn = ServerConn::new(Config::default());
+    let mut out = Vec::new();
+    // Whole and in pieces: both ways a head is parsed.
+    conn.recv(b"GET /1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\n\r\nGET /2 HTTP/1.1\r\nHo");
+    next_request(&mut conn);
+    read_body(&mut conn);
+    let mut old = HeaderMap::with_capacity(8);
+    old.insert("x-stale", "gone".parse().unwrap());
+    old.insert("content-type", "text/plain".parse().unwrap());
+    let room = old.capacity();
+    conn.recycle_headers(old);
+    ok(&mut conn, &mut out);
+    conn.recv(b"st: y\r\nX-Two: 2\r\n\r\n");
+    let head = next_request(&mut conn);
+    assert_eq!(head.uri, "/2");
+    let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["host", "x-two"]);
+    assert_eq!(head.headers["host"], "y");
+    assert_eq!(
+        head.headers.capacity(),
+        room,
+        "the recycled map, not a new one"
+    );
+}

@@ -71,6 +71,10 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 self.write_full(&parts, body.as_bytes())
             }
         };
+        // The response's map, emptied, holds the next request's fields: two
+        // allocations fewer per kept-alive request.
+        self.codec
+            .recycle_headers(std::mem::take(&mut parts.headers));
         match sent {
             // Complete once `out` is written (`flush`).
             Ok(()) => self.unflushed.push(done),
