@@ -283,16 +283,6 @@ impl Pipe {
         Poll::Ready(room)
     }
 
-    /// Reader: runs `f` on the first contiguous buffered bytes and drops the first `f`
-    /// returns. `Ready(None)` at the end, `Pending` with nothing buffered.
-    pub(crate) fn poll_peek(
-        &self,
-        waker: &Waker,
-        f: impl FnOnce(&[u8]) -> usize,
-    ) -> Poll<Option<()>> {
-        self.poll_peek_vectored(waker, |slices| f(&slices[0]))
-    }
-
     /// Reader: runs `f` on the buffered bytes, as slices in order (as many as one
     /// vectored write takes), and drops the first `f` returns. `Ready(None)` at the
     /// end, `Pending` with nothing buffered.
@@ -335,6 +325,41 @@ impl Pipe {
             if let Some(w) = s.writer.take() {
                 w.wake();
             }
+        }
+        Poll::Ready(Some(()))
+    }
+
+    /// Reader: offers the first buffered bytes to `f` as one `Bytes`, without a copy
+    /// (a segment as it was put, or what was copied in), and drops them if `f` takes
+    /// them (returns `true`). `Ready(None)` at the end, `Pending` with nothing buffered.
+    pub(crate) fn poll_take_bytes(
+        &self,
+        waker: &Waker,
+        f: impl FnOnce(Bytes) -> bool,
+    ) -> Poll<Option<()>> {
+        let mut s = self.lock();
+        if s.is_empty() {
+            if s.closed {
+                return Poll::Ready(None);
+            }
+            register(&mut s.reader, waker);
+            return Poll::Pending;
+        }
+        let front = match s.segments.pop_front() {
+            Some(segment) => {
+                s.segmented -= segment.len();
+                segment
+            }
+            None => s.buf.split().freeze(),
+        };
+        if !f(front.clone()) {
+            // Kept, as a segment: it stays ahead of anything copied in after it.
+            s.segmented += front.len();
+            s.segments.push_front(front);
+            return Poll::Ready(Some(()));
+        }
+        if let Some(w) = s.writer.take() {
+            w.wake();
         }
         Poll::Ready(Some(()))
     }
@@ -428,6 +453,45 @@ mod tests {
             slices.iter().map(|s| s.len()).sum()
         });
         got
+    }
+
+    #[test]
+    fn bytes_are_taken_whole_without_a_copy_or_kept_in_order() {
+        let pipe = Pipe::default();
+        let body = Bytes::from(vec![7u8; COPY_MAX + 1]);
+        let head = [0x82, 126, 2, 1];
+        let put = pipe.poll_put_parts(&mut cx(), &head, &body, 0);
+        assert!(matches!(put, Poll::Ready(Ok(n)) if n == head.len() + body.len()));
+        assert!(matches!(
+            pipe.poll_put(&mut cx(), b"tail"),
+            Poll::Ready(Ok(4))
+        ));
+        let mut offered = Vec::new();
+        let mut take = |refuse: bool| {
+            let _ = pipe.poll_take_bytes(Waker::noop(), |b| {
+                offered.push(b);
+                !refuse
+            });
+        };
+        take(false);
+        take(true);
+        take(false);
+        take(false);
+        take(false);
+        let got: Vec<&[u8]> = offered.iter().map(|b| &b[..]).collect();
+        assert_eq!(got, [&head[..], &body[..], &body[..], b"tail"]);
+        assert_eq!(offered[1].as_ptr(), body.as_ptr(), "the payload itself");
+        assert_eq!(
+            offered[2].as_ptr(),
+            body.as_ptr(),
+            "offered again, not copied"
+        );
+        assert!(pipe.poll_take_bytes(Waker::noop(), |_| true).is_pending());
+        pipe.close();
+        assert_eq!(
+            pipe.poll_take_bytes(Waker::noop(), |_| true),
+            Poll::Ready(None)
+        );
     }
 
     #[test]

@@ -120,12 +120,14 @@ impl<R: Runtime> Streams<R> {
         let waker = cx.waker().clone();
         loop {
             let mut refused = None;
-            let taken = ends.outbound.poll_peek(&waker, |data| {
-                match codec.send_data(id, Bytes::copy_from_slice(data), false) {
-                    Ok(()) => data.len(),
+            // The session's bytes as they were put (a message's payload, or what was
+            // copied in): the codec queues them without a copy.
+            let taken = ends.outbound.poll_take_bytes(&waker, |data| {
+                match codec.send_data(id, data, false) {
+                    Ok(()) => true,
                     Err(e) => {
                         refused = Some(e);
-                        0
+                        false
                     }
                 }
             });
