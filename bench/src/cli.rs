@@ -16,6 +16,7 @@ and against h3 (on quinn) with its own HTTP/3 load client
 USAGE:
     roadrunner-bench [OPTIONS]
     roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
+    roadrunner-bench floor-server --port N
     roadrunner-bench ws-server --impl tungstenite|fastwebsockets --port N
     roadrunner-bench ws-load --connections N --size BYTES --duration SECS ws://HOST:PORT/PATH
     roadrunner-bench h3-server --port N
@@ -30,8 +31,9 @@ OPTIONS:
                         a fifth of the h2load requests
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
-                        hyper,hyper-flush,hyper-h2,tungstenite,fastwebsockets,
-                        h3-quinn,roadrunner-tokio,roadrunner-smol (default: all)
+                        hyper,hyper-flush,floor,hyper-h2,tungstenite,
+                        fastwebsockets,h3-quinn,roadrunner-tokio,roadrunner-smol
+                        (default: all)
     --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
                         memory,h2,h2-64k,ws,ws-16k,h3,h3-64k (default: all)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
@@ -43,6 +45,7 @@ OPTIONS:
     -h, --help          this help
 
 The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c);
+`floor-server` the canned-reply floor (counts blank lines, parses nothing);
 `ws-server` a baseline WebSocket echo server; `ws-load` the WebSocket load client
 (closed loop: one message in flight per connection, each echo checked);
 `h3-server` the HTTP/3 baseline (h3 + h3-quinn); `h3-load` the HTTP/3 load client
@@ -57,6 +60,8 @@ pub enum Server {
     Hyper,
     /// hyper with `pipeline_flush(true)`.
     HyperFlush,
+    /// The canned-reply floor on tokio (keep-alive and pipelined only).
+    Floor,
     /// hyper with default `http2::Builder` settings (prior-knowledge h2c).
     HyperH2,
     /// The tokio-tungstenite echo server (ws scenarios).
@@ -70,9 +75,10 @@ pub enum Server {
 }
 
 impl Server {
-    pub const ALL: [Server; 8] = [
+    pub const ALL: [Server; 9] = [
         Server::Hyper,
         Server::HyperFlush,
+        Server::Floor,
         Server::HyperH2,
         Server::Tungstenite,
         Server::Fastwebsockets,
@@ -85,6 +91,7 @@ impl Server {
         match self {
             Server::Hyper => "hyper",
             Server::HyperFlush => "hyper-flush",
+            Server::Floor => "floor",
             Server::HyperH2 => "hyper-h2",
             Server::Tungstenite => "tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
@@ -193,6 +200,7 @@ pub struct Options {
 pub enum Mode {
     Help,
     HyperServer { port: u16, protocol: Protocol },
+    FloorServer { port: u16 },
     WsServer { port: u16, imp: WsImpl },
     WsLoad(LoadArgs),
     H3Server { port: u16 },
@@ -220,6 +228,18 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
             (true, true) => return Err("--pipeline-flush is an HTTP/1.1 setting".into()),
         };
         return Ok(Mode::HyperServer { port, protocol });
+    }
+    if args.first().map(String::as_str) == Some("floor-server") {
+        let mut port = 0;
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--port" => port = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                other => return Err(format!("unknown floor-server argument `{other}`")),
+            }
+        }
+        return Ok(Mode::FloorServer { port });
     }
     if args.first().map(String::as_str) == Some("ws-server") {
         let (mut port, mut imp) = (0, None);
@@ -450,6 +470,11 @@ mod tests {
             })
         );
         assert!(parse_args(&args("hyper-server --http2 --pipeline-flush")).is_err());
+        assert_eq!(
+            parse_args(&args("floor-server --port 8080")),
+            Ok(Mode::FloorServer { port: 8080 })
+        );
+        assert!(parse_args(&args("floor-server --pipeline-flush")).is_err());
     }
 
     #[test]

@@ -43,7 +43,11 @@ Baselines: **hyper** is hyper 1.x `http1::Builder` with its defaults plus keep-a
 as a plain hello world uses it (`pipeline_flush` off: one write per response); \
 **hyper-flush** adds `pipeline_flush(true)`, which batches pipelined responses into \
 one write. The `÷ hyper` columns compare against the plain one, the `÷ hyper-flush` \
-columns against the flushing one (higher req/s and lower CPU/req are better); the h2 \
+columns against the flushing one (higher req/s and lower CPU/req are better). **floor** \
+(keep-alive and pipelined) is the canned-reply floor, `roadrunner-bench floor-server`: \
+tokio reading each socket, counting requests by their blank line (no parsing) and \
+writing the demo's `GET /` response bytes (a fixed `date`) once per request, one write \
+per read: what the kernel and the runtime cost without any HTTP work. The h2 \
 scenarios compare against **hyper-h2**, hyper's HTTP/2 server. All servers answer \
 `GET /` with `200 text/plain \"Hello, world!\"`.
 

@@ -12,6 +12,7 @@
 mod cli;
 mod client_stats;
 mod document;
+mod floor_server;
 mod h2load;
 mod h3_load;
 mod h3_server;
@@ -62,6 +63,7 @@ fn main() {
             0
         }
         Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
+        Ok(Mode::FloorServer { port }) => report_error(floor_server::run(port)),
         Ok(Mode::WsServer { port, imp }) => report_error(ws_server::run(port, imp)),
         Ok(Mode::WsLoad(args)) => report_error(ws_load::run(&args)),
         Ok(Mode::H3Server { port }) => report_error(h3_server::run(port)),

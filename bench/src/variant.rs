@@ -50,6 +50,7 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
         Scenario::KeepAlive | Scenario::Pipelined => vec![
             v("hyper", Hyper, &[]),
             v("hyper-flush", HyperFlush, &["--pipeline-flush"]),
+            v("floor", Floor, &[]),
             v("roadrunner-tokio", RoadrunnerTokio, NO_LIMIT),
             v("roadrunner-tokio (limit 1000)", RoadrunnerTokio, &[]),
             v("roadrunner-smol", RoadrunnerSmol, NO_LIMIT),
@@ -144,6 +145,8 @@ impl Variant {
             vec!["ws-server", "--port", "0"]
         } else if self.server == Server::H3Quinn {
             vec!["h3-server", "--port", "0"]
+        } else if self.server == Server::Floor {
+            vec!["floor-server", "--port", "0"]
         } else if self.is_baseline() {
             vec!["hyper-server", "--port", "0"]
         } else {
@@ -204,9 +207,13 @@ mod tests {
             "taskset -c 0 roadrunner-bench hyper-server --port 0 --pipeline-flush"
         );
         assert_eq!(
-            rows[2].display(0),
+            rows[3].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio \
              --max-keep-alive-requests 1000000"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "taskset -c 0 roadrunner-bench floor-server --port 0"
         );
         let rows = variants(Scenario::H2);
         assert_eq!(
