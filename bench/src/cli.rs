@@ -35,7 +35,11 @@ OPTIONS:
                         fastwebsockets,h3-quinn,roadrunner-tokio,roadrunner-smol
                         (default: all)
     --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
-                        memory,h2,h2-64k,ws,ws-16k,h3,h3-64k (default: all)
+                        memory,h2,h2-64k,ws,ws-16k,h3,h3-64k,h1-speed (default:
+                        all but h1-speed, which runs keep-alive and pipelined
+                        rows again, the in-process figures of
+                        roadrunner-bench-inproc, and one table against the
+                        HTTP/1.1 speed targets)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
@@ -125,10 +129,13 @@ pub enum Scenario {
     H3,
     /// The same against a 64 KiB streamed body (`GET /big?bytes=65536`).
     H3Big,
+    /// The HTTP/1.1 speed targets side by side: keep-alive and pipelined rows,
+    /// the in-process figures, one summary table (see [`crate::h1_speed`]).
+    H1Speed,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::KeepAlive,
         Scenario::Pipelined,
         Scenario::Short,
@@ -139,7 +146,17 @@ impl Scenario {
         Scenario::Ws16k,
         Scenario::H3,
         Scenario::H3Big,
+        Scenario::H1Speed,
     ];
+
+    /// What runs without `--scenarios`: all but `h1-speed`, whose wrk rows would
+    /// repeat those of `keep-alive` and `pipelined`.
+    pub fn defaults() -> Vec<Scenario> {
+        Self::ALL
+            .into_iter()
+            .filter(|&s| s != Scenario::H1Speed)
+            .collect()
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -153,6 +170,7 @@ impl Scenario {
             Scenario::Ws16k => "ws-16k",
             Scenario::H3 => "h3",
             Scenario::H3Big => "h3-64k",
+            Scenario::H1Speed => "h1-speed",
         }
     }
 
@@ -334,7 +352,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
         connections: 50,
         idle_connections: 10_000,
         servers: Server::ALL.to_vec(),
-        scenarios: Scenario::ALL.to_vec(),
+        scenarios: Scenario::defaults(),
         demo: None,
         server_cpu: 0,
         client_cpu: 1,
@@ -433,7 +451,11 @@ mod tests {
         assert_eq!((o.duration_secs, o.warmup_secs, o.connections), (10, 2, 50));
         assert_eq!(o.idle_connections, 10_000);
         assert_eq!(o.servers, Server::ALL);
-        assert_eq!(o.scenarios, Scenario::ALL);
+        assert_eq!(o.scenarios, &Scenario::ALL[..10]);
+        let Mode::Bench(o) = parse_args(&args("--scenarios h1-speed,keep-alive")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.scenarios, [Scenario::KeepAlive, Scenario::H1Speed]);
     }
 
     #[test]

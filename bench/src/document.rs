@@ -154,6 +154,20 @@ fn explanation(scenario: Scenario) -> &'static str {
              serves HTTP/1.1, HTTP/2 and HTTP/3 (`--tls --protocols http1,http2,http3`), \
              HTTP/3 on the UDP port of its TCP port's number."
         }
+        Scenario::H1Speed => {
+            "The HTTP/1.1 speed targets side by side. The keep-alive and pipelined \
+             tables above (hyper, hyper-flush, the floor and roadrunner, in this run) \
+             give the wrk figures; `roadrunner-bench-inproc`, pinned to the server's \
+             core, gives those without a kernel: the user-space path per request (one \
+             connection of the real server, the demo's `GET /`, driven through the \
+             runtime traits over an in-memory stream, as `server-core/benches/driver.rs`), \
+             the codec against the bare httparse-plus-`HeaderMap` floor (the inputs of \
+             `codec-h1/benches/codec.rs`), each the median of 5 interleaved rounds of \
+             wall-clock time after a warm-up, and the heap allocations per kept-alive \
+             request, counted exactly by that binary's global allocator over 10,000 \
+             requests after 1,000 of warm-up. *ratio* is roadrunner ÷ baseline; rows \
+             without a target are there for comparison."
+        }
         Scenario::H3Big => {
             "As `h3`, against `GET /big?bytes=65536`: a 64 KiB body that every server \
              sends in 16 KiB pieces without announcing its length. The harness checks that \

@@ -107,7 +107,22 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
             v("roadrunner-tokio", RoadrunnerTokio, H3),
             v("roadrunner-smol", RoadrunnerSmol, H3),
         ],
+        // Composite: it runs rows of keep-alive and pipelined (`h1_speed_variants`).
+        Scenario::H1Speed => Vec::new(),
     }
+}
+
+/// The rows of `keep-alive` or `pipelined` that the `h1-speed` summary reads.
+pub fn h1_speed_variants(scenario: Scenario) -> Vec<Variant> {
+    let wanted: &[&str] = match scenario {
+        Scenario::KeepAlive => &["hyper", "floor", "roadrunner-tokio", "roadrunner-smol"],
+        Scenario::Pipelined => &["hyper", "hyper-flush", "floor", "roadrunner-tokio"],
+        _ => &[],
+    };
+    variants(scenario)
+        .into_iter()
+        .filter(|v| wanted.contains(&v.label))
+        .collect()
 }
 
 /// Pairs `(variant, reference)` whose difference a scenario reports in words.
@@ -126,7 +141,8 @@ pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)
         | Scenario::Ws
         | Scenario::Ws16k
         | Scenario::H3
-        | Scenario::H3Big => &[],
+        | Scenario::H3Big
+        | Scenario::H1Speed => &[],
     }
 }
 
