@@ -163,7 +163,8 @@ fn explanation(scenario: Scenario) -> &'static str {
              runtime traits over an in-memory stream, as `server-core/benches/driver.rs`), \
              the codec against the bare httparse-plus-`HeaderMap` floor (the inputs of \
              `codec-h1/benches/codec.rs`), each the median of 5 interleaved rounds of \
-             wall-clock time after a warm-up, and the heap allocations per kept-alive \
+             the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`: time the core spent on \
+             other processes is not counted) after a warm-up, and the heap allocations per kept-alive \
              request, counted exactly by that binary's global allocator over 10,000 \
              requests after 1,000 of warm-up. *ratio* is roadrunner ÷ baseline; rows \
              without a target are there for comparison."

@@ -9,8 +9,9 @@
 //!   allocator (which is why this is a binary of its own: the harness's servers
 //!   keep the system allocator untouched).
 //!
-//! Times are wall clock, so run it pinned to an otherwise idle core (the
-//! harness does). The figures go to stdout, one per line
+//! Times are the thread's CPU time (see `timing`), so other processes taking
+//! the core do not count, but their effect on the caches does: run it pinned
+//! to an otherwise idle core where there is one (the harness pins it). The figures go to stdout, one per line
 //! (`roadrunner_bench::inproc_report`); progress goes to stderr.
 
 mod codec;
@@ -29,7 +30,7 @@ static ALLOCATOR: counting::Counting = counting::Counting;
 /// Rounds per figure; the figure is their median.
 const ROUNDS: usize = 5;
 
-/// Measured seconds per figure unless `--secs` says otherwise.
+/// Measured CPU seconds per figure unless `--secs` says otherwise.
 const DEFAULT_SECS: f64 = 2.5;
 
 const USAGE: &str = "\
@@ -38,7 +39,7 @@ roadrunner-bench-inproc: HTTP/1.1 user-space figures without a kernel
 USAGE:
     roadrunner-bench-inproc [--secs S]
 
-    --secs S    measured seconds per figure, in 5 rounds (default 2.5), each
+    --secs S    measured CPU seconds per figure, in 5 rounds (default 2.5), each
                 figure after 0.5 s of warm-up
 ";
 
