@@ -98,6 +98,10 @@ fn rows(keep_alive: &[(&str, Load)], pipelined: &[(&str, Load)], inproc: &InProc
         who,
         value: find(pipelined, who).map(|l| l.client.req_per_sec),
     };
+    let pipelined_cpu = |who: &'static str| Figure {
+        who,
+        value: find(pipelined, who).map(|l| l.cpu_us_per_req),
+    };
     let codec = inproc.codec("small", 16);
     let issue_floor = "reference (the issue measured 0.80–0.92 × hyper)";
     vec![
@@ -121,6 +125,15 @@ fn rows(keep_alive: &[(&str, Load)], pipelined: &[(&str, Load)], inproc: &InProc
             baseline: Some(rps("hyper-flush")),
             subject: rps("roadrunner-tokio"),
             target: Target::RatioAtLeast(1.3),
+        },
+        Row {
+            figure: "pipelined 16 deep: server CPU per request",
+            unit: Unit::CpuUsPerReq,
+            baseline: Some(pipelined_cpu("hyper-flush")),
+            subject: pipelined_cpu("roadrunner-tokio"),
+            target: Target::Reference(
+                "reference (req/s is wrk's ceiling where a server's core is not busy)",
+            ),
         },
         Row {
             figure: "pipelined 16 deep: requests/s, against hyper without `pipeline_flush`",
@@ -237,13 +250,14 @@ mod tests {
         use Verdict::*;
         assert_eq!(
             verdicts,
-            [Met, Reference, Met, Reference, Reference, NotMet, Met, NotMet, NotMet]
+            [Met, Reference, Met, Reference, Reference, Reference, NotMet, Met, NotMet, NotMet]
         );
         assert!(rows.iter().all(|r| r.subject.value.is_some()));
         assert!(rows
             .iter()
             .all(|r| r.baseline.is_none_or(|b| b.value.is_some())));
-        assert_eq!(rows[5].ratio(), Some(2.0));
+        assert_eq!(rows[3].ratio(), Some(0.8));
+        assert_eq!(rows[6].ratio(), Some(2.0));
     }
 
     #[test]
@@ -270,6 +284,6 @@ mod tests {
     fn missing_servers_are_not_measured() {
         let rows = rows(&[], &[], &inproc());
         assert_eq!(rows[0].verdict(), Verdict::NotMeasured);
-        assert_eq!(rows[6].verdict(), Verdict::Met);
+        assert_eq!(rows[7].verdict(), Verdict::Met);
     }
 }
