@@ -90,18 +90,17 @@ pub fn run(env: &Env) -> Result<Vec<Section>, String> {
 
 /// The issue's table, filled from the wrk rows and the in-process figures.
 fn rows(keep_alive: &[(&str, Load)], pipelined: &[(&str, Load)], inproc: &InProc) -> Vec<Row> {
-    let cpu = |who: &'static str| Figure {
-        who,
-        value: find(keep_alive, who).map(|l| l.cpu_us_per_req),
+    let wrk = |rows, who, value: fn(&Load) -> f64| {
+        let load = find(rows, who);
+        Figure {
+            who,
+            value: load.map(value),
+            starved: load.is_some_and(|l| l.cpu_utilisation < SATURATED),
+        }
     };
-    let rps = |who: &'static str| Figure {
-        who,
-        value: find(pipelined, who).map(|l| l.client.req_per_sec),
-    };
-    let pipelined_cpu = |who: &'static str| Figure {
-        who,
-        value: find(pipelined, who).map(|l| l.cpu_us_per_req),
-    };
+    let cpu = |who| wrk(keep_alive, who, |l| l.cpu_us_per_req);
+    let rps = |who| wrk(pipelined, who, |l| l.client.req_per_sec);
+    let pipelined_cpu = |who| wrk(pipelined, who, |l| l.cpu_us_per_req);
     let codec = inproc.codec("small", 16);
     let issue_floor = "reference (the issue measured 0.80–0.92 × hyper)";
     vec![
@@ -152,34 +151,22 @@ fn rows(keep_alive: &[(&str, Load)], pipelined: &[(&str, Load)], inproc: &InProc
         Row {
             figure: "codec alone, small request pipelined 16 deep",
             unit: Unit::NsPerReq,
-            baseline: Some(Figure {
-                who: "httparse floor",
-                value: codec.map(|c| c.floor_ns),
-            }),
-            subject: Figure {
-                who: "roadrunner-h1",
-                value: codec.map(|c| c.roadrunner_ns),
-            },
+            baseline: Some(Figure::inproc("httparse floor", codec.map(|c| c.floor_ns))),
+            subject: Figure::inproc("roadrunner-h1", codec.map(|c| c.roadrunner_ns)),
             target: Target::RatioAtMost(1.5),
         },
         Row {
             figure: "user-space path per kept-alive request (in-memory driver)",
             unit: Unit::NsPerReq,
             baseline: None,
-            subject: Figure {
-                who: "roadrunner",
-                value: Some(inproc.driver_keep_alive_ns),
-            },
+            subject: Figure::inproc("roadrunner", Some(inproc.driver_keep_alive_ns)),
             target: Target::AtMost(500.0),
         },
         Row {
             figure: "heap allocations per kept-alive request",
             unit: Unit::AllocsPerReq,
             baseline: None,
-            subject: Figure {
-                who: "roadrunner",
-                value: Some(inproc.allocs_per_request),
-            },
+            subject: Figure::inproc("roadrunner", Some(inproc.allocs_per_request)),
             target: Target::AtMost(3.0),
         },
         Row {
@@ -278,6 +265,18 @@ mod tests {
                 .collect();
             assert_eq!(labels, who);
         }
+    }
+
+    #[test]
+    fn rows_read_from_a_starved_server_say_so() {
+        let mut hyper = load(100.0, 10.0);
+        hyper.cpu_utilisation = 0.5;
+        let rows = rows(&[("hyper", hyper)], &[], &inproc());
+        let starved: Vec<bool> = rows.iter().map(Row::starved).collect();
+        assert_eq!(
+            starved,
+            [true, true, false, false, false, false, false, false, false, false]
+        );
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub enum Target {
 pub struct Figure {
     pub who: &'static str,
     pub value: Option<f64>,
+    /// A wrk figure whose server did not keep its core busy.
+    pub starved: bool,
+}
+
+impl Figure {
+    /// A figure measured in process, where no server can be starved.
+    pub fn inproc(who: &'static str, value: Option<f64>) -> Self {
+        Figure {
+            who,
+            value,
+            starved: false,
+        }
+    }
 }
 
 /// One line of the summary.
@@ -83,6 +96,11 @@ impl Row {
         let base = self.baseline?.value?;
         let value = self.subject.value?;
         (base > 0.0 && value.is_finite()).then(|| value / base)
+    }
+
+    /// Whether a wrk figure of the row was measured on a starved server.
+    pub fn starved(&self) -> bool {
+        self.subject.starved || self.baseline.is_some_and(|b| b.starved)
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -127,9 +145,10 @@ pub fn render(rows: &[Row]) -> String {
             Verdict::NotMeasured => "not measured",
             Verdict::Reference => "–",
         };
+        let caveat = if row.starved() { " (starved)" } else { "" };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {verdict} |",
+            "| {} | {} | {} | {} | {} | {verdict}{caveat} |",
             row.figure,
             row.baseline.as_ref().map_or("–".into(), show),
             show(&row.subject),
@@ -149,7 +168,7 @@ pub fn starved_note(starved: &[String]) -> String {
     format!(
         "\nServer CPU below {:.0}% of its core in: {}. Those servers were not what \
          limited the rate (another process on the machine, or the client, was), so \
-         their rows are less certain.\n",
+         the rows marked *(starved)* are uncertain.\n",
         SATURATED * 100.0,
         starved.join(", ")
     )
@@ -192,14 +211,8 @@ mod tests {
         Row {
             figure: "f",
             unit: Unit::CpuUsPerReq,
-            baseline: Some(Figure {
-                who: "hyper",
-                value: base,
-            }),
-            subject: Figure {
-                who: "roadrunner-tokio",
-                value,
-            },
+            baseline: Some(Figure::inproc("hyper", base)),
+            subject: Figure::inproc("roadrunner-tokio", value),
             target,
         }
     }
@@ -238,8 +251,10 @@ mod tests {
 
     #[test]
     fn renders_one_line_per_row() {
+        let mut starved = row(Some(8.0), Some(9.0), Target::RatioAtMost(0.9));
+        starved.subject.starved = true;
         let mut rows = vec![
-            row(Some(8.0), Some(9.0), Target::RatioAtMost(0.9)),
+            starved,
             row(Some(8.0), None, Target::Reference("issue: 0.80–0.92×")),
         ];
         let mut absolute = row(None, Some(1180.4), Target::AtMost(500.0));
@@ -252,7 +267,7 @@ mod tests {
         assert_eq!(
             lines[2],
             "| f | hyper: 8.00 CPU µs/req | roadrunner-tokio: 9.00 CPU µs/req | 1.12× \
-             | ≤ 0.9 × hyper | **no** |"
+             | ≤ 0.9 × hyper | **no** (starved) |"
         );
         assert_eq!(
             lines[3],
