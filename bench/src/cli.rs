@@ -16,6 +16,7 @@ and against h3 (on quinn) with its own HTTP/3 load client
 USAGE:
     roadrunner-bench [OPTIONS]
     roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
+    roadrunner-bench floor-server --port N
     roadrunner-bench ws-server --impl tungstenite|fastwebsockets --port N
     roadrunner-bench ws-load --connections N --size BYTES --duration SECS ws://HOST:PORT/PATH
     roadrunner-bench h3-server --port N
@@ -30,10 +31,15 @@ OPTIONS:
                         a fifth of the h2load requests
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
-                        hyper,hyper-flush,hyper-h2,tungstenite,fastwebsockets,
-                        h3-quinn,roadrunner-tokio,roadrunner-smol (default: all)
+                        hyper,hyper-flush,floor,hyper-h2,tungstenite,
+                        fastwebsockets,h3-quinn,roadrunner-tokio,roadrunner-smol
+                        (default: all)
     --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
-                        memory,h2,h2-64k,ws,ws-16k,h3,h3-64k (default: all)
+                        memory,h2,h2-64k,ws,ws-16k,h3,h3-64k,h1-speed (default:
+                        all but h1-speed, which runs keep-alive and pipelined
+                        rows again, the in-process figures of
+                        roadrunner-bench-inproc, and one table against the
+                        HTTP/1.1 speed targets)
     --demo PATH         roadrunner-demo binary (default: next to this binary, then
                         $CARGO_TARGET_DIR/release/roadrunner-demo)
     --server-cpu N      core the server is pinned to (default 0)
@@ -43,6 +49,7 @@ OPTIONS:
     -h, --help          this help
 
 The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c);
+`floor-server` the canned-reply floor (counts blank lines, parses nothing);
 `ws-server` a baseline WebSocket echo server; `ws-load` the WebSocket load client
 (closed loop: one message in flight per connection, each echo checked);
 `h3-server` the HTTP/3 baseline (h3 + h3-quinn); `h3-load` the HTTP/3 load client
@@ -57,6 +64,8 @@ pub enum Server {
     Hyper,
     /// hyper with `pipeline_flush(true)`.
     HyperFlush,
+    /// The canned-reply floor on tokio (keep-alive and pipelined only).
+    Floor,
     /// hyper with default `http2::Builder` settings (prior-knowledge h2c).
     HyperH2,
     /// The tokio-tungstenite echo server (ws scenarios).
@@ -70,9 +79,10 @@ pub enum Server {
 }
 
 impl Server {
-    pub const ALL: [Server; 8] = [
+    pub const ALL: [Server; 9] = [
         Server::Hyper,
         Server::HyperFlush,
+        Server::Floor,
         Server::HyperH2,
         Server::Tungstenite,
         Server::Fastwebsockets,
@@ -85,6 +95,7 @@ impl Server {
         match self {
             Server::Hyper => "hyper",
             Server::HyperFlush => "hyper-flush",
+            Server::Floor => "floor",
             Server::HyperH2 => "hyper-h2",
             Server::Tungstenite => "tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
@@ -118,10 +129,13 @@ pub enum Scenario {
     H3,
     /// The same against a 64 KiB streamed body (`GET /big?bytes=65536`).
     H3Big,
+    /// The HTTP/1.1 speed targets side by side: keep-alive and pipelined rows,
+    /// the in-process figures, one summary table (see [`crate::h1_speed`]).
+    H1Speed,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::KeepAlive,
         Scenario::Pipelined,
         Scenario::Short,
@@ -132,7 +146,17 @@ impl Scenario {
         Scenario::Ws16k,
         Scenario::H3,
         Scenario::H3Big,
+        Scenario::H1Speed,
     ];
+
+    /// What runs without `--scenarios`: all but `h1-speed`, whose wrk rows would
+    /// repeat those of `keep-alive` and `pipelined`.
+    pub fn defaults() -> Vec<Scenario> {
+        Self::ALL
+            .into_iter()
+            .filter(|&s| s != Scenario::H1Speed)
+            .collect()
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -146,6 +170,7 @@ impl Scenario {
             Scenario::Ws16k => "ws-16k",
             Scenario::H3 => "h3",
             Scenario::H3Big => "h3-64k",
+            Scenario::H1Speed => "h1-speed",
         }
     }
 
@@ -193,6 +218,7 @@ pub struct Options {
 pub enum Mode {
     Help,
     HyperServer { port: u16, protocol: Protocol },
+    FloorServer { port: u16 },
     WsServer { port: u16, imp: WsImpl },
     WsLoad(LoadArgs),
     H3Server { port: u16 },
@@ -220,6 +246,18 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
             (true, true) => return Err("--pipeline-flush is an HTTP/1.1 setting".into()),
         };
         return Ok(Mode::HyperServer { port, protocol });
+    }
+    if args.first().map(String::as_str) == Some("floor-server") {
+        let mut port = 0;
+        let mut it = args[1..].iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--port" => port = parse_value(arg, it.next())?,
+                "-h" | "--help" => return Ok(Mode::Help),
+                other => return Err(format!("unknown floor-server argument `{other}`")),
+            }
+        }
+        return Ok(Mode::FloorServer { port });
     }
     if args.first().map(String::as_str) == Some("ws-server") {
         let (mut port, mut imp) = (0, None);
@@ -314,7 +352,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
         connections: 50,
         idle_connections: 10_000,
         servers: Server::ALL.to_vec(),
-        scenarios: Scenario::ALL.to_vec(),
+        scenarios: Scenario::defaults(),
         demo: None,
         server_cpu: 0,
         client_cpu: 1,
@@ -413,7 +451,11 @@ mod tests {
         assert_eq!((o.duration_secs, o.warmup_secs, o.connections), (10, 2, 50));
         assert_eq!(o.idle_connections, 10_000);
         assert_eq!(o.servers, Server::ALL);
-        assert_eq!(o.scenarios, Scenario::ALL);
+        assert_eq!(o.scenarios, &Scenario::ALL[..10]);
+        let Mode::Bench(o) = parse_args(&args("--scenarios h1-speed,keep-alive")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.scenarios, [Scenario::KeepAlive, Scenario::H1Speed]);
     }
 
     #[test]
@@ -450,6 +492,11 @@ mod tests {
             })
         );
         assert!(parse_args(&args("hyper-server --http2 --pipeline-flush")).is_err());
+        assert_eq!(
+            parse_args(&args("floor-server --port 8080")),
+            Ok(Mode::FloorServer { port: 8080 })
+        );
+        assert!(parse_args(&args("floor-server --pipeline-flush")).is_err());
     }
 
     #[test]

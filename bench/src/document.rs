@@ -43,7 +43,11 @@ Baselines: **hyper** is hyper 1.x `http1::Builder` with its defaults plus keep-a
 as a plain hello world uses it (`pipeline_flush` off: one write per response); \
 **hyper-flush** adds `pipeline_flush(true)`, which batches pipelined responses into \
 one write. The `÷ hyper` columns compare against the plain one, the `÷ hyper-flush` \
-columns against the flushing one (higher req/s and lower CPU/req are better); the h2 \
+columns against the flushing one (higher req/s and lower CPU/req are better). **floor** \
+(keep-alive and pipelined) is the canned-reply floor, `roadrunner-bench floor-server`: \
+tokio reading each socket, counting requests by their blank line (no parsing) and \
+writing the demo's `GET /` response bytes (a fixed `date`) once per request, one write \
+per read: what the kernel and the runtime cost without any HTTP work. The h2 \
 scenarios compare against **hyper-h2**, hyper's HTTP/2 server. All servers answer \
 `GET /` with `200 text/plain \"Hello, world!\"`.
 
@@ -149,6 +153,21 @@ fn explanation(scenario: Scenario) -> &'static str {
              `max_streams_bidi`); roadrunner \
              serves HTTP/1.1, HTTP/2 and HTTP/3 (`--tls --protocols http1,http2,http3`), \
              HTTP/3 on the UDP port of its TCP port's number."
+        }
+        Scenario::H1Speed => {
+            "The HTTP/1.1 speed targets side by side. The keep-alive and pipelined \
+             tables above (hyper, hyper-flush, the floor and roadrunner, in this run) \
+             give the wrk figures; `roadrunner-bench-inproc`, pinned to the server's \
+             core, gives those without a kernel: the user-space path per request (one \
+             connection of the real server, the demo's `GET /`, driven through the \
+             runtime traits over an in-memory stream, as `server-core/benches/driver.rs`), \
+             the codec against the bare httparse-plus-`HeaderMap` floor (the inputs of \
+             `codec-h1/benches/codec.rs`), each the median of 5 interleaved rounds of \
+             the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`: time the core spent on \
+             other processes is not counted) after a warm-up, and the heap allocations per kept-alive \
+             request, counted exactly by that binary's global allocator over 10,000 \
+             requests after 1,000 of warm-up. *ratio* is roadrunner ÷ baseline; rows \
+             without a target are there for comparison."
         }
         Scenario::H3Big => {
             "As `h3`, against `GET /big?bytes=65536`: a 64 KiB body that every server \

@@ -12,6 +12,10 @@ use crate::server::ServerProcess;
 use crate::wrk::WrkCommand;
 use crate::ws_load::WsLoadCommand;
 
+/// The share of its core below which a server was not what limited the rate
+/// (the client, or another process on the machine, was).
+pub const SATURATED: f64 = 0.9;
+
 /// What a load generator reported for one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -151,7 +155,7 @@ pub fn measure(
         cpu_utilisation: cpu_secs / wall,
         client: result,
     };
-    if load.cpu_utilisation < 0.9 {
+    if load.cpu_utilisation < SATURATED {
         eprintln!(
             "{tag} warning: server used only {:.0}% of its core; the client or another \
              process on the machine may be the bottleneck",

@@ -12,10 +12,13 @@
 mod cli;
 mod client_stats;
 mod document;
+mod floor_server;
+mod h1_speed;
 mod h2load;
 mod h3_load;
 mod h3_server;
 mod hyper_server;
+mod inproc;
 mod load;
 mod memory;
 mod pin;
@@ -24,6 +27,7 @@ mod procstat;
 mod report;
 mod server;
 mod shell;
+mod speed_table;
 mod variant;
 mod wrk;
 mod ws_load;
@@ -62,6 +66,7 @@ fn main() {
             0
         }
         Ok(Mode::HyperServer { port, protocol }) => report_error(hyper_server::run(port, protocol)),
+        Ok(Mode::FloorServer { port }) => report_error(floor_server::run(port)),
         Ok(Mode::WsServer { port, imp }) => report_error(ws_server::run(port, imp)),
         Ok(Mode::WsLoad(args)) => report_error(ws_load::run(&args)),
         Ok(Mode::H3Server { port }) => report_error(h3_server::run(port)),
@@ -91,6 +96,8 @@ struct Env<'a> {
     opts: &'a Options,
     self_exe: PathBuf,
     demo: Option<PathBuf>,
+    /// `roadrunner-bench-inproc`, when `h1-speed` runs.
+    inproc: Option<PathBuf>,
     script: &'a Path,
     ticks_per_sec: u64,
     pdeathsig: bool,
@@ -119,6 +126,11 @@ fn bench(opts: &Options) -> Result<(), String> {
     } else {
         None
     };
+    let inproc = if opts.scenarios.contains(&Scenario::H1Speed) {
+        Some(inproc::find(&self_exe)?)
+    } else {
+        None
+    };
     if opts.scenarios.contains(&Scenario::Memory) {
         // Before any server is spawned, so servers inherit it.
         memory::raise_fd_limit(opts.idle_connections as u64 + 1024)?;
@@ -128,6 +140,7 @@ fn bench(opts: &Options) -> Result<(), String> {
         opts,
         self_exe,
         demo,
+        inproc,
         script: &script.path,
         ticks_per_sec: procstat::ticks_per_sec(),
         pdeathsig: pin::setpriv_has_pdeathsig(),
@@ -135,6 +148,10 @@ fn bench(opts: &Options) -> Result<(), String> {
 
     let mut sections = Vec::new();
     for &scenario in &opts.scenarios {
+        if scenario == Scenario::H1Speed {
+            sections.extend(h1_speed::run(&env)?);
+            continue;
+        }
         let variants: Vec<Variant> = variant::variants(scenario)
             .into_iter()
             .filter(|v| opts.servers.contains(&v.server))

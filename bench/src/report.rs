@@ -3,9 +3,10 @@
 use std::fmt::Write;
 
 use crate::cli::Scenario;
+use crate::h1_speed::Summary;
 use crate::load::Load;
 use crate::memory::Memory;
-use crate::variant;
+use crate::{speed_table, variant};
 
 /// Rows every other row is compared against, where present.
 const BASELINES: [&str; 6] = [
@@ -21,6 +22,8 @@ const BASELINES: [&str; 6] = [
 pub enum Results {
     Load(Vec<(&'static str, Load)>),
     Memory(Vec<(&'static str, Memory)>),
+    /// The `h1-speed` summary.
+    Speed(Box<Summary>),
 }
 
 /// Everything reported for one scenario.
@@ -39,6 +42,12 @@ impl Section {
                 load_table(rows, columns(self.scenario)) + &comparisons(self.scenario, rows)
             }
             Results::Memory(rows) => memory_table(rows),
+            Results::Speed(summary) => {
+                speed_table::render(&summary.rows)
+                    + &speed_table::starved_note(&summary.starved)
+                    + "\n"
+                    + &speed_table::inproc_table(&summary.inproc)
+            }
         }
     }
 }

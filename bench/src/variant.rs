@@ -50,6 +50,7 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
         Scenario::KeepAlive | Scenario::Pipelined => vec![
             v("hyper", Hyper, &[]),
             v("hyper-flush", HyperFlush, &["--pipeline-flush"]),
+            v("floor", Floor, &[]),
             v("roadrunner-tokio", RoadrunnerTokio, NO_LIMIT),
             v("roadrunner-tokio (limit 1000)", RoadrunnerTokio, &[]),
             v("roadrunner-smol", RoadrunnerSmol, NO_LIMIT),
@@ -106,7 +107,22 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
             v("roadrunner-tokio", RoadrunnerTokio, H3),
             v("roadrunner-smol", RoadrunnerSmol, H3),
         ],
+        // Composite: it runs rows of keep-alive and pipelined (`h1_speed_variants`).
+        Scenario::H1Speed => Vec::new(),
     }
+}
+
+/// The rows of `keep-alive` or `pipelined` that the `h1-speed` summary reads.
+pub fn h1_speed_variants(scenario: Scenario) -> Vec<Variant> {
+    let wanted: &[&str] = match scenario {
+        Scenario::KeepAlive => &["hyper", "floor", "roadrunner-tokio", "roadrunner-smol"],
+        Scenario::Pipelined => &["hyper", "hyper-flush", "floor", "roadrunner-tokio"],
+        _ => &[],
+    };
+    variants(scenario)
+        .into_iter()
+        .filter(|v| wanted.contains(&v.label))
+        .collect()
 }
 
 /// Pairs `(variant, reference)` whose difference a scenario reports in words.
@@ -125,7 +141,8 @@ pub fn comparisons(scenario: Scenario) -> &'static [(&'static str, &'static str)
         | Scenario::Ws
         | Scenario::Ws16k
         | Scenario::H3
-        | Scenario::H3Big => &[],
+        | Scenario::H3Big
+        | Scenario::H1Speed => &[],
     }
 }
 
@@ -144,6 +161,8 @@ impl Variant {
             vec!["ws-server", "--port", "0"]
         } else if self.server == Server::H3Quinn {
             vec!["h3-server", "--port", "0"]
+        } else if self.server == Server::Floor {
+            vec!["floor-server", "--port", "0"]
         } else if self.is_baseline() {
             vec!["hyper-server", "--port", "0"]
         } else {
@@ -204,9 +223,13 @@ mod tests {
             "taskset -c 0 roadrunner-bench hyper-server --port 0 --pipeline-flush"
         );
         assert_eq!(
-            rows[2].display(0),
+            rows[3].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio \
              --max-keep-alive-requests 1000000"
+        );
+        assert_eq!(
+            rows[2].display(0),
+            "taskset -c 0 roadrunner-bench floor-server --port 0"
         );
         let rows = variants(Scenario::H2);
         assert_eq!(
