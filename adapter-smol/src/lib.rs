@@ -177,6 +177,8 @@ impl Acceptor for Tcp {
             Conn {
                 io: stream,
                 drained: false,
+                probe: true,
+                skipped: 0,
             },
             peer,
         ))
@@ -191,23 +193,57 @@ impl Acceptor for Tcp {
 struct Conn {
     io: Async<TcpStream>,
     /// The last read returned less than it could take (or nothing), so the socket is
-    /// most likely empty: the next read waits for readiness first. async-io's own
-    /// `poll_read` tries the `recv` first, which on a kept-alive connection is one
-    /// `EAGAIN` per request; waiting through `poll_readable` also consumes each
-    /// readiness event, which reading first would leave behind to be taken as new.
+    /// most likely empty. async-io's own `poll_read` always tries the `recv` first,
+    /// which on a request-response connection is one `EAGAIN` per request.
     drained: bool,
+    /// After a short read, read again at once rather than wait for readiness: on
+    /// while such reads find bytes (a peer that keeps the socket busy, where waiting
+    /// would add a trip through async-io's reactor to every read), off while they find
+    /// none. Off, one in [`PROBE_EVERY`] still reads at once, to notice a change.
+    probe: bool,
+    skipped: u8,
+}
+
+/// How often a connection whose reads after a short read find nothing tries one
+/// anyway.
+const PROBE_EVERY: u8 = 8;
+
+impl Conn {
+    fn should_probe(&mut self) -> bool {
+        if self.probe {
+            return true;
+        }
+        self.skipped = self.skipped.wrapping_add(1);
+        self.skipped % PROBE_EVERY == 0
+    }
 }
 
 impl ByteStream for Conn {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            if self.drained {
+        let mut probing = false;
+        if self.drained {
+            if self.should_probe() {
+                probing = true;
+            } else {
+                // Waiting through `poll_readable` also consumes the readiness event,
+                // which a read that succeeds would leave behind to be taken as new.
                 ready!(self.io.poll_readable(cx))?;
             }
+        }
+        loop {
             match self.io.get_ref().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if std::mem::take(&mut probing) {
+                        self.probe = false;
+                    }
+                    self.drained = true;
+                    ready!(self.io.poll_readable(cx))?;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 read => {
+                    if probing {
+                        self.probe = true;
+                    }
                     self.drained = matches!(read, Ok(n) if n > 0 && n < buf.len());
                     return Poll::Ready(read);
                 }
