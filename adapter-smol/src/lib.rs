@@ -25,7 +25,7 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::pin::Pin;
@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
 use roadrunner_core::{Listener, Options, StartError};
-use smol::io::AsyncWrite;
+use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
 
 pub use roadrunner_core as core;
@@ -176,9 +176,7 @@ impl Acceptor for Tcp {
         Ok((
             Conn {
                 io: stream,
-                drained: false,
-                probe: true,
-                skipped: 0,
+                peer_turn: false,
             },
             peer,
         ))
@@ -192,63 +190,26 @@ impl Acceptor for Tcp {
 /// An accepted connection.
 struct Conn {
     io: Async<TcpStream>,
-    /// The last read returned less than it could take (or nothing), so the socket is
-    /// most likely empty. async-io's own `poll_read` always tries the `recv` first,
-    /// which on a request-response connection is one `EAGAIN` per request.
-    drained: bool,
-    /// After a short read, read again at once rather than wait for readiness: on
-    /// while such reads find bytes (a peer that keeps the socket busy, where waiting
-    /// would add a trip through async-io's reactor to every read), off while they find
-    /// none. Off, one in [`PROBE_EVERY`] still reads at once, to notice a change.
-    probe: bool,
-    skipped: u8,
-}
-
-/// How often a connection whose reads after a short read find nothing tries one
-/// anyway.
-const PROBE_EVERY: u8 = 8;
-
-impl Conn {
-    fn should_probe(&mut self) -> bool {
-        if self.probe {
-            return true;
-        }
-        self.skipped = self.skipped.wrapping_add(1);
-        self.skipped % PROBE_EVERY == 0
-    }
+    /// [`ByteStream::peer_turn`]: the next read waits for readiness first, instead of
+    /// async-io's `recv` first, which would say `EAGAIN` once per kept-alive request.
+    /// Only on that hint: under a busy peer (many HTTP/2 streams) bytes are mostly
+    /// there already, and waiting would send every read through the reactor.
+    peer_turn: bool,
 }
 
 impl ByteStream for Conn {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut probing = false;
-        if self.drained {
-            if self.should_probe() {
-                probing = true;
-            } else {
-                // Waiting through `poll_readable` also consumes the readiness event,
-                // which a read that succeeds would leave behind to be taken as new.
-                ready!(self.io.poll_readable(cx))?;
-            }
+        if self.peer_turn {
+            // Waiting here also consumes the readiness event, which a read that
+            // succeeds would leave behind to be taken as new the next time.
+            ready!(self.io.poll_readable(cx))?;
+            self.peer_turn = false;
         }
-        loop {
-            match self.io.get_ref().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if std::mem::take(&mut probing) {
-                        self.probe = false;
-                    }
-                    self.drained = true;
-                    ready!(self.io.poll_readable(cx))?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                read => {
-                    if probing {
-                        self.probe = true;
-                    }
-                    self.drained = matches!(read, Ok(n) if n > 0 && n < buf.len());
-                    return Poll::Ready(read);
-                }
-            }
-        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+
+    fn peer_turn(&mut self) {
+        self.peer_turn = true;
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

@@ -168,6 +168,12 @@ impl ServerConn {
         true
     }
 
+    /// Whether the connection waits for a new request with nothing of it received yet
+    /// (every response sent, no byte buffered).
+    pub fn awaits_request(&self) -> bool {
+        self.buf.is_empty() && matches!(self.read, Read::Head) && matches!(self.write, Write::Idle)
+    }
+
     /// Tells the codec the peer closed its sending side. Requests already buffered are
     /// still served; a request cut short becomes [`ErrorKind::UnexpectedEof`], and with
     /// nothing of a new request received the connection just closes.

@@ -92,6 +92,12 @@ pub trait ByteStream: Send + Unpin + 'static {
     /// Flushes and closes the write side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
+    /// A hint before a read: the peer has been answered and has sent nothing more, so
+    /// it will most likely send nothing until it has read the answer (HTTP/1.1's
+    /// request and response). A stream whose read finds that out only by trying (a
+    /// `recv` that says `EAGAIN`) may wait for readiness first. The default ignores it.
+    fn peer_turn(&mut self) {}
+
     /// Sends up to `len` bytes of `file` from `offset` without copying them through
     /// user space, where the stream can (plain TCP on Linux, with [`sendfile`]). The
     /// default says `Unsupported`, and the server then reads and writes instead.

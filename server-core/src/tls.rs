@@ -176,6 +176,10 @@ impl<S: ByteStream> ByteStream for TlsStream<S> {
         Poll::Ready(Ok(n))
     }
 
+    fn peer_turn(&mut self) {
+        self.io.peer_turn();
+    }
+
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.closing {
             self.tls.send_close_notify();

@@ -227,7 +227,11 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
                     return Ok(None);
                 }
                 Ok(None) => {
+                    let answered = !self.out.is_empty();
                     self.flush().await?;
+                    if answered && self.codec.awaits_request() {
+                        self.io.peer_turn();
+                    }
                     self.fill().await?;
                 }
                 Err(e) => return Err(self.fail(e).await),
