@@ -73,6 +73,16 @@ fn start(
     .expect("listener starts")
 }
 
+/// A simulation serving as [`start`] says, and a client connecting to it.
+fn pair(f: impl FnOnce(&mut Options)) -> (Sim, Listener, Client) {
+    let sim = Sim::new();
+    let net = SimNetwork::new(&sim);
+    let kit = kinds::tls_kit();
+    let listener = start(&sim, &net, &kit, f);
+    let client = Client::connect(&sim, &net, &kit);
+    (sim, listener, client)
+}
+
 /// A QUIC client speaking just enough HTTP/3 to send requests and read responses.
 struct Client {
     sim: Sim,
@@ -276,22 +286,14 @@ fn next_bidi(n: u64) -> u64 {
 
 #[test]
 fn a_fresh_connection_without_a_request_closes_at_request_timeout() {
-    let sim = Sim::new();
-    let net = SimNetwork::new(&sim);
-    let kit = kinds::tls_kit();
-    let _listener = start(&sim, &net, &kit, |_| {});
-    let mut client = Client::connect(&sim, &net, &kit);
+    let (sim, _listener, mut client) = pair(|_| {});
     sim.block_on(client.run_until(|_| false));
     assert_eq!(client.closed(), (NO_ERROR, ms(400)), "request_timeout");
 }
 
 #[test]
 fn a_served_connection_closes_at_keep_alive_timeout_despite_pings() {
-    let sim = Sim::new();
-    let net = SimNetwork::new(&sim);
-    let kit = kinds::tls_kit();
-    let _listener = start(&sim, &net, &kit, |_| {});
-    let mut client = Client::connect(&sim, &net, &kit);
+    let (sim, _listener, mut client) = pair(|_| {});
     let served_at = sim.block_on(async {
         client.run_until(|c| !c.conn.is_handshaking()).await;
         sim.sleep(ms(100)).await;
@@ -312,11 +314,7 @@ fn a_served_connection_closes_at_keep_alive_timeout_despite_pings() {
 
 #[test]
 fn a_handler_thinking_past_every_deadline_is_not_cut_off() {
-    let sim = Sim::new();
-    let net = SimNetwork::new(&sim);
-    let kit = kinds::tls_kit();
-    let _listener = start(&sim, &net, &kit, |_| {});
-    let mut client = Client::connect(&sim, &net, &kit);
+    let (sim, _listener, mut client) = pair(|_| {});
     let id = sim.block_on(async {
         client.run_until(|c| !c.conn.is_handshaking()).await;
         let headers = client.get(next_bidi(0), "/think");
@@ -334,11 +332,7 @@ fn a_handler_thinking_past_every_deadline_is_not_cut_off() {
 
 #[test]
 fn a_headers_frame_left_unfinished_closes_at_request_timeout() {
-    let sim = Sim::new();
-    let net = SimNetwork::new(&sim);
-    let kit = kinds::tls_kit();
-    let _listener = start(&sim, &net, &kit, |o| o.keep_alive_timeout = ms(60_000));
-    let mut client = Client::connect(&sim, &net, &kit);
+    let (sim, _listener, mut client) = pair(|o| o.keep_alive_timeout = ms(60_000));
     let (first, second) = sim.block_on(async {
         client.run_until(|c| !c.conn.is_handshaking()).await;
         let headers = client.get(next_bidi(0), "/");
@@ -363,11 +357,7 @@ fn a_headers_frame_left_unfinished_closes_at_request_timeout() {
 /// The client itself: what it sends is read as a request, and it reads the answer.
 #[test]
 fn the_client_is_answered() {
-    let sim = Sim::new();
-    let net = SimNetwork::new(&sim);
-    let kit = kinds::tls_kit();
-    let _listener = start(&sim, &net, &kit, |_| {});
-    let mut client = Client::connect(&sim, &net, &kit);
+    let (sim, _listener, mut client) = pair(|_| {});
     let id = sim.block_on(async {
         client.run_until(|c| !c.conn.is_handshaking()).await;
         let headers = client.get(next_bidi(0), "/");

@@ -77,6 +77,19 @@ impl State {
         self.segments.front().map_or(&self.buf[..], |s| &s[..])
     }
 
+    /// What a reader gets with nothing buffered: the end once the writer is done,
+    /// else a wait for `waker`; `None` with bytes to read.
+    fn poll_nothing(&mut self, waker: &Waker) -> Option<Poll<Option<()>>> {
+        if !self.is_empty() {
+            return None;
+        }
+        if self.closed {
+            return Some(Poll::Ready(None));
+        }
+        register(&mut self.reader, waker);
+        Some(Poll::Pending)
+    }
+
     /// Drops the first `n` buffered bytes (`n` at most [`len`](Self::len)).
     fn consume(&mut self, mut n: usize) {
         while let Some(front) = self.segments.front_mut() {
@@ -292,12 +305,8 @@ impl Pipe {
         f: impl FnOnce(&[IoSlice<'_>]) -> usize,
     ) -> Poll<Option<()>> {
         let mut s = self.lock();
-        if s.is_empty() {
-            if s.closed {
-                return Poll::Ready(None);
-            }
-            register(&mut s.reader, waker);
-            return Poll::Pending;
+        if let Some(nothing) = s.poll_nothing(waker) {
+            return nothing;
         }
         let n = if s.segments.is_empty() {
             // Short frames only, copied whole: one slice, no array of them to fill.
@@ -338,12 +347,8 @@ impl Pipe {
         f: impl FnOnce(Bytes) -> bool,
     ) -> Poll<Option<()>> {
         let mut s = self.lock();
-        if s.is_empty() {
-            if s.closed {
-                return Poll::Ready(None);
-            }
-            register(&mut s.reader, waker);
-            return Poll::Pending;
+        if let Some(nothing) = s.poll_nothing(waker) {
+            return nothing;
         }
         let front = match s.segments.pop_front() {
             Some(segment) => {
