@@ -17,6 +17,7 @@ mod h1_speed;
 mod h2load;
 mod h3_load;
 mod h3_server;
+mod h3_wire;
 mod hyper_server;
 mod inproc;
 mod load;
