@@ -388,29 +388,24 @@ impl<R: Runtime> Streams<R> {
                 // Now a tunnel to carry, or a body to send.
                 return self.poll_task(codec, id, cx);
             }
-            let mut end = body.is_empty();
-            let mut sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            let sent = if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 // No 101 on HTTP/2 and HTTP/3 (RFC 9113 §8.6, RFC 9114 §4.5): upgrades
                 // go by extended CONNECT.
                 let (parts, _) = status_response(StatusCode::INTERNAL_SERVER_ERROR).into_parts();
-                codec.send_response(id, parts.status, &parts.headers, false)
+                self.send_head(codec, id, &parts, false)
             } else {
-                codec.send_response(id, parts.status, &parts.headers, end)
+                self.send_head(codec, id, &parts, body.is_empty())
             };
-            if sent == Err(Refused::TooLarge) {
-                sent = self.head_too_large(codec, id);
-                end = true;
-            }
-            if sent.is_err() {
-                self.finish(id, false);
-                return;
-            }
-            if end {
-                self.finish(id, true);
-                return;
-            }
-            if let Some(task) = self.tasks.get_mut(&id) {
-                task.body = Some(body);
+            match sent {
+                Ok(false) => {
+                    if let Some(task) = self.tasks.get_mut(&id) {
+                        task.body = Some(body);
+                    }
+                }
+                ended => {
+                    self.finish(id, ended.is_ok());
+                    return;
+                }
             }
         }
         self.pump_body(codec, id, cx);
@@ -436,34 +431,40 @@ impl<R: Runtime> Streams<R> {
             if let Some(tunnel) = task.tunnel.take() {
                 codec.release(id, tunnel.queued());
             }
-            let end = body.is_empty();
-            match codec.send_response(id, parts.status, &parts.headers, end) {
-                Ok(()) if !end => task.body = Some(body),
-                Err(Refused::TooLarge) => {
-                    let sent = self.head_too_large(codec, id);
-                    self.finish(id, sent.is_ok());
+            match self.send_head(codec, id, parts, body.is_empty()) {
+                Ok(false) => {
+                    if let Some(task) = self.tasks.get_mut(&id) {
+                        task.body = Some(body);
+                    }
                 }
-                sent => self.finish(id, sent.is_ok()),
+                ended => self.finish(id, ended.is_ok()),
             }
             return;
         };
         // The exchange ends with the answer, as with a 101; the session is not part
         // of it.
         task.done = None;
-        match codec.send_response(id, parts.status, &parts.headers, false) {
-            Ok(()) => self.open_tunnel(id, session),
-            Err(Refused::TooLarge) => {
-                let sent = self.head_too_large(codec, id);
-                self.finish(id, sent.is_ok());
-            }
-            Err(_) => self.finish(id, false),
+        match self.send_head(codec, id, parts, false) {
+            Ok(false) => self.open_tunnel(id, session),
+            ended => self.finish(id, ended.is_ok()),
         }
     }
 
-    /// The handler's response head is over the peer's limit on header size, so the
-    /// peer would refuse it: a bare `500` stands in (the body is dropped), and if even
-    /// that does not fit, the stream is reset.
-    fn head_too_large(&mut self, codec: &mut impl StreamCodec, id: u64) -> Result<(), Refused> {
+    /// Sends a response head, with the stream's end when `end`; whether the response
+    /// ended there. A head over the peer's limit on header size would be refused by
+    /// the peer: a bare `500` stands in and ends the response (its body is dropped),
+    /// and if even that does not fit, the stream is reset.
+    fn send_head(
+        &mut self,
+        codec: &mut impl StreamCodec,
+        id: u64,
+        parts: &http::response::Parts,
+        end: bool,
+    ) -> Result<bool, Refused> {
+        match codec.send_response(id, parts.status, &parts.headers, end) {
+            Err(Refused::TooLarge) => {}
+            sent => return sent.map(|()| end),
+        }
         tracing::error!(
             target: "roadrunner",
             event = "response.error",
@@ -475,12 +476,12 @@ impl<R: Runtime> Streams<R> {
         if let Some(done) = self.tasks.get_mut(&id).and_then(|t| t.done.as_mut()) {
             done.set_status(status);
         }
-        let (parts, _) = status_response(status).into_parts();
-        let sent = codec.send_response(id, parts.status, &parts.headers, true);
+        let (bare, _) = status_response(status).into_parts();
+        let sent = codec.send_response(id, bare.status, &bare.headers, true);
         if sent.is_err() {
             codec.abandon(id, Abandon::Internal);
         }
-        sent
+        sent.map(|()| true)
     }
 
     /// Hands queued request body chunks to the handler as it takes them, giving the
