@@ -37,7 +37,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::client_stats::{own_cpu_secs, Histogram};
 use crate::h3_wire::{request_frame, ResponseReader};
-use crate::load::{ClientCpu, Outcome};
+use crate::load::Outcome;
 
 /// Connections of the h3 scenarios.
 pub const CONNECTIONS: u32 = 10;
@@ -430,29 +430,15 @@ impl H3LoadCommand<'_> {
 
     /// The command line as shown in reports (without `setpriv`).
     pub fn display(&self, secs: u64) -> String {
-        let cpu = self.cpu.to_string();
-        let head = ["taskset", "-c", &cpu, "roadrunner-bench"].map(String::from);
-        crate::shell::join(head.into_iter().chain(self.args(secs)))
+        crate::pin::display_own(self.cpu, &self.args(secs))
     }
 
     /// Runs the client for `secs` seconds and reads its report; a body byte
     /// count other than `body_len` per request is printed as a warning.
     pub fn run(&self, secs: u64) -> Result<Outcome, String> {
-        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
-        cmd.arg(self.self_exe).args(self.args(secs));
-        let out = cmd
-            .output()
-            .map_err(|e| format!("cannot run taskset/h3-load: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            return Err(format!(
-                "h3-load failed ({}):\n{stdout}{stderr}",
-                out.status
-            ));
-        }
-        // Buffer warnings and the first failure, if any.
-        eprint!("{stderr}");
+        let args = self.args(secs);
+        let stdout =
+            crate::pin::run_own(self.cpu, self.pdeathsig, self.self_exe, &args, "h3-load")?;
         let r = Report::parse(&stdout)
             .ok_or_else(|| format!("cannot parse h3-load output:\n{stdout}"))?;
         if r.body_bytes != r.requests * self.body_len {
@@ -461,16 +447,10 @@ impl H3LoadCommand<'_> {
                 r.body_bytes, r.requests, self.body_len
             );
         }
-        Ok(Outcome {
-            requests: r.requests,
-            req_per_sec: r.requests as f64 / r.secs,
-            latency_us: [r.p50_us, r.p99_us],
-            errors: r.errors,
-            client_cpu: (r.requests > 0).then(|| ClientCpu {
-                us_per_req: r.cpu_secs * 1e6 / r.requests as f64,
-                utilisation: r.cpu_secs / r.secs,
-            }),
-        })
+        let latency = [r.p50_us, r.p99_us];
+        Ok(Outcome::from_own_client(
+            r.requests, r.secs, r.cpu_secs, latency, r.errors,
+        ))
     }
 }
 

@@ -36,6 +36,29 @@ pub struct Outcome {
     pub client_cpu: Option<ClientCpu>,
 }
 
+impl Outcome {
+    /// The outcome our own load clients (ws-load, h3-load) report: `count` requests
+    /// (echoed messages) in `secs`, `cpu_secs` of their own CPU, p50 and p99.
+    pub fn from_own_client(
+        count: u64,
+        secs: f64,
+        cpu_secs: f64,
+        latency_us: [Option<f64>; 2],
+        errors: u64,
+    ) -> Outcome {
+        Outcome {
+            requests: count,
+            req_per_sec: count as f64 / secs,
+            latency_us,
+            errors,
+            client_cpu: (count > 0).then(|| ClientCpu {
+                us_per_req: cpu_secs * 1e6 / count as f64,
+                utilisation: cpu_secs / secs,
+            }),
+        }
+    }
+}
+
 /// The load client's CPU time over its measured run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClientCpu {

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client_stats::{own_cpu_secs, Histogram};
-use crate::load::{ClientCpu, Outcome};
+use crate::load::Outcome;
 use crate::ws_proto::{self, Outgoing, Rng};
 
 /// A connection whose handshake or echo takes longer than this has stalled.
@@ -308,40 +308,20 @@ impl WsLoadCommand<'_> {
 
     /// The command line as shown in reports (without `setpriv`).
     pub fn display(&self, secs: u64) -> String {
-        let cpu = self.cpu.to_string();
-        let head = ["taskset", "-c", &cpu, "roadrunner-bench"].map(String::from);
-        crate::shell::join(head.into_iter().chain(self.args(secs)))
+        crate::pin::display_own(self.cpu, &self.args(secs))
     }
 
     /// Runs the client for `secs` seconds and reads its report.
     pub fn run(&self, secs: u64) -> Result<Outcome, String> {
-        let mut cmd = crate::pin::pinned_command(self.cpu, self.pdeathsig);
-        cmd.arg(self.self_exe).args(self.args(secs));
-        let out = cmd
-            .output()
-            .map_err(|e| format!("cannot run taskset/ws-load: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            return Err(format!(
-                "ws-load failed ({}):\n{stdout}{stderr}",
-                out.status
-            ));
-        }
-        // The first failure, if any connection failed.
-        eprint!("{stderr}");
+        let args = self.args(secs);
+        let stdout =
+            crate::pin::run_own(self.cpu, self.pdeathsig, self.self_exe, &args, "ws-load")?;
         let r = Report::parse(&stdout)
             .ok_or_else(|| format!("cannot parse ws-load output:\n{stdout}"))?;
-        Ok(Outcome {
-            requests: r.messages,
-            req_per_sec: r.messages as f64 / r.secs,
-            latency_us: [r.p50_us, r.p99_us],
-            errors: r.errors,
-            client_cpu: (r.messages > 0).then(|| ClientCpu {
-                us_per_req: r.cpu_secs * 1e6 / r.messages as f64,
-                utilisation: r.cpu_secs / r.secs,
-            }),
-        })
+        let latency = [r.p50_us, r.p99_us];
+        Ok(Outcome::from_own_client(
+            r.messages, r.secs, r.cpu_secs, latency, r.errors,
+        ))
     }
 }
 
