@@ -92,3 +92,61 @@ mod tests {
         assert_eq!(Histogram::default().quantile_us(0.5), None);
     }
 }
+
+/// What one run of the harness's own load client (ws-load, h3-load) reports, as one
+/// line on stdout: `UNIT=N errors=N [body_bytes=N] secs=S cpu_secs=S p50_us=X
+/// p99_us=X`, where UNIT names what is counted (`messages`, `requests`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientReport {
+    /// Completed requests (echoed messages).
+    pub count: u64,
+    pub errors: u64,
+    /// Response body bytes of the completed requests, where the client counts them.
+    pub body_bytes: Option<u64>,
+    /// From the first request to the last response.
+    pub secs: f64,
+    /// The client's own user + system CPU time over the same span.
+    pub cpu_secs: f64,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+}
+
+impl ClientReport {
+    /// The report line, counting in `unit`.
+    pub fn line(&self, unit: &str) -> String {
+        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let body = self
+            .body_bytes
+            .map_or(String::new(), |b| format!(" body_bytes={b}"));
+        format!(
+            "{unit}={} errors={}{body} secs={:.4} cpu_secs={:.4} p50_us={} p99_us={}",
+            self.count,
+            self.errors,
+            self.secs,
+            self.cpu_secs,
+            us(self.p50_us),
+            us(self.p99_us)
+        )
+    }
+
+    /// The report in what a client printed, counting in `unit`.
+    pub fn parse(out: &str, unit: &str) -> Option<ClientReport> {
+        let line = out
+            .lines()
+            .find(|l| l.strip_prefix(unit).is_some_and(|r| r.starts_with('=')))?;
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let us = |name: &str| field(name).and_then(|v| v.parse().ok());
+        Some(ClientReport {
+            count: field(unit)?.parse().ok()?,
+            errors: field("errors")?.parse().ok()?,
+            body_bytes: field("body_bytes").and_then(|v| v.parse().ok()),
+            secs: field("secs")?.parse().ok()?,
+            cpu_secs: field("cpu_secs")?.parse().ok()?,
+            p50_us: us("p50_us"),
+            p99_us: us("p99_us"),
+        })
+    }
+}

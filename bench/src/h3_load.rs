@@ -35,9 +35,12 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::client_stats::{own_cpu_secs, Histogram};
+use crate::client_stats::{own_cpu_secs, ClientReport, Histogram};
 use crate::h3_wire::{request_frame, ResponseReader};
 use crate::load::Outcome;
+
+/// What the report counts.
+const UNIT: &str = "requests";
 
 /// Connections of the h3 scenarios.
 pub const CONNECTIONS: u32 = 10;
@@ -60,55 +63,6 @@ pub struct LoadArgs {
     pub streams: u32,
     /// Seconds of requests.
     pub secs: u64,
-}
-
-/// One `h3-load` run's report.
-#[derive(Debug, Clone, PartialEq)]
-struct Report {
-    requests: u64,
-    errors: u64,
-    /// DATA payload bytes of the completed requests.
-    body_bytes: u64,
-    /// From the first request to the last response.
-    secs: f64,
-    /// The client's own user + system CPU time over the same span.
-    cpu_secs: f64,
-    p50_us: Option<f64>,
-    p99_us: Option<f64>,
-}
-
-impl Report {
-    fn line(&self) -> String {
-        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-        format!(
-            "requests={} errors={} body_bytes={} secs={:.4} cpu_secs={:.4} p50_us={} p99_us={}",
-            self.requests,
-            self.errors,
-            self.body_bytes,
-            self.secs,
-            self.cpu_secs,
-            us(self.p50_us),
-            us(self.p99_us)
-        )
-    }
-
-    fn parse(out: &str) -> Option<Report> {
-        let line = out.lines().find(|l| l.starts_with("requests="))?;
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-        };
-        let us = |name: &str| field(name).and_then(|v| v.parse().ok());
-        Some(Report {
-            requests: field("requests")?.parse().ok()?,
-            errors: field("errors")?.parse().ok()?,
-            body_bytes: field("body_bytes")?.parse().ok()?,
-            secs: field("secs")?.parse().ok()?,
-            cpu_secs: field("cpu_secs")?.parse().ok()?,
-            p50_us: us("p50_us"),
-            p99_us: us("p99_us"),
-        })
-    }
 }
 
 /// Where the requests go, from `https://IP:PORT/PATH`.
@@ -146,7 +100,7 @@ pub fn run(args: &LoadArgs) -> Result<(), String> {
     // Streams share their counters through `Rc`s, so they run as local tasks.
     let local = tokio::task::LocalSet::new();
     let report = local.block_on(&rt, load(args))?;
-    println!("{}", report.line());
+    println!("{}", report.line(UNIT));
     Ok(())
 }
 
@@ -174,7 +128,7 @@ impl Shared {
     }
 }
 
-async fn load(args: &LoadArgs) -> Result<Report, String> {
+async fn load(args: &LoadArgs) -> Result<ClientReport, String> {
     let target = Target::parse(&args.url)?;
     let endpoint = client_endpoint()?;
     let request = request_frame(&target.authority, &target.path);
@@ -222,10 +176,10 @@ async fn load(args: &LoadArgs) -> Result<Report, String> {
         );
     }
     let latency = shared.latency.borrow();
-    Ok(Report {
-        requests: shared.requests.get(),
+    Ok(ClientReport {
+        count: shared.requests.get(),
         errors: shared.errors.get(),
-        body_bytes: shared.body_bytes.get(),
+        body_bytes: Some(shared.body_bytes.get()),
         secs,
         cpu_secs,
         p50_us: latency.quantile_us(0.5),
@@ -439,17 +393,19 @@ impl H3LoadCommand<'_> {
         let args = self.args(secs);
         let stdout =
             crate::pin::run_own(self.cpu, self.pdeathsig, self.self_exe, &args, "h3-load")?;
-        let r = Report::parse(&stdout)
+        let r = ClientReport::parse(&stdout, UNIT)
             .ok_or_else(|| format!("cannot parse h3-load output:\n{stdout}"))?;
-        if r.body_bytes != r.requests * self.body_len {
+        if r.body_bytes != Some(r.count * self.body_len) {
             eprintln!(
                 "warning: h3-load: {} body bytes for {} requests of {} bytes",
-                r.body_bytes, r.requests, self.body_len
+                r.body_bytes.unwrap_or(0),
+                r.count,
+                self.body_len
             );
         }
         let latency = [r.p50_us, r.p99_us];
         Ok(Outcome::from_own_client(
-            r.requests, r.secs, r.cpu_secs, latency, r.errors,
+            r.count, r.secs, r.cpu_secs, latency, r.errors,
         ))
     }
 }
@@ -483,17 +439,18 @@ mod tests {
 
     #[test]
     fn report_round_trip() {
-        let r = Report {
-            requests: 1_234_567,
+        let r = ClientReport {
+            count: 1_234_567,
             errors: 1,
-            body_bytes: 16_049_371,
+            body_bytes: Some(16_049_371),
             secs: 10.0012,
             cpu_secs: 9.5,
             p50_us: Some(2310.5),
             p99_us: None,
         };
-        assert_eq!(Report::parse(&format!("noise\n{}\n", r.line())), Some(r));
-        assert_eq!(Report::parse("requests=1 errors=0\n"), None);
+        let printed = format!("noise\n{}\n", r.line(UNIT));
+        assert_eq!(ClientReport::parse(&printed, UNIT), Some(r));
+        assert_eq!(ClientReport::parse("requests=1 errors=0\n", UNIT), None);
     }
 
     #[test]

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client_stats::{own_cpu_secs, Histogram};
+use crate::client_stats::{own_cpu_secs, ClientReport, Histogram};
 use crate::load::Outcome;
 use crate::ws_proto::{self, Outgoing, Rng};
 
+/// What the report counts.
+const UNIT: &str = "messages";
 /// A connection whose handshake or echo takes longer than this has stalled.
 const STALL_LIMIT: Duration = Duration::from_secs(10);
 
@@ -41,51 +43,6 @@ pub struct LoadArgs {
     pub size: usize,
     /// Seconds of echoing.
     pub secs: u64,
-}
-
-/// One `ws-load` run's report.
-#[derive(Debug, Clone, PartialEq)]
-struct Report {
-    messages: u64,
-    errors: u64,
-    /// From the first message to the last echo.
-    secs: f64,
-    /// The client's own user + system CPU time over the same span.
-    cpu_secs: f64,
-    p50_us: Option<f64>,
-    p99_us: Option<f64>,
-}
-
-impl Report {
-    fn line(&self) -> String {
-        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-        format!(
-            "messages={} errors={} secs={:.4} cpu_secs={:.4} p50_us={} p99_us={}",
-            self.messages,
-            self.errors,
-            self.secs,
-            self.cpu_secs,
-            us(self.p50_us),
-            us(self.p99_us)
-        )
-    }
-
-    fn parse(out: &str) -> Option<Report> {
-        let line = out.lines().find(|l| l.starts_with("messages="))?;
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-        };
-        let us = |name: &str| field(name).and_then(|v| v.parse().ok());
-        Some(Report {
-            messages: field("messages")?.parse().ok()?,
-            errors: field("errors")?.parse().ok()?,
-            secs: field("secs")?.parse().ok()?,
-            cpu_secs: field("cpu_secs")?.parse().ok()?,
-            p50_us: us("p50_us"),
-            p99_us: us("p99_us"),
-        })
-    }
 }
 
 /// Splits `ws://HOST:PORT/PATH` into `HOST:PORT` and `/PATH`.
@@ -108,7 +65,7 @@ pub fn run(args: &LoadArgs) -> Result<(), String> {
     // Connections share their counters through `Rc`s, so they run as local tasks.
     let local = tokio::task::LocalSet::new();
     let report = local.block_on(&rt, load(args))?;
-    println!("{}", report.line());
+    println!("{}", report.line(UNIT));
     Ok(())
 }
 
@@ -128,7 +85,7 @@ impl Shared {
     }
 }
 
-async fn load(args: &LoadArgs) -> Result<Report, String> {
+async fn load(args: &LoadArgs) -> Result<ClientReport, String> {
     let (host, path) = split_url(&args.url)?;
     let mut conns = Vec::with_capacity(args.connections as usize);
     for i in 0..args.connections {
@@ -169,9 +126,10 @@ async fn load(args: &LoadArgs) -> Result<Report, String> {
         );
     }
     let latency = shared.latency.borrow();
-    Ok(Report {
-        messages: shared.messages.get(),
+    Ok(ClientReport {
+        count: shared.messages.get(),
         errors: shared.errors.get(),
+        body_bytes: None,
         secs,
         cpu_secs,
         p50_us: latency.quantile_us(0.5),
@@ -316,11 +274,11 @@ impl WsLoadCommand<'_> {
         let args = self.args(secs);
         let stdout =
             crate::pin::run_own(self.cpu, self.pdeathsig, self.self_exe, &args, "ws-load")?;
-        let r = Report::parse(&stdout)
+        let r = ClientReport::parse(&stdout, UNIT)
             .ok_or_else(|| format!("cannot parse ws-load output:\n{stdout}"))?;
         let latency = [r.p50_us, r.p99_us];
         Ok(Outcome::from_own_client(
-            r.messages, r.secs, r.cpu_secs, latency, r.errors,
+            r.count, r.secs, r.cpu_secs, latency, r.errors,
         ))
     }
 }
@@ -374,16 +332,18 @@ mod tests {
 
     #[test]
     fn report_round_trip() {
-        let r = Report {
-            messages: 1_234_567,
+        let r = ClientReport {
+            count: 1_234_567,
             errors: 2,
+            body_bytes: None,
             secs: 10.0012,
             cpu_secs: 9.5,
             p50_us: Some(310.5),
             p99_us: None,
         };
-        assert_eq!(Report::parse(&format!("noise\n{}\n", r.line())), Some(r));
-        assert_eq!(Report::parse("messages=1 errors=0\n"), None);
+        let printed = format!("noise\n{}\n", r.line(UNIT));
+        assert_eq!(ClientReport::parse(&printed, UNIT), Some(r));
+        assert_eq!(ClientReport::parse("messages=1 errors=0\n", UNIT), None);
     }
 
     #[test]
