@@ -287,13 +287,16 @@ fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
     assert_eq!(&request(&mut client, 1, true)[..], b"100000 bytes");
     let idle_from = sim.elapsed();
     sim.advance(ms(49));
-    assert!(seen.of(&client).is_empty(), "hibernated early");
+    assert!(seen.of(client.addr()).is_empty(), "hibernated early");
     sim.advance(ms(1));
-    assert_eq!(seen.of(&client), [idle_from + ms(50)]);
+    assert_eq!(seen.of(client.addr()), [idle_from + ms(50)]);
     sim.advance(ms(500));
-    assert_eq!(seen.of(&client).len(), 1, "once per idle stretch");
+    assert_eq!(seen.of(client.addr()).len(), 1, "once per idle stretch");
     assert_eq!(&request(&mut client, 3, false)[..], b"100000 bytes");
     let idle_again = sim.elapsed();
     sim.advance(ms(50));
-    assert_eq!(seen.of(&client), [idle_from + ms(50), idle_again + ms(50)]);
+    assert_eq!(
+        seen.of(client.addr()),
+        [idle_from + ms(50), idle_again + ms(50)]
+    );
 }

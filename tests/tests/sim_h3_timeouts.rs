@@ -3,8 +3,9 @@
 //! that only the server's own deadlines can end it. Each test asserts the exact virtual
 //! instant of the server's CONNECTION_CLOSE (H3_NO_ERROR): `request_timeout` for a
 //! fresh connection and for a HEADERS frame left unfinished, `keep_alive_timeout` once
-//! served.
+//! served; and the instant an idle connection hibernates.
 
+mod hibernations;
 mod kinds;
 
 use std::net::SocketAddr;
@@ -24,6 +25,8 @@ use roadrunner_h3::quinn_proto::{
 };
 use roadrunner_h3::{frame, StreamType};
 use roadrunner_tests::unique_name;
+
+use hibernations::Hibernations;
 
 const SERVER: &str = "192.0.2.1:443";
 const CLIENT: &str = "198.51.100.1:0";
@@ -351,6 +354,41 @@ fn a_headers_frame_left_unfinished_closes_at_request_timeout() {
         client.closed(),
         (NO_ERROR, ms(500)),
         "request_timeout from the HEADERS"
+    );
+}
+
+#[test]
+fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
+    let (sim, _listener, mut client) = pair(|o| {
+        o.keep_alive_timeout = ms(60_000);
+        o.hibernate_after = Some(ms(50));
+    });
+    let (seen, _scope) = Hibernations::record(&sim);
+    let peer = client.socket.local_addr().expect("address");
+    let (idle_from, second, idle_again) = sim.block_on(async {
+        client.run_until(|c| !c.conn.is_handshaking()).await;
+        let headers = client.get(next_bidi(0), "/");
+        let first = client.send(&headers, true);
+        client.run_until(|c| c.answered(first)).await;
+        let idle_from = sim.elapsed();
+        client
+            .run_until(|c| c.sim.elapsed() >= idle_from + ms(300))
+            .await;
+        let headers = client.get(next_bidi(1), "/");
+        let second = client.send(&headers, true);
+        client.run_until(|c| c.answered(second)).await;
+        let idle_again = sim.elapsed();
+        client
+            .run_until(|c| c.sim.elapsed() >= idle_again + ms(300))
+            .await;
+        (idle_from, second, idle_again)
+    });
+    assert!(client.answered(second), "served after hibernating");
+    assert!(client.lost.is_none(), "still open: {:?}", client.lost);
+    assert_eq!(
+        seen.of(peer),
+        [idle_from + ms(50), idle_again + ms(50)],
+        "once per idle stretch, hibernate_after into it"
     );
 }
 

@@ -480,9 +480,9 @@ fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
     assert_eq!(r.status, 200);
     let idle_from = w.sim.elapsed();
     w.sim.advance(after - ms(1));
-    assert!(seen.of(&peer.client).is_empty(), "hibernated early");
+    assert!(seen.of(peer.client.addr()).is_empty(), "hibernated early");
     w.sim.advance(ms(1));
-    assert_eq!(seen.of(&peer.client), [idle_from + after]);
+    assert_eq!(seen.of(peer.client.addr()), [idle_from + after]);
 
     // The next request, with a body larger than a read (16 KiB), is served on fresh
     // buffers; then the connection hibernates again, once, and serves a pipelined pair.
@@ -501,7 +501,10 @@ fn an_idle_connection_hibernates_after_hibernate_after_and_serves_on() {
     assert!(r.body == big, "the 100 000-byte echo came back different");
     let answered = w.sim.elapsed();
     w.sim.advance(Duration::from_secs(1));
-    assert_eq!(seen.of(&peer.client), [idle_from + after, answered + after]);
+    assert_eq!(
+        seen.of(peer.client.addr()),
+        [idle_from + after, answered + after]
+    );
     let (first, second) = w.sim.block_on(async {
         peer.send(format!("{}{}", get_req("/one"), get_req("/two")))
             .await;

@@ -296,6 +296,39 @@ impl ServerConn {
             .any(|r| matches!(r.phase, streams::Phase::Head | streams::Phase::HeadBlocked))
     }
 
+    /// Gives back the memory of buffers that are empty (an idle connection's), to be
+    /// allocated again when needed. The QPACK tables, which the peer keeps in step,
+    /// stay, and so does QUIC's own state.
+    pub fn release_buffers(&mut self) {
+        self.section_scratch = Vec::new();
+        self.events.shrink_to_fit();
+        self.requests.shrink_to_fit();
+        for request in self.requests.values_mut() {
+            request.release_buffers();
+        }
+        self.encoder.release_buffers();
+        self.decoder.release_buffers();
+        self.local.release_buffers();
+        self.peer.release_buffers();
+    }
+
+    /// Bytes of buffer room the codec holds outside QUIC and the QPACK tables, full or
+    /// not: what [`release_buffers`](Self::release_buffers) can give back when they
+    /// are empty.
+    pub fn buffer_capacity(&self) -> usize {
+        self.section_scratch.capacity()
+            + self.events.capacity() * std::mem::size_of::<Event>()
+            + self
+                .requests
+                .values()
+                .map(streams::Request::buffer_capacity)
+                .sum::<usize>()
+            + self.encoder.buffer_capacity()
+            + self.decoder.buffer_capacity()
+            + self.local.buffer_capacity()
+            + self.peer.buffer_capacity()
+    }
+
     /// The SETTINGS the peer sent, once they have come.
     pub fn peer_settings(&self) -> Option<&Settings> {
         self.peer.settings.as_ref()

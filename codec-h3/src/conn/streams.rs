@@ -104,6 +104,17 @@ impl Request {
             && self.unreleased < super::READ_AHEAD
     }
 
+    pub(super) fn release_buffers(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        self.queue.shrink_to_fit();
+    }
+
+    pub(super) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity() + self.queue.capacity() * std::mem::size_of::<Bytes>()
+    }
+
     /// Whether both halves are done, so the stream can be forgotten.
     pub(super) fn is_done(&self) -> bool {
         self.phase == Phase::Done && self.respond == Respond::Done
@@ -154,6 +165,21 @@ impl LocalStreams {
             encoder: Outgoing::new(StreamType::QPACK_ENCODER),
             decoder: Outgoing::new(StreamType::QPACK_DECODER),
         }
+    }
+
+    pub(super) fn release_buffers(&mut self) {
+        for out in [&mut self.control, &mut self.encoder, &mut self.decoder] {
+            if out.pending.is_empty() {
+                out.pending = Vec::new();
+            }
+        }
+    }
+
+    pub(super) fn buffer_capacity(&self) -> usize {
+        [&self.control, &self.encoder, &self.decoder]
+            .iter()
+            .map(|out| out.pending.capacity())
+            .sum()
     }
 
     /// Opens those not yet open, if the peer allows more unidirectional streams.
@@ -246,6 +272,18 @@ impl PeerStreams {
     /// Forgets the streams: the connection is over.
     pub(super) fn clear(&mut self) {
         self.streams.clear();
+    }
+
+    pub(super) fn release_buffers(&mut self) {
+        for (_, buf) in self.streams.values_mut() {
+            if buf.is_empty() {
+                *buf = BytesMut::new();
+            }
+        }
+    }
+
+    pub(super) fn buffer_capacity(&self) -> usize {
+        self.streams.values().map(|(_, buf)| buf.capacity()).sum()
     }
 }
 

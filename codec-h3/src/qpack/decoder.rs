@@ -245,6 +245,25 @@ impl Decoder {
         }
     }
 
+    /// Gives back the memory of instruction buffers that are empty; the table and
+    /// any blocked sections stay.
+    pub fn release_buffers(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        self.blocked.shrink_to_fit();
+    }
+
+    /// Bytes of buffer room held beside the table.
+    pub fn buffer_capacity(&self) -> usize {
+        self.partial.capacity()
+            + self.out.capacity()
+            + self.blocked.capacity() * std::mem::size_of::<Blocked>()
+    }
+
     /// Appends what must go out on our decoder stream: acknowledgments, cancellations,
     /// then one Insert Count Increment for inserts the encoder has not heard of.
     pub fn poll_stream(&mut self, out: &mut Vec<u8>) {

@@ -198,6 +198,27 @@ impl Encoder {
         }
     }
 
+    /// Gives back the memory of scratch and instruction buffers that are empty; the
+    /// table stays.
+    pub fn release_buffers(&mut self) {
+        self.lines = Vec::new();
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        self.sent.shrink_to_fit();
+    }
+
+    /// Bytes of buffer room held beside the table.
+    pub fn buffer_capacity(&self) -> usize {
+        self.lines.capacity()
+            + self.partial.capacity()
+            + self.out.capacity()
+            + self.sent.capacity() * std::mem::size_of::<Sent>()
+    }
+
     /// Appends what must go out on our encoder stream.
     pub fn poll_stream(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.out);

@@ -352,3 +352,28 @@ fn requests_complete_over_a_network_that_loses_and_reorders() {
     assert!(p.to_server.dropped > 10 && p.to_client.dropped > 10);
     p.run_until(|p| p.server().open_streams() == 0);
 }
+
+#[test]
+fn an_idle_connection_gives_its_buffers_back_and_serves_on() {
+    let mut p = Pair::new();
+    let mut echo = Echo::default();
+    let mut exchange = |p: &mut Pair, len: usize| {
+        let sent = body(len);
+        let s = p
+            .client
+            .send_request(&request("POST", "/echo", &[]), &sent, true);
+        p.run_until(|p| {
+            echo.serve(p);
+            p.client.responses[&s].complete()
+        });
+        assert!(p.client.responses[&s].body == sent, "echoed whole");
+        p.run_until(|p| p.server().open_streams() == 0);
+    };
+    exchange(&mut p, 50_000);
+    let held = p.server().buffer_capacity();
+    p.server().release_buffers();
+    let released = p.server().buffer_capacity();
+    assert!(held > 0, "the exchange left buffer room: {held}");
+    assert_eq!(released, 0, "every buffer was empty, so all went back");
+    exchange(&mut p, 50_000);
+}

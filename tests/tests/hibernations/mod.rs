@@ -2,10 +2,11 @@
 //! by peer address. Everything runs on the test's thread there, so a scoped subscriber
 //! ([`Hibernations::record`]) sees the server's events.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use roadrunner_core::sim::{Client, Sim};
+use roadrunner_core::sim::Sim;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -56,8 +57,8 @@ impl<S: Subscriber> Layer<S> for Recorder {
 }
 
 impl Hibernations {
-    pub fn of(&self, peer: &Client) -> Vec<Duration> {
-        let peer = peer.addr().to_string();
+    pub fn of(&self, peer: SocketAddr) -> Vec<Duration> {
+        let peer = peer.to_string();
         let seen = self.0.lock().unwrap();
         seen.iter()
             .filter(|(p, _)| *p == peer)

@@ -216,9 +216,21 @@ impl<R: Runtime, D: DatagramSocket> Driver<R, D> {
         };
         let at = self.clock.poll(now, activity)?;
         if self.clock.take_hibernate(now) {
-            self.streams.shrink();
+            self.hibernate();
         }
         Ok(at)
+    }
+
+    /// An idle connection gives back its buffers until its next stream. QUIC's own
+    /// state (keys, packet numbers, its stream maps) stays: quinn-proto has no way to
+    /// shrink it.
+    fn hibernate(&mut self) {
+        self.conn.release_buffers();
+        if self.held.is_none() {
+            self.out = Vec::new();
+        }
+        self.streams.shrink();
+        tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
     }
 
     /// A drain notice starts the graceful shutdown (GOAWAY); the drain's kill, or the
