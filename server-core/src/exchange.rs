@@ -122,10 +122,12 @@ impl Exchange {
         Poll::Ready(self.answer(outcome))
     }
 
+    #[inline]
     fn answer(&mut self, outcome: Result<Response, Box<dyn Any + Send>>) -> Answer {
         let info = self.info.take();
-        let (mut resp, panicked) = match outcome {
-            Ok(resp) => (resp, false),
+        let panicked = outcome.is_err();
+        let mut resp = match outcome {
+            Ok(resp) => resp,
             Err(payload) => {
                 if let Some(info) = &info {
                     tracing::error!(
@@ -138,7 +140,7 @@ impl Exchange {
                         panic = message(&*payload),
                     );
                 }
-                (status_response(StatusCode::INTERNAL_SERVER_ERROR), true)
+                status_response(StatusCode::INTERNAL_SERVER_ERROR)
             }
         };
         if let Some(alt_svc) = self.alt_svc.take() {

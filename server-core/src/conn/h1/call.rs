@@ -48,23 +48,7 @@ impl Pumping {
 }
 
 impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
-    /// Runs the exchange on a request whose body was read in full; a panic becomes a
-    /// `500` and closes the connection.
-    pub(super) async fn call(&mut self, req: Request) -> (Response, Done) {
-        let mut exchange = Exchange::start(&self.rt, &self.shared, req);
-        let mut waited = false;
-        let answer = poll_fn(|cx| {
-            let poll = exchange.poll_answer(cx);
-            waited |= poll.is_pending();
-            poll
-        })
-        .await;
-        if waited {
-            self.wall = self.rt.wall();
-        }
-        self.answered(answer)
-    }
-
+    /// The handler's response; one that panicked closes the connection after it.
     fn answered(&mut self, answer: Answer) -> (Response, Done) {
         if answer.panicked {
             self.codec.close_after_response();

@@ -24,7 +24,7 @@ use super::clock::ReadClock;
 use super::reason::Reason;
 use super::DrainFlags;
 use crate::body::Body;
-use crate::exchange::Done;
+use crate::exchange::{Answer, Done, Exchange};
 use crate::incoming::Pipe;
 use crate::listener::{ListenerRef, Shared};
 use crate::request::{Request, RequestContext, Trailers};
@@ -162,84 +162,142 @@ impl<'f, R: Runtime, S: ByteStream> Conn<'f, R, S> {
         }
     }
 
+    // Each large local below lives across at most one `await`, its scope ended by a
+    // block: the compiler gives a local that spans two `await`s (moved from or not)
+    // room of its own in the connection's future, which every idle connection pays
+    // for (`footprint::a_connection_task_is_small`).
     async fn serve(&mut self) -> Result<(), Stop> {
         loop {
-            let head = match self.next_head().await? {
-                Some(head) => head,
-                None => return Ok(()),
-            };
-            self.shared.counters.served.fetch_add(1, Ordering::Relaxed);
-            self.served += 1;
-            if self.served >= self.shared.limits.max_keep_alive_requests {
-                self.codec.close_after_response();
-            }
-            self.clock.body();
-            let (resp, done, pumping) =
-                if self.shared.limits.manual_body && head.body != BodyKind::Empty {
-                    // A body over the cap is refused before the handler runs, in this
-                    // mode too.
-                    let first = match self.codec.poll_event() {
-                        Ok(event) => event,
-                        Err(e) => return Err(self.fail(e).await),
+            let mut exchange = {
+                let mut req = {
+                    let Some(head) = self.next_head().await? else {
+                        return Ok(());
                     };
-                    let hint = match head.body {
-                        BodyKind::Length(n) => Some(n),
-                        BodyKind::Empty | BodyKind::Chunked => None,
-                    };
-                    let expect_continue = head.expect_continue;
-                    let pipe = Pipe::default();
-                    let req = self.request(head, Body::incoming(pipe.clone(), hint));
-                    // Boxed: a rare path whose state would otherwise enlarge every idle
-                    // connection's future.
-                    Box::pin(self.call_pumping(req, pipe, first, expect_continue)).await?
-                } else {
-                    let mut req = self.request(head, Body::empty());
-                    self.read_body(&mut req).await?;
-                    if let Some(settings) = self.h2c_settings(&req) {
-                        // Answered in `run`, so no await here holds the request.
-                        self.h2c = Some(Box::new(h2c::H2c {
-                            req,
-                            settings,
-                            early: Default::default(),
-                        }));
-                        return Err(Stop(Reason::Upgraded));
+                    self.shared.counters.served.fetch_add(1, Ordering::Relaxed);
+                    self.served += 1;
+                    if self.served >= self.shared.limits.max_keep_alive_requests {
+                        self.codec.close_after_response();
                     }
-                    let (resp, done) = self.call(req).await;
-                    (resp, done, None)
+                    self.clock.body();
+                    if self.shared.limits.manual_body && head.body != BodyKind::Empty {
+                        // Boxed: a rare path whose state would otherwise enlarge every
+                        // idle connection's future.
+                        Box::pin(self.serve_manual(head)).await?;
+                        continue;
+                    }
+                    self.request(head, Body::empty())
                 };
-            self.respond(resp, done, pumping).await?;
-            self.clock.await_next();
-            if self.out.len() >= FLUSH_AT {
-                self.flush().await?;
+                self.read_body(&mut req).await?;
+                if let Some(settings) = self.h2c_settings(&req) {
+                    // Answered in `run`, so no await here holds the request.
+                    self.h2c = Some(Box::new(h2c::H2c {
+                        req,
+                        settings,
+                        early: Default::default(),
+                    }));
+                    return Err(Stop(Reason::Upgraded));
+                }
+                Exchange::start(&self.rt, &self.shared, req)
+            };
+            // Polled here, and the response sent from here, rather than in `async fn`s
+            // of their own, which would move the request and the response into and out
+            // of their futures.
+            let mut waited = false;
+            let answer = poll_fn(|cx| {
+                let poll = exchange.poll_answer(cx);
+                waited |= poll.is_pending();
+                poll
+            })
+            .await;
+            drop(exchange);
+            if waited {
+                self.wall = self.rt.wall();
             }
+            {
+                let Answer {
+                    resp,
+                    panicked,
+                    done,
+                } = answer;
+                if panicked {
+                    self.codec.close_after_response();
+                }
+                if Self::is_buffered(&resp) {
+                    self.respond_buffered(resp, done)?;
+                } else {
+                    self.respond(resp, done, None).await?;
+                }
+            }
+            self.after_response().await?;
         }
+    }
+
+    /// A request whose body the handler reads itself (`body_buffering: manual`),
+    /// answered.
+    async fn serve_manual(&mut self, head: RequestHead) -> Result<(), Stop> {
+        // A body over the cap is refused before the handler runs, in this mode too.
+        let first = match self.codec.poll_event() {
+            Ok(event) => event,
+            Err(e) => return Err(self.fail(e).await),
+        };
+        let hint = match head.body {
+            BodyKind::Length(n) => Some(n),
+            BodyKind::Empty | BodyKind::Chunked => None,
+        };
+        let expect_continue = head.expect_continue;
+        let pipe = Pipe::default();
+        let req = self.request(head, Body::incoming(pipe.clone(), hint));
+        let (resp, done, pumping) = self.call_pumping(req, pipe, first, expect_continue).await?;
+        self.respond(resp, done, pumping).await?;
+        self.after_response().await
+    }
+
+    /// Between one response and the next request: what has gathered is written once
+    /// it is large.
+    async fn after_response(&mut self) -> Result<(), Stop> {
+        self.clock.await_next();
+        if self.out.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// The next request head, reading as needed; `None` once the connection is done.
     async fn next_head(&mut self) -> Result<Option<RequestHead>, Stop> {
         loop {
-            match self.codec.poll_event() {
+            // Only what is needed after the match is kept: the codec's whole result
+            // would stay in this future across the `await`s below.
+            let error = match self.codec.poll_event() {
                 Ok(Some(Event::Request(head))) => return Ok(Some(head)),
                 // Body events only ever follow their request head.
                 Ok(Some(_)) => return Err(Stop(Reason::ProtocolError)),
-                Ok(None) if self.codec.is_closed() => {
-                    self.flush().await?;
-                    return Ok(None);
-                }
-                Ok(None) => {
-                    let answered = !self.out.is_empty();
-                    self.flush().await?;
-                    if answered && self.codec.awaits_request() {
-                        self.io.peer_turn();
-                    }
-                    self.fill().await?;
-                }
-                Err(e) => return Err(self.fail(e).await),
+                Ok(None) => None,
+                Err(e) => Some(e),
+            };
+            if let Some(e) = error {
+                return Err(self.fail(e).await);
             }
+            if self.codec.is_closed() {
+                self.flush().await?;
+                return Ok(None);
+            }
+            self.await_input().await?;
         }
     }
 
+    /// Writes the answers gathered so far, then reads once: the codec needs more
+    /// input for the next request.
+    async fn await_input(&mut self) -> Result<(), Stop> {
+        let answered = !self.out.is_empty();
+        self.flush().await?;
+        if answered && self.codec.awaits_request() {
+            self.io.peer_turn();
+        }
+        self.fill().await
+    }
+
     /// The request for `head`, with its context attached.
+    #[inline(always)]
     fn request(&self, head: RequestHead, body: Body) -> Request {
         let mut req = Request::new(body);
         *req.method_mut() = head.method;

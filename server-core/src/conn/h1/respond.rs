@@ -31,12 +31,10 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
     pub(super) async fn respond(
         &mut self,
         resp: Response,
-        mut done: Done,
+        done: Done,
         pumping: Option<Box<Pumping>>,
     ) -> Result<(), Stop> {
-        if self.shared.drain.closing() || self.flags.noticed() {
-            self.codec.close_after_response();
-        }
+        self.close_if_draining();
         let (mut parts, body) = resp.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(pumping) = pumping {
@@ -71,6 +69,39 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
                 self.write_full(&parts, body.as_bytes())
             }
         };
+        self.sent(parts, done, sent)
+    }
+
+    /// Whether [`respond_buffered`](Self::respond_buffered) can send `resp`: its body
+    /// is in memory and it switches no protocol.
+    pub(super) fn is_buffered(resp: &Response) -> bool {
+        resp.status() != StatusCode::SWITCHING_PROTOCOLS && resp.body().len().is_some()
+    }
+
+    /// Sends a response whose body is in memory, without an `await`: the common case,
+    /// kept out of [`respond`](Self::respond)'s future so that the response is not
+    /// moved into it.
+    #[inline]
+    pub(super) fn respond_buffered(&mut self, resp: Response, done: Done) -> Result<(), Stop> {
+        self.close_if_draining();
+        let (parts, body) = resp.into_parts();
+        let sent = self.write_full(&parts, body.as_bytes());
+        self.sent(parts, done, sent)
+    }
+
+    fn close_if_draining(&mut self) {
+        if self.shared.drain.closing() || self.flags.noticed() {
+            self.codec.close_after_response();
+        }
+    }
+
+    /// After a response went into `out` (or failed to).
+    fn sent(
+        &mut self,
+        mut parts: http::response::Parts,
+        mut done: Done,
+        sent: Result<(), Stop>,
+    ) -> Result<(), Stop> {
         // The response's map, emptied, holds the next request's fields: two
         // allocations fewer per kept-alive request.
         self.codec
@@ -284,13 +315,17 @@ impl<R: Runtime, S: ByteStream> Conn<'_, R, S> {
             error = %e,
         );
         self.linger = true;
-        let (parts, body) = status_response(e.status()).into_parts();
-        let _ = self.write_full(&parts, body.as_bytes());
-        let _ = self.flush().await;
-        Stop(match e.kind() {
+        let reason = match e.kind() {
             roadrunner_h1::ErrorKind::UnexpectedEof => Reason::PeerReset,
             _ => Reason::ProtocolError,
-        })
+        };
+        // Nothing held across the `await`: this future is part of every connection's.
+        {
+            let (parts, body) = status_response(e.status()).into_parts();
+            let _ = self.write_full(&parts, body.as_bytes());
+        }
+        let _ = self.flush().await;
+        Stop(reason)
     }
 }
 
