@@ -14,8 +14,11 @@
 //! to an otherwise idle core where there is one (the harness pins it). The figures go to stdout, one per line
 //! (`roadrunner_bench::inproc_report`); progress goes to stderr.
 
+// The criterion benches' own workloads, so that both measure the same thing.
+#[path = "../../../../codec-h1/benches/codec_work/mod.rs"]
 mod codec;
 mod counting;
+#[path = "../../../../server-core/benches/in_memory/mod.rs"]
 mod driver;
 mod timing;
 

@@ -2,9 +2,9 @@
 //! and answered, beside raw `httparse` building the same `HeaderMap` and
 //! writing the same response bytes by hand.
 //!
-//! This is `codec-h1/benches/codec.rs` again (same inputs, same work per
-//! request), written small here because a bench target of another crate
-//! cannot be linked into this binary; keep the two alike.
+//! Shared by the criterion bench `codec` and the harness's
+//! `roadrunner-bench-inproc` (which includes this file by path: a bench target
+//! of this crate cannot be linked into another crate's binary).
 
 use std::hint::black_box;
 use std::time::SystemTime;

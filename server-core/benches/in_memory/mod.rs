@@ -2,9 +2,9 @@
 //! demo's `GET /` handler, response) driven through the public runtime traits
 //! over an in-memory stream: no kernel, no runtime.
 //!
-//! This is `server-core/benches/driver.rs` again, written small here because
-//! a bench target of another crate cannot be linked into this binary; keep
-//! the two alike (same request, route and options).
+//! Shared by the criterion bench `driver` and the harness's
+//! `roadrunner-bench-inproc` (which includes this file by path: a bench target
+//! of this crate cannot be linked into another crate's binary).
 
 use std::future::Future;
 use std::hint::black_box;
