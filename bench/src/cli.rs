@@ -248,16 +248,8 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
         return Ok(Mode::HyperServer { port, protocol });
     }
     if args.first().map(String::as_str) == Some("floor-server") {
-        let mut port = 0;
-        let mut it = args[1..].iter();
-        while let Some(arg) = it.next() {
-            match arg.as_str() {
-                "--port" => port = parse_value(arg, it.next())?,
-                "-h" | "--help" => return Ok(Mode::Help),
-                other => return Err(format!("unknown floor-server argument `{other}`")),
-            }
-        }
-        return Ok(Mode::FloorServer { port });
+        let port = port_only(&args[1..], "floor-server")?;
+        return Ok(port.map_or(Mode::Help, |port| Mode::FloorServer { port }));
     }
     if args.first().map(String::as_str) == Some("ws-server") {
         let (mut port, mut imp) = (0, None);
@@ -308,16 +300,8 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
         return Ok(Mode::WsLoad(load));
     }
     if args.first().map(String::as_str) == Some("h3-server") {
-        let mut port = 0;
-        let mut it = args[1..].iter();
-        while let Some(arg) = it.next() {
-            match arg.as_str() {
-                "--port" => port = parse_value(arg, it.next())?,
-                "-h" | "--help" => return Ok(Mode::Help),
-                other => return Err(format!("unknown h3-server argument `{other}`")),
-            }
-        }
-        return Ok(Mode::H3Server { port });
+        let port = port_only(&args[1..], "h3-server")?;
+        return Ok(port.map_or(Mode::Help, |port| Mode::H3Server { port }));
     }
     if args.first().map(String::as_str) == Some("h3-load") {
         let mut load = h3_load::LoadArgs {
@@ -403,6 +387,21 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
 fn value<'a>(flag: &str, v: Option<&'a String>) -> Result<&'a str, String> {
     v.map(String::as_str)
         .ok_or_else(|| format!("{flag} needs a value"))
+}
+
+/// The `--port N` of a server subcommand that takes nothing else (0 when not
+/// given); `None` for `--help`.
+fn port_only(args: &[String], what: &str) -> Result<Option<u16>, String> {
+    let mut port = 0;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--port" => port = parse_value(arg, it.next())?,
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown {what} argument `{other}`")),
+        }
+    }
+    Ok(Some(port))
 }
 
 fn parse_value<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
