@@ -74,6 +74,15 @@ fn routes(started: Arc<AtomicUsize>) -> Routes {
             });
             resp
         }),
+        // Extended CONNECT: a session that writes 64 KiB at once and ends, so that its
+        // stream's send queue is full when the end of the stream is due.
+        Route::new("/burst", |_req: Request| async move {
+            let mut resp = Response::default();
+            on_upgrade(&mut resp, |mut up: Upgraded| async move {
+                let _ = up.write_all(&[b'b'; 64 * 1024]).await;
+            });
+            resp
+        }),
         Route::get("/version", |req: Request| async move {
             format!("{:?} {}", req.version(), req.peer_addr().is_some())
         }),
@@ -600,6 +609,31 @@ both!(
             assert_eq!(echoed, sent.to_ascii_uppercase());
         });
         assert_eq!(s.info().requests_served, 2);
+    }
+);
+
+both!(
+    a_tunnel_ending_with_its_send_queue_full_ends_cleanly,
+    |adapter| {
+        let s = Server::start(adapter, h2_opts(&Arc::default()));
+        client_rt().block_on(async {
+            let c = connect(s.port()).await;
+            let mut c = c.ready().await.expect("ready");
+            let (resp, _send) = c
+                .send_request(connect_request("/burst"), false)
+                .expect("CONNECT");
+            let resp = resp.await.expect("answer");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut body = resp.into_body();
+            let mut got = 0;
+            while let Some(chunk) = body.data().await {
+                // A reset instead of the end of the stream fails here.
+                let chunk = chunk.expect("the session's bytes, then the end");
+                let _ = body.flow_control().release_capacity(chunk.len());
+                got += chunk.len();
+            }
+            assert_eq!(got, 64 * 1024);
+        });
     }
 );
 

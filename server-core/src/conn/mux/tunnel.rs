@@ -148,6 +148,9 @@ impl<R: Runtime> Streams<R> {
                 (Poll::Ready(None), None) => {
                     return match codec.send_data(id, Bytes::new(), true) {
                         Ok(()) | Err(Refused::InvalidState) => Progress::Done,
+                        // The stream's queue is full with the session's last bytes: the
+                        // end goes when `Event::Writable` polls again.
+                        Err(Refused::Full) => Progress::Open,
                         Err(_) => Progress::Failed,
                     };
                 }
