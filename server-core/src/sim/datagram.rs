@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::clock::lock;
 use super::executor::Sim;
@@ -25,6 +25,10 @@ pub const DEFAULT_RECV_QUEUE: usize = 256;
 /// Segments per transmit (GSO) and per receive buffer (GRO): Linux's limit, so that
 /// code on the simulation batches as it does in production.
 const MAX_SEGMENTS: usize = 64;
+
+/// The largest payload one send may carry, GSO or not: an IPv4 packet's (65,535 bytes
+/// less its IP and UDP headers). The kernel refuses more with `EMSGSIZE`.
+pub const MAX_SEND: usize = 65_507;
 
 /// Where ports assigned to sockets bound to port 0 start: the IANA ephemeral range.
 const FIRST_EPHEMERAL: u16 = 49152;
@@ -89,8 +93,11 @@ struct State {
     sockets: BTreeMap<SocketAddr, Arc<Mutex<Inbox>>>,
     next_port: u16,
     latency: Duration,
-    /// Only links a test configured; the others have the default latency and no rule.
+    /// Links that were configured or sent on; the others have the default latency and
+    /// no rule.
     links: BTreeMap<(SocketAddr, SocketAddr), Rules>,
+    /// Sockets whose send buffer a test holds full, until when.
+    full: BTreeMap<SocketAddr, Instant>,
 }
 
 /// What a test set for one link.
@@ -104,6 +111,26 @@ struct Rules {
     counted: usize,
     delay_next: usize,
     extra: Duration,
+    sent: Sent,
+}
+
+/// What was sent on a link ([`SimLink::sent`]), counted since the network began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Sends the socket took.
+    pub transmits: usize,
+    /// Datagrams in them (a GSO send carries several), lost or not.
+    pub datagrams: usize,
+    /// The most datagrams one send carried.
+    pub most_datagrams: usize,
+    /// The most bytes one send carried.
+    pub most_bytes: usize,
+    /// Sends the socket refused, as the kernel would: too large, or GSO segments that
+    /// do not fit its limits.
+    pub refused: usize,
+    /// Sends that found the socket's send buffer full ([`SimNetwork::fill_send_buffer`])
+    /// and were not taken.
+    pub blocked: usize,
 }
 
 /// A socket's receive queue.
@@ -118,6 +145,9 @@ struct Datagram {
     ecn: Option<Ecn>,
     data: Vec<u8>,
 }
+
+/// A send buffer held full until then.
+struct Full(Instant);
 
 impl Datagram {
     /// Whether GRO may put `self` in the same buffer as `other`: the kernel coalesces
@@ -150,6 +180,15 @@ impl Rules {
     }
 }
 
+impl Sent {
+    fn count(&mut self, datagrams: usize, bytes: usize) {
+        self.transmits += 1;
+        self.datagrams += datagrams;
+        self.most_datagrams = self.most_datagrams.max(datagrams);
+        self.most_bytes = self.most_bytes.max(bytes);
+    }
+}
+
 impl SimNetwork {
     /// An empty network whose delays run on `sim`'s clock.
     pub fn new(sim: &Sim) -> Self {
@@ -161,6 +200,7 @@ impl SimNetwork {
                     next_port: FIRST_EPHEMERAL,
                     latency: Duration::ZERO,
                     links: BTreeMap::new(),
+                    full: BTreeMap::new(),
                 }),
             }),
         }
@@ -225,6 +265,14 @@ impl SimNetwork {
         lock(&self.net.state).latency = latency;
     }
 
+    /// Holds the send buffer of the socket at `addr` full for `duration` from now: its
+    /// sends are not taken (`WouldBlock`, or `Pending` until then), as when the kernel's
+    /// buffer has no room, and it becomes writable when the time is up.
+    pub fn fill_send_buffer(&self, addr: SocketAddr, duration: Duration) {
+        let until = self.net.sim.now() + duration;
+        lock(&self.net.state).full.insert(addr, until);
+    }
+
     /// The one-way link from `from` to `to`, to set latency and loss on. The addresses
     /// need not be bound yet.
     pub fn link(&self, from: SocketAddr, to: SocketAddr) -> SimLink<'_> {
@@ -278,9 +326,10 @@ impl std::fmt::Debug for SimNetwork {
     }
 }
 
-/// The one-way link between two addresses ([`SimNetwork::link`]): its latency and the
-/// rules that drop or delay the datagrams sent on it, counted from when a rule is set.
-/// Each datagram of a GSO transmit counts on its own, as it would on the wire.
+/// The one-way link between two addresses ([`SimNetwork::link`]): its latency, the
+/// rules that drop or delay the datagrams sent on it, counted from when a rule is set,
+/// and what was sent on it. Each datagram of a GSO transmit counts on its own for the
+/// rules, as it would on the wire.
 pub struct SimLink<'a> {
     net: &'a Net,
     key: (SocketAddr, SocketAddr),
@@ -318,6 +367,14 @@ impl SimLink<'_> {
             r.extra = extra;
         })
     }
+
+    /// What has been sent on this link so far.
+    pub fn sent(&self) -> Sent {
+        lock(&self.net.state)
+            .links
+            .get(&self.key)
+            .map_or_else(Sent::default, |r| r.sent)
+    }
 }
 
 impl std::fmt::Debug for SimLink<'_> {
@@ -332,8 +389,9 @@ impl std::fmt::Debug for SimLink<'_> {
 /// A UDP socket on a [`SimNetwork`]. Dropping it unbinds its address: what is still
 /// in flight to it is lost.
 ///
-/// Sending never waits, since a full destination drops instead. It offers GSO and
-/// GRO: a transmit may carry 64 segments, as on Linux, and a receive puts
+/// Sending waits only while a test holds the socket's send buffer full
+/// ([`SimNetwork::fill_send_buffer`]); a full destination drops instead. It offers GSO and
+/// GRO: a transmit may carry 64 segments and [`MAX_SEND`] bytes, as on Linux, and a receive puts
 /// consecutive queued datagrams of one sender with one ECN mark into one buffer
 /// while they have the first one's size (the last may be shorter) and fit, so that
 /// the caller's handling of `stride` is exercised. A datagram larger than its buffer
@@ -345,6 +403,73 @@ pub struct SimUdpSocket {
 }
 
 impl SimUdpSocket {
+    /// When the send buffer a test holds full has room again, if it is full now.
+    fn full_until(&self) -> Option<Instant> {
+        let now = self.net.sim.now();
+        let mut state = lock(&self.net.state);
+        match state.full.get(&self.addr) {
+            Some(&until) if until > now => Some(until),
+            Some(_) => {
+                state.full.remove(&self.addr);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Sends `transmit` unless the send buffer is full.
+    fn send_now(&self, transmit: &Transmit<'_>) -> Result<io::Result<()>, Full> {
+        let to = transmit.destination;
+        if let Some(until) = self.full_until() {
+            let mut state = lock(&self.net.state);
+            state.links.entry((self.addr, to)).or_default().sent.blocked += 1;
+            return Err(Full(until));
+        }
+        let sent = {
+            let mut state = lock(&self.net.state);
+            let latency = state.latency;
+            let rules = state.links.entry((self.addr, to)).or_default();
+            let segments = match Self::segments(transmit) {
+                Ok(segments) => segments,
+                Err(e) => {
+                    rules.sent.refused += 1;
+                    return Ok(Err(e));
+                }
+            };
+            rules.sent.count(segments.len(), transmit.contents.len());
+            let mut sent = Vec::with_capacity(segments.len());
+            for data in segments {
+                let delay = rules
+                    .fate()
+                    .map(|extra| rules.latency.unwrap_or(latency) + extra);
+                if let Some(delay) = delay {
+                    sent.push((delay, data));
+                }
+            }
+            sent
+        };
+        for (delay, data) in sent {
+            let datagram = Datagram {
+                from: self.addr,
+                ecn: transmit.ecn,
+                data: data.to_vec(),
+            };
+            if delay.is_zero() {
+                self.net.deliver(to, datagram);
+                continue;
+            }
+            // Armed now, so that datagrams due at the same instant arrive in the
+            // order they were sent.
+            let arrival = self.net.sim.timer(self.net.sim.now() + delay);
+            let net = self.net.clone();
+            self.net.sim.spawn(async move {
+                arrival.await;
+                net.deliver(to, datagram);
+            });
+        }
+        Ok(Ok(()))
+    }
+
     /// How many datagrams have arrived and are not received yet.
     pub fn queued(&self) -> usize {
         lock(&self.inbox).queue.len()
@@ -352,6 +477,15 @@ impl SimUdpSocket {
 
     /// Splits `transmit` into the datagrams that go on the wire.
     fn segments<'a>(transmit: &Transmit<'a>) -> io::Result<Vec<&'a [u8]>> {
+        if transmit.contents.len() > MAX_SEND {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} bytes in one send, over {MAX_SEND} (EMSGSIZE)",
+                    transmit.contents.len()
+                ),
+            ));
+        }
         let Some(size) = transmit.segment_size else {
             return Ok(vec![transmit.contents]);
         };
@@ -424,56 +558,34 @@ impl DatagramSocket for SimUdpSocket {
 
     /// The source is always the bound address (`src_ip` is not used): a simulated
     /// socket is never bound to a wildcard.
-    fn poll_send(&self, _cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>> {
-        let segments = Self::segments(transmit)?;
-        let to = transmit.destination;
-        let mut sent = Vec::with_capacity(segments.len());
-        {
-            let mut state = lock(&self.net.state);
-            let latency = state.latency;
-            let mut rules = state.links.get_mut(&(self.addr, to));
-            for data in segments {
-                let delay = match rules.as_deref_mut() {
-                    Some(r) => r.fate().map(|extra| r.latency.unwrap_or(latency) + extra),
-                    None => Some(latency),
-                };
-                if let Some(delay) = delay {
-                    sent.push((delay, data));
-                }
+    fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<()>> {
+        match self.send_now(transmit) {
+            Err(Full(until)) => {
+                let timer = self.net.sim.timer(until);
+                let waker = cx.waker().clone();
+                self.net.sim.spawn(async move {
+                    timer.await;
+                    waker.wake();
+                });
+                Poll::Pending
             }
+            Ok(sent) => Poll::Ready(sent),
         }
-        for (delay, data) in sent {
-            let datagram = Datagram {
-                from: self.addr,
-                ecn: transmit.ecn,
-                data: data.to_vec(),
-            };
-            if delay.is_zero() {
-                self.net.deliver(to, datagram);
-                continue;
-            }
-            // Armed now, so that datagrams due at the same instant arrive in the
-            // order they were sent.
-            let arrival = self.net.sim.timer(self.net.sim.now() + delay);
-            let net = self.net.clone();
-            self.net.sim.spawn(async move {
-                arrival.await;
-                net.deliver(to, datagram);
-            });
-        }
-        Poll::Ready(Ok(()))
     }
 
-    /// A simulated socket is never full.
     fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        match self.poll_send(&mut Context::from_waker(Waker::noop()), transmit) {
-            Poll::Ready(sent) => sent,
-            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-        }
+        self.send_now(transmit)
+            .unwrap_or_else(|Full(_)| Err(io::ErrorKind::WouldBlock.into()))
     }
 
     fn writable(self: Arc<Self>) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
-        Box::pin(std::future::ready(Ok(())))
+        let until = self.full_until();
+        Box::pin(async move {
+            if let Some(until) = until {
+                self.net.sim.timer(until).await;
+            }
+            Ok(())
+        })
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

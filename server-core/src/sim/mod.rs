@@ -35,7 +35,7 @@ mod tests;
 
 pub use acceptor::{listen, Connector, SimAcceptor, LOCAL_ADDR};
 pub use clock::SimTimer;
-pub use datagram::{SimLink, SimNetwork, SimUdpSocket, DEFAULT_RECV_QUEUE};
+pub use datagram::{Sent, SimLink, SimNetwork, SimUdpSocket, DEFAULT_RECV_QUEUE, MAX_SEND};
 pub use executor::Sim;
 pub use pipe::{pipe, Client, Closed, SimStream, DEFAULT_CAPACITY};
 

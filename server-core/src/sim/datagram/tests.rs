@@ -168,6 +168,46 @@ fn a_gso_transmit_goes_out_as_separate_datagrams() {
 }
 
 #[test]
+fn a_send_over_one_ip_packets_payload_is_refused_and_each_link_counts_its_sends() {
+    let sim = Sim::new();
+    let net = SimNetwork::new(&sim);
+    let (a, b) = (net.bind(addr(1, 1)).unwrap(), net.bind(addr(2, 2)).unwrap());
+    let link = net.link(addr(1, 1), addr(2, 2));
+    assert_eq!(link.sent(), Sent::default());
+    let gso = |contents| Transmit {
+        segment_size: Some(1452),
+        ..transmit(addr(2, 2), contents)
+    };
+    let fits = vec![7; 45 * 1452];
+    assert!(fits.len() <= MAX_SEND);
+    send(&a, &gso(&fits));
+    send(&a, &transmit(addr(2, 2), &[1; 100]));
+
+    let mut cx = Context::from_waker(Waker::noop());
+    let over = vec![7; 46 * 1452];
+    let one_over = vec![7; MAX_SEND + 1];
+    for t in [gso(&over), transmit(addr(2, 2), &one_over)] {
+        let Poll::Ready(Err(e)) = a.poll_send(&mut cx, &t) else {
+            panic!("{} bytes accepted", t.contents.len());
+        };
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+    assert_eq!(
+        link.sent(),
+        Sent {
+            transmits: 2,
+            datagrams: 46,
+            most_datagrams: 45,
+            most_bytes: 45 * 1452,
+            refused: 2,
+            blocked: 0,
+        }
+    );
+    assert_eq!(recv_all(&b).len(), 46, "only what was taken arrives");
+    assert_eq!(net.link(addr(2, 2), addr(1, 1)).sent(), Sent::default());
+}
+
+#[test]
 fn gro_joins_one_senders_datagrams_of_one_size_while_they_fit() {
     let sim = Sim::new();
     let net = SimNetwork::new(&sim);
@@ -295,6 +335,48 @@ fn a_delayed_datagram_is_overtaken() {
     assert_eq!(ids(recv_all(&b)), [2, 3]);
     let (_, data) = sim.block_on(recv(&b));
     assert_eq!((data, sim.elapsed()), (vec![1], 10 * MS));
+}
+
+#[test]
+fn a_full_send_buffer_takes_nothing_until_it_has_room() {
+    let sim = Sim::new();
+    let net = SimNetwork::new(&sim);
+    let a = Arc::new(net.bind(addr(1, 1)).unwrap());
+    let b = net.bind(addr(2, 2)).unwrap();
+    net.fill_send_buffer(addr(1, 1), 5 * MS);
+    let e = a.try_send(&transmit(addr(2, 2), &[1])).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(b.queued(), 0);
+
+    // Waiting for room, then for a send, ends when the time is up; the send is taken.
+    let waited = sim.block_on({
+        let (a, sim) = (a.clone(), sim.clone());
+        async move {
+            a.clone().writable().await.unwrap();
+            let writable_at = sim.elapsed();
+            let blocked = transmit(addr(2, 2), &[2]);
+            poll_fn(|cx| a.poll_send(cx, &blocked)).await.unwrap();
+            (writable_at, sim.elapsed())
+        }
+    });
+    assert_eq!(waited, (5 * MS, 5 * MS));
+    a.try_send(&transmit(addr(2, 2), &[3])).unwrap();
+    assert_eq!(ids(recv_all(&b)), [2, 3]);
+    let sent = net.link(addr(1, 1), addr(2, 2)).sent();
+    assert_eq!((sent.blocked, sent.transmits), (1, 2));
+
+    // A send that waits is woken when the buffer has room, at that instant.
+    net.fill_send_buffer(addr(1, 1), 3 * MS);
+    let sent_at = sim.block_on({
+        let (a, sim) = (a.clone(), sim.clone());
+        async move {
+            let waits = transmit(addr(2, 2), &[4]);
+            poll_fn(|cx| a.poll_send(cx, &waits)).await.unwrap();
+            sim.elapsed()
+        }
+    });
+    assert_eq!(sent_at, 8 * MS);
+    assert_eq!(ids(recv_all(&b)), [4]);
 }
 
 #[test]
