@@ -1,6 +1,7 @@
-//! Per-thread scratch space for socket reads. Bytes read are handed on (to a codec or
-//! to rustls, which keep what they need) within the same poll, so a connection needs
-//! no read buffer of its own while it waits: an idle connection holds none.
+//! Per-thread scratch space for socket reads and datagram sends. Bytes read are handed
+//! on (to a codec or to rustls, which keep what they need) within the same poll, and
+//! datagrams built are sent within it, so a connection needs no buffer of its own for
+//! either while it waits: an idle connection holds none.
 
 use std::cell::RefCell;
 use std::io;
@@ -20,6 +21,17 @@ thread_local! {
     static TLS: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
     static UPGRADED: RefCell<Box<[u8]>> =
         RefCell::new(vec![0; UPGRADED_READ_SIZE].into_boxed_slice());
+    static DATAGRAMS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer for building the datagrams of one send (which
+/// grows to the largest send built on the thread).
+pub(crate) fn with_datagrams<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    DATAGRAMS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        // Only a send made while building another gets here.
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Which scratch buffer: the HTTP drivers read through TLS, which reads the socket in

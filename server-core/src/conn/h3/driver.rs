@@ -73,10 +73,9 @@ struct Driver<R: Runtime, D> {
     socket: Arc<D>,
     /// The socket's limit of datagrams per send.
     max_segments: usize,
-    /// The datagrams of the latest transmit.
-    out: Vec<u8>,
-    /// A transmit whose datagrams (in `out`) the socket could not take yet.
-    held: Option<quinn_proto::Transmit>,
+    /// A transmit the socket could not take yet, with its datagrams (copied out of
+    /// the thread's buffer, which the next connection polled reuses).
+    held: Option<(quinn_proto::Transmit, Vec<u8>)>,
     writable: Option<Writable>,
     /// How the connection ended, once it has (QUIC still answers for a while).
     ended: Option<Reason>,
@@ -108,7 +107,6 @@ pub(super) async fn serve<R: Runtime, D: DatagramSocket>(
         close: None,
         max_segments: socket.max_transmit_segments().max(1),
         socket,
-        out: Vec::new(),
         held: None,
         writable: None,
         ended: None,
@@ -229,9 +227,6 @@ impl<R: Runtime, D: DatagramSocket> Driver<R, D> {
     /// shrink it.
     fn hibernate(&mut self) {
         self.conn.release_buffers();
-        if self.held.is_none() {
-            self.out = Vec::new();
-        }
         self.streams.shrink();
         tracing::trace!(target: "roadrunner", event = "conn.hibernate", peer = %self.peer);
     }
@@ -322,33 +317,60 @@ impl<R: Runtime, D: DatagramSocket> Driver<R, D> {
                     Poll::Ready(Ok(())) => self.writable = None,
                 }
             }
-            let t = match self.held.take() {
-                Some(t) => t,
-                None => match self.conn.poll_transmit(now, self.batch(), &mut self.out) {
-                    Some(t) => t,
-                    None => return Ok(()),
-                },
-            };
-            let transmit = Transmit {
-                destination: t.destination,
-                ecn: t.ecn.and_then(|e| Ecn::from_bits(e as u8)),
-                contents: &self.out[..t.size],
-                segment_size: t.segment_size,
-                src_ip: t.src_ip,
-            };
-            match self.socket.try_send(&transmit) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.held = Some(t);
-                    self.writable = Some(self.socket.clone().writable());
+            if let Some((t, data)) = self.held.take() {
+                if self.send(&t, &data) == Sent::Blocked {
+                    self.held = Some((t, data));
+                    continue;
                 }
-                // Lost like any datagram; QUIC sends it again.
-                Err(e) => {
-                    tracing::debug!(target: "roadrunner", event = "udp.send_error", error = %e)
+            }
+            let batch = self.batch();
+            let built = crate::scratch::with_datagrams(|buf| {
+                let Some(t) = self.conn.poll_transmit(now, batch, buf) else {
+                    return false;
+                };
+                if self.send(&t, &buf[..t.size]) == Sent::Blocked {
+                    let data = buf[..t.size].to_vec();
+                    self.held = Some((t, data));
                 }
+                true
+            });
+            if !built {
+                return Ok(());
             }
         }
     }
+
+    /// Offers one transmit to the socket; when it would block, arms `writable`.
+    fn send(&mut self, t: &quinn_proto::Transmit, contents: &[u8]) -> Sent {
+        let transmit = Transmit {
+            destination: t.destination,
+            ecn: t.ecn.and_then(|e| Ecn::from_bits(e as u8)),
+            contents,
+            segment_size: t.segment_size,
+            src_ip: t.src_ip,
+        };
+        match self.socket.try_send(&transmit) {
+            Ok(()) => Sent::Gone,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.writable = Some(self.socket.clone().writable());
+                Sent::Blocked
+            }
+            // Lost like any datagram; QUIC sends it again.
+            Err(e) => {
+                tracing::debug!(target: "roadrunner", event = "udp.send_error", error = %e);
+                Sent::Gone
+            }
+        }
+    }
+}
+
+/// What became of a transmit offered to the socket.
+#[derive(PartialEq, Eq)]
+enum Sent {
+    /// Taken, or lost.
+    Gone,
+    /// The socket is full: it waits for room.
+    Blocked,
 }
 
 /// The `listener.conn_close` reason for how QUIC or HTTP/3 ended the connection.
