@@ -98,12 +98,14 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
             }
             fed = false;
             while !peer_done {
+                let mut drained = false;
                 // Full, or nothing to read: when full, the rest stays in the socket, so
                 // TCP holds the peer back.
-                match ends
-                    .inbound
-                    .poll_fill(cx, |cx, buf, max| io.poll_read_into(cx, buf, max))
-                {
+                match ends.inbound.poll_fill(cx, |cx, buf, max| {
+                    let read = io.poll_read_into(cx, buf, max);
+                    drained = matches!(read, Poll::Ready(Ok(n)) if n < max);
+                    read
+                }) {
                     Poll::Ready(Ok(0)) => {
                         peer_done = true;
                         fed = true;
@@ -111,6 +113,13 @@ pub(crate) async fn carry<S: ByteStream>(io: &mut S, ends: Ends, session: BoxFut
                     }
                     Poll::Ready(Ok(_)) => {
                         fed = true;
+                        // A read that did not fill its room took all there was: the
+                        // next bytes are the peer's to send (most often once it has
+                        // read the answer), so the next read may wait for them rather
+                        // than try (a `recv` that says `EAGAIN` on smol).
+                        if drained {
+                            io.peer_turn();
+                        }
                         // The session takes these first; the next round reads again
                         // (a read that finds nothing costs as much as one that finds
                         // bytes).
@@ -227,6 +236,84 @@ mod tests {
         fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Ready(Ok(()))
         }
+    }
+
+    /// What a [`Turns`] socket saw, in order.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        /// A read of `n` bytes into `room`.
+        Read { n: usize, room: usize },
+        /// A `peer_turn` hint.
+        Turn,
+    }
+
+    /// A socket that reads `chunks` in order, as much of each as a read has room for,
+    /// then has nothing (never ready again), and logs its reads and hints.
+    struct Turns {
+        chunks: VecDeque<Vec<u8>>,
+        seen: Vec<Seen>,
+    }
+
+    impl ByteStream for Turns {
+        fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let Some(chunk) = self.chunks.front_mut() else {
+                return Poll::Pending;
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            chunk.drain(..n);
+            if chunk.is_empty() {
+                self.chunks.pop_front();
+            }
+            self.seen.push(Seen::Read { n, room: buf.len() });
+            Poll::Ready(Ok(n))
+        }
+
+        fn peer_turn(&mut self) {
+            self.seen.push(Seen::Turn);
+        }
+
+        fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_read_that_takes_all_there_was_hints_that_the_next_bytes_are_the_peers_turn() {
+        // Larger than the pipe: some reads fill their room.
+        let big = vec![1; 256 * 1024];
+        let mut io = Turns {
+            chunks: [big, vec![2; 10], vec![3; 10]].into(),
+            seen: Vec::new(),
+        };
+        let (mut up, ends) = crate::upgrade::pair(b"", None);
+        let sink: BoxFuture<()> = Box::pin(async move {
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(1..) = up.read(&mut buf).await {}
+        });
+        let waker = Waker::from(Arc::new(Count::default()));
+        let mut cx = Context::from_waker(&waker);
+        let mut carried = Box::pin(carry(&mut io, ends, sink));
+        for _ in 0..1000 {
+            assert!(carried.as_mut().poll(&mut cx).is_pending());
+        }
+        drop(carried);
+        assert!(io.chunks.is_empty(), "all read");
+        // Each read is followed by a hint exactly when it did not fill its room.
+        let mut short = 0;
+        for (i, seen) in io.seen.iter().enumerate() {
+            if let Seen::Read { n, room } = *seen {
+                let hinted = io.seen.get(i + 1) == Some(&Seen::Turn);
+                assert_eq!(hinted, n < room, "{:?}", io.seen);
+                short += usize::from(n < room);
+            }
+        }
+        let full = io.seen.len() - 2 * short;
+        assert!(short >= 2 && full >= 1, "{:?}", io.seen);
     }
 
     #[derive(Default)]
