@@ -211,34 +211,7 @@ mod tests {
     use std::io;
     use std::sync::atomic::AtomicUsize;
 
-    /// A socket that has `chunks` to read, one per read, then nothing (never ready
-    /// again), and keeps what is written.
-    #[derive(Default)]
-    struct Socket {
-        chunks: VecDeque<Vec<u8>>,
-        written: Vec<u8>,
-    }
-
-    impl ByteStream for Socket {
-        fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-            let Some(chunk) = self.chunks.pop_front() else {
-                return Poll::Pending;
-            };
-            buf[..chunk.len()].copy_from_slice(&chunk);
-            Poll::Ready(Ok(chunk.len()))
-        }
-
-        fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-            self.written.extend_from_slice(buf);
-            Poll::Ready(Ok(buf.len()))
-        }
-
-        fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// What a [`Turns`] socket saw, in order.
+    /// What a [`Socket`] saw, in order.
     #[derive(Debug, PartialEq)]
     enum Seen {
         /// A read of `n` bytes into `room`.
@@ -248,13 +221,16 @@ mod tests {
     }
 
     /// A socket that reads `chunks` in order, as much of each as a read has room for,
-    /// then has nothing (never ready again), and logs its reads and hints.
-    struct Turns {
+    /// then has nothing (never ready again); it keeps what is written and logs its
+    /// reads and hints.
+    #[derive(Default)]
+    struct Socket {
         chunks: VecDeque<Vec<u8>>,
+        written: Vec<u8>,
         seen: Vec<Seen>,
     }
 
-    impl ByteStream for Turns {
+    impl ByteStream for Socket {
         fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
             let Some(chunk) = self.chunks.front_mut() else {
                 return Poll::Pending;
@@ -274,6 +250,7 @@ mod tests {
         }
 
         fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.written.extend_from_slice(buf);
             Poll::Ready(Ok(buf.len()))
         }
 
@@ -286,9 +263,9 @@ mod tests {
     fn a_read_that_takes_all_there_was_hints_that_the_next_bytes_are_the_peers_turn() {
         // Larger than the pipe: some reads fill their room.
         let big = vec![1; 256 * 1024];
-        let mut io = Turns {
+        let mut io = Socket {
             chunks: [big, vec![2; 10], vec![3; 10]].into(),
-            seen: Vec::new(),
+            ..Socket::default()
         };
         let (mut up, ends) = crate::upgrade::pair(b"", None);
         let sink: BoxFuture<()> = Box::pin(async move {
