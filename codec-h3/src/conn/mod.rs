@@ -243,6 +243,10 @@ impl ServerConn {
     /// Writes the next datagram to send (or, with `max_datagrams` above 1 and segment
     /// offload, a batch of them of `segment_size` each) into `buf`, which is cleared
     /// first, and says where it goes.
+    ///
+    /// The kernel refuses a batch larger than one IP packet's payload (65,507 bytes
+    /// over IPv4), so `max_datagrams` should be at most 65,507 divided by
+    /// `self.quic().current_mtu()`.
     #[must_use = "the datagram must be sent"]
     pub fn poll_transmit(
         &mut self,
