@@ -33,7 +33,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use roadrunner_core::runtime::{poll_io, sendfile, Acceptor, ByteStream, Runtime, Timer};
+use roadrunner_core::bytes::BytesMut;
+use roadrunner_core::runtime::{
+    poll_io, recv_into, sendfile, Acceptor, ByteStream, Runtime, Timer,
+};
 use roadrunner_core::{Listener, Options, StartError};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, Executor};
@@ -206,6 +209,26 @@ impl ByteStream for Conn {
             self.peer_turn = false;
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        if self.peer_turn {
+            ready!(self.io.poll_readable(cx))?;
+            self.peer_turn = false;
+        }
+        // Straight into the session's buffer: async-io's own read needs initialised
+        // memory, which would mean a scratch buffer and a copy of every payload.
+        let socket = self.io.get_ref().as_fd();
+        poll_io(
+            cx,
+            |cx| self.io.poll_readable(cx),
+            || recv_into(socket, buf, max),
+        )
     }
 
     fn peer_turn(&mut self) {

@@ -13,9 +13,11 @@ use bytes::BytesMut;
 
 mod datagram;
 mod readiness;
+mod syscall;
 
 pub use datagram::*;
 pub use readiness::poll_io;
+pub use syscall::{recv_into, sendfile};
 
 /// Spawning and timers. The timer is part of this trait so that a runtime without one is
 /// a compile error rather than a silently disabled timeout.
@@ -111,38 +113,6 @@ pub trait ByteStream: Send + Unpin + 'static {
         let _ = (cx, file, offset, len);
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
-}
-
-/// One non-blocking `sendfile(2)` from `file` to the socket `socket` (Linux); an
-/// adapter calls it when its socket is writable and retries on `WouldBlock`.
-#[cfg(target_os = "linux")]
-pub fn sendfile(
-    socket: std::os::fd::BorrowedFd<'_>,
-    file: &File,
-    offset: u64,
-    len: u64,
-) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let mut off = libc::off_t::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let count = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 30);
-    // SAFETY: both descriptors are open for the duration of the call (borrowed), and
-    // `off` is a valid, exclusive pointer to an off_t the kernel may update.
-    let n = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
-/// `sendfile(2)` is Linux-only here; elsewhere the server reads and writes.
-#[cfg(not(target_os = "linux"))]
-pub fn sendfile(
-    _socket: std::os::fd::BorrowedFd<'_>,
-    _file: &File,
-    _offset: u64,
-    _len: u64,
-) -> io::Result<usize> {
-    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// A bound, listening socket shared by the acceptor pool.
