@@ -17,7 +17,7 @@ USAGE:
     roadrunner-bench [OPTIONS]
     roadrunner-bench hyper-server --port N [--pipeline-flush | --http2]
     roadrunner-bench floor-server --port N
-    roadrunner-bench ws-server --impl tungstenite|fastwebsockets --port N
+    roadrunner-bench ws-server --impl tungstenite|fastwebsockets|floor --port N
     roadrunner-bench ws-load --connections N --size BYTES --duration SECS ws://HOST:PORT/PATH
     roadrunner-bench h3-server --port N
     roadrunner-bench h3-load --connections N --streams M --duration SECS https://IP:PORT/PATH
@@ -32,7 +32,8 @@ OPTIONS:
     --connections N     wrk connections (default 50)
     --servers LIST      comma-separated subset of
                         hyper,hyper-flush,floor,hyper-h2,tungstenite,
-                        fastwebsockets,h3-quinn,roadrunner-tokio,roadrunner-smol
+                        fastwebsockets,ws-floor,h3-quinn,roadrunner-tokio,
+                        roadrunner-smol
                         (default: all)
     --scenarios LIST    comma-separated subset of keep-alive,pipelined,short,
                         memory,h2,h2-64k,ws,ws-16k,h3,h3-64k,h1-speed (default:
@@ -50,7 +51,8 @@ OPTIONS:
 
 The `hyper-server` mode runs a baseline hyper server alone (`--http2`: h2c);
 `floor-server` the canned-reply floor (counts blank lines, parses nothing);
-`ws-server` a baseline WebSocket echo server; `ws-load` the WebSocket load client
+`ws-server` a baseline WebSocket echo server (`floor`: one epoll loop, no
+runtime, the least a server can do per message); `ws-load` the WebSocket load client
 (closed loop: one message in flight per connection, each echo checked);
 `h3-server` the HTTP/3 baseline (h3 + h3-quinn); `h3-load` the HTTP/3 load client
 (plain quinn, closed loop: M request streams in flight per connection).
@@ -72,6 +74,8 @@ pub enum Server {
     Tungstenite,
     /// The fastwebsockets echo server (ws scenarios).
     Fastwebsockets,
+    /// The WebSocket echo floor (ws scenarios).
+    WsFloor,
     /// h3 on h3-quinn (h3 scenarios).
     H3Quinn,
     RoadrunnerTokio,
@@ -79,13 +83,14 @@ pub enum Server {
 }
 
 impl Server {
-    pub const ALL: [Server; 9] = [
+    pub const ALL: [Server; 10] = [
         Server::Hyper,
         Server::HyperFlush,
         Server::Floor,
         Server::HyperH2,
         Server::Tungstenite,
         Server::Fastwebsockets,
+        Server::WsFloor,
         Server::H3Quinn,
         Server::RoadrunnerTokio,
         Server::RoadrunnerSmol,
@@ -99,6 +104,7 @@ impl Server {
             Server::HyperH2 => "hyper-h2",
             Server::Tungstenite => "tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
+            Server::WsFloor => "ws-floor",
             Server::H3Quinn => "h3-quinn",
             Server::RoadrunnerTokio => "roadrunner-tokio",
             Server::RoadrunnerSmol => "roadrunner-smol",
@@ -270,7 +276,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
                 other => return Err(format!("unknown ws-server argument `{other}`")),
             }
         }
-        let imp = imp.ok_or("ws-server needs --impl tungstenite|fastwebsockets")?;
+        let imp = imp.ok_or("ws-server needs --impl tungstenite|fastwebsockets|floor")?;
         return Ok(Mode::WsServer { port, imp });
     }
     if args.first().map(String::as_str) == Some("ws-load") {

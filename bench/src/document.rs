@@ -55,8 +55,9 @@ The ws scenarios echo WebSocket messages instead: the client is the harness's ow
 `roadrunner-bench ws-load` (pinned to core 1, one thread), and the baselines are echo \
 servers built in the harness on a tokio current-thread runtime: **fastwebsockets** \
 (its `echo_server` example: hyper 1 handshake, `FragmentCollector`) and **tungstenite** \
-(`tokio_tungstenite::accept_async`, `next()`/`send()`); roadrunner serves the demo's \
-`/ws`. The `÷ fastwebsockets` and `÷ tungstenite` columns compare against them; \
+(`tokio_tungstenite::accept_async`, `next()`/`send()`), beside **ws-floor**, the \
+least a server can do per message (one `epoll` loop, no runtime: one `recv` and one \
+`send` per echo); roadrunner serves the demo's `/ws`. The `÷ fastwebsockets` and `÷ tungstenite` columns compare against them; \
 *client CPU* is ws-load's own CPU time (`getrusage`) over its measured run, and *p50* \
 and *p99* are its round-trip times per message.
 

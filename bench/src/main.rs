@@ -31,6 +31,7 @@ mod shell;
 mod speed_table;
 mod variant;
 mod wrk;
+mod ws_floor;
 mod ws_load;
 mod ws_proto;
 mod ws_server;

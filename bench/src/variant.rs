@@ -99,6 +99,7 @@ pub fn variants(scenario: Scenario) -> Vec<Variant> {
                 &["--impl", "fastwebsockets"],
             ),
             v("tungstenite", Tungstenite, &["--impl", "tungstenite"]),
+            v("ws-floor", WsFloor, &["--impl", "floor"]),
             v("roadrunner-tokio", RoadrunnerTokio, &[]),
             v("roadrunner-smol", RoadrunnerSmol, &[]),
         ],
@@ -157,7 +158,10 @@ impl Variant {
 
     /// Arguments after the program name.
     fn args(self) -> Vec<&'static str> {
-        let mut args = if matches!(self.server, Server::Tungstenite | Server::Fastwebsockets) {
+        let mut args = if matches!(
+            self.server,
+            Server::Tungstenite | Server::Fastwebsockets | Server::WsFloor
+        ) {
             vec!["ws-server", "--port", "0"]
         } else if self.server == Server::H3Quinn {
             vec!["h3-server", "--port", "0"]
@@ -248,6 +252,10 @@ mod tests {
         );
         assert_eq!(
             rows[2].display(0),
+            "taskset -c 0 roadrunner-bench ws-server --port 0 --impl floor"
+        );
+        assert_eq!(
+            rows[3].display(0),
             "ROADRUNNER_WORKERS=1 taskset -c 0 roadrunner-demo --port 0 --runtime tokio"
         );
         let rows = variants(Scenario::H3Big);

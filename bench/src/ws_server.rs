@@ -36,15 +36,18 @@ use crate::hyper_server::{accept_loop, bind};
 pub enum WsImpl {
     Tungstenite,
     Fastwebsockets,
+    /// The floor ([`crate::ws_floor`]): no library, no runtime.
+    Floor,
 }
 
 impl WsImpl {
-    pub const ALL: [WsImpl; 2] = [WsImpl::Tungstenite, WsImpl::Fastwebsockets];
+    pub const ALL: [WsImpl; 3] = [WsImpl::Tungstenite, WsImpl::Fastwebsockets, WsImpl::Floor];
 
     pub fn name(self) -> &'static str {
         match self {
             WsImpl::Tungstenite => "tungstenite",
             WsImpl::Fastwebsockets => "fastwebsockets",
+            WsImpl::Floor => "floor",
         }
     }
 }
@@ -52,6 +55,9 @@ impl WsImpl {
 /// Serves the echo forever on `127.0.0.1:port` (0 picks a free port), on any
 /// path, printing the `listening on` line first as the hyper baseline does.
 pub fn run(port: u16, imp: WsImpl) -> Result<(), String> {
+    if imp == WsImpl::Floor {
+        return crate::ws_floor::run(port);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,6 +83,7 @@ pub fn run(port: u16, imp: WsImpl) -> Result<(), String> {
                 })
                 .await
             }
+            WsImpl::Floor => unreachable!("served above, without a runtime"),
         }
     })
 }
