@@ -1,7 +1,7 @@
 //! The WebSocket echo floor: the least a server can do per echoed message, to
 //! show what the kernel alone costs.
 //!
-//! One thread, one level-triggered `epoll` loop, no runtime, no task, no lock:
+//! One thread, one edge-triggered `epoll` loop, no runtime, no task, no lock:
 //! for each ready socket one `recv`, then for each complete frame an unmask
 //! in place and one `send` of the echo, its header written over the masking
 //! key so header and payload leave as one slice. It speaks only what the
@@ -96,11 +96,11 @@ impl EventLoop {
                 return Err(err);
             }
             for ev in &events[..n as usize] {
-                let (token, flags) = (ev.u64, ev.events);
+                let token = ev.u64;
                 if token == LISTENER {
                     self.accept(listener);
                 } else {
-                    self.ready(token as usize, flags);
+                    self.ready(token as usize);
                 }
             }
         }
@@ -115,7 +115,8 @@ impl EventLoop {
                         .set_nonblocking(true)
                         .and_then(|()| stream.set_nodelay(true))
                         .and_then(|()| {
-                            self.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, fd as u64)
+                            let edges = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET;
+                            self.ctl(libc::EPOLL_CTL_ADD, fd, edges as u32, fd as u64)
                         });
                     if registered.is_ok() {
                         let slot = fd as usize;
@@ -135,34 +136,16 @@ impl EventLoop {
         }
     }
 
-    fn ready(&mut self, slot: usize, flags: u32) {
+    /// Edge-triggered, as tokio registers sockets: a read that does not fill
+    /// the room left took all there was, and the next edge says when there is
+    /// more; an echo the socket did not take waits for the next edge too.
+    fn ready(&mut self, slot: usize) {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let was_blocked = conn.blocked();
-        let alive = if flags & libc::EPOLLOUT as u32 != 0 {
-            conn.flush().and_then(|()| conn.echo())
-        } else {
-            conn.read().and_then(|()| conn.echo())
-        };
-        match alive {
-            Ok(()) if was_blocked != conn.blocked() => {
-                let interest = if conn.blocked() {
-                    libc::EPOLLOUT
-                } else {
-                    libc::EPOLLIN
-                };
-                let fd = conn.stream.as_raw_fd();
-                if self
-                    .ctl(libc::EPOLL_CTL_MOD, fd, interest as u32, slot as u64)
-                    .is_err()
-                {
-                    self.conns[slot] = None;
-                }
-            }
-            Ok(()) => {}
+        if conn.serve().is_err() {
             // Dropping the stream closes it, which also leaves the epoll set.
-            Err(_) => self.conns[slot] = None,
+            self.conns[slot] = None;
         }
     }
 }
@@ -204,23 +187,40 @@ impl Conn {
         !self.unsent.is_empty()
     }
 
-    /// One `recv` into the room left after what is buffered.
-    fn read(&mut self) -> Result<(), Closed> {
+    /// Flushes what waits, then reads and answers until a read finds the
+    /// socket drained or the socket stops taking echoes.
+    fn serve(&mut self) -> Result<(), Closed> {
+        self.flush()?;
+        self.echo()?;
+        while !self.blocked() {
+            let more = self.read()?;
+            self.echo()?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `recv` into the room left after what is buffered; whether it
+    /// filled that room (so the socket may hold more).
+    fn read(&mut self) -> Result<bool, Closed> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end == self.buf.len() {
+        let room = self.buf.len() - self.end;
+        if room == 0 {
             return Err(Closed);
         }
         match self.stream.read(&mut self.buf[self.end..]) {
             Ok(0) => Err(Closed),
             Ok(n) => {
                 self.end += n;
-                Ok(())
+                Ok(n == room)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
