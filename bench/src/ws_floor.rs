@@ -2,9 +2,10 @@
 //! show what the kernel alone costs.
 //!
 //! One thread, one edge-triggered `epoll` loop, no runtime, no task, no lock:
-//! for each ready socket one `recv`, then for each complete frame an unmask
-//! in place and one `send` of the echo, its header written over the masking
-//! key so header and payload leave as one slice. It speaks only what the
+//! for each ready socket `recv`s until one does not fill the room (one per
+//! message in a closed loop), then for each complete frame an unmask in place
+//! and one `send` of the echo, its header written over the masking key so
+//! header and payload leave as one slice. It speaks only what the
 //! load client sends (the opening handshake, masked data frames, a close) and
 //! drops a connection on anything else. Like the baselines it sets
 //! `TCP_NODELAY`.
