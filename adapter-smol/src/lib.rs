@@ -200,14 +200,22 @@ struct Conn {
     peer_turn: bool,
 }
 
-impl ByteStream for Conn {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+impl Conn {
+    /// After [`ByteStream::peer_turn`], waits for readiness before the next read.
+    fn poll_peer_turn(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.peer_turn {
             // Waiting here also consumes the readiness event, which a read that
             // succeeds would leave behind to be taken as new the next time.
             ready!(self.io.poll_readable(cx))?;
             self.peer_turn = false;
         }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl ByteStream for Conn {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        ready!(self.poll_peer_turn(cx))?;
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 
@@ -217,10 +225,7 @@ impl ByteStream for Conn {
         buf: &mut BytesMut,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        if self.peer_turn {
-            ready!(self.io.poll_readable(cx))?;
-            self.peer_turn = false;
-        }
+        ready!(self.poll_peer_turn(cx))?;
         // Straight into the session's buffer: async-io's own read needs initialised
         // memory, which would mean a scratch buffer and a copy of every payload.
         let socket = self.io.get_ref().as_fd();

@@ -62,7 +62,7 @@ pub trait ByteStream: Send + Unpin + 'static {
     /// upgraded connection (WebSocket) reads: the session then takes the bytes without
     /// a copy. The default reads through a per-thread scratch buffer (at most 64 KiB)
     /// and copies; an adapter whose socket can fill uninitialised memory reads straight
-    /// in.
+    /// in (with its runtime's own read, or [`recv_into`]).
     fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
